@@ -1,0 +1,29 @@
+/* Checked file I/O shared by every reader and writer. */
+#ifndef HEADCAL_FILEIO_H
+#define HEADCAL_FILEIO_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* Reads a whole regular file into a NUL-terminated malloc'd buffer.  Fails
+ * (hc_fail, naming the path) on a missing file, a directory, or a file
+ * larger than max_bytes. */
+int hc_read_file(const char *path, size_t max_bytes, char **buf, size_t *len);
+
+/* Atomic replacement of a file: write to a temporary beside it, fsync,
+ * rename.  hc_atomic_open returns the stream to write; hc_atomic_commit
+ * closes, syncs and renames (or removes the temporary on failure);
+ * hc_atomic_abort discards it. */
+typedef struct {
+    FILE *f;
+    char path[4096];
+    char tmp[4160];
+} hc_atomic_file;
+int hc_atomic_open(hc_atomic_file *af, const char *path);
+int hc_atomic_commit(hc_atomic_file *af);
+void hc_atomic_abort(hc_atomic_file *af);
+
+/* Joins dir and name into out (size n); fails if it does not fit. */
+int hc_path_join(char *out, size_t n, const char *dir, const char *name);
+
+#endif

@@ -1,0 +1,16 @@
+#!/bin/sh
+# Installs what headcal needs to build, test and run on Debian 12.
+# Idempotent: skips apt-get when every package is already there.
+set -e
+PKGS="build-essential autoconf automake pkg-config libopenblas-dev libncurses-dev libcjson-dev
+libsixel-dev libsixel-bin libcriterion-dev libpcre2-dev nettle-dev python3 python3-numpy nodejs npm tmux"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "headcal: installing$missing" >&2
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+fi

@@ -1,0 +1,20 @@
+/* Internal to the headcal command: one function per subcommand, and the
+ * option-parsing helpers they share.  Each cmd_* returns an exit status;
+ * on failure the message is in hc_errmsg() and main prints it once. */
+#ifndef HEADCAL_CLI_H
+#define HEADCAL_CLI_H
+
+/* -- commands */
+
+/* Parses a whole decimal integer in [lo, hi] for option `opt`; on error
+ * records a usage failure and returns -1. */
+int cli_long(const char *opt, const char *s, long lo, long hi, long *out);
+int cli_int(const char *opt, const char *s, int lo, int hi, int *out);
+/* Standard usage error for an unknown option or a missing argument, as
+ * reported by getopt_long (optopt / argv). */
+int cli_bad_option(const char *cmd, int argc, char **argv);
+/* Location of the bundled data directory: $HEADCAL_DATA, else the build
+ * tree's data/ (next to the binary), else the installed pkgdatadir. */
+const char *cli_data_dir(void);
+
+#endif

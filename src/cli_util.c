@@ -1,0 +1,69 @@
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "config.h"
+#include "headcal/error.h"
+
+int cli_long(const char *opt, const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end)
+        return hc_fail(HC_EUSAGE, "%s: '%s' is not an integer", opt, s);
+    if (v < lo || v > hi)
+        return hc_fail(HC_EUSAGE, "%s: %ld is out of range [%ld, %ld]", opt, v, lo, hi);
+    *out = v;
+    return 0;
+}
+
+int cli_int(const char *opt, const char *s, int lo, int hi, int *out)
+{
+    long v;
+    if (cli_long(opt, s, lo, hi, &v))
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+int cli_bad_option(const char *cmd, int argc, char **argv)
+{
+    int i = optind - 1;
+    const char *what = (i >= 1 && i < argc) ? argv[i] : "?";
+    return hc_fail(HC_EUSAGE, "%s: unknown option or missing argument near '%s' (see headcal --help)",
+                   cmd, what);
+}
+
+static int is_dir(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+const char *cli_data_dir(void)
+{
+    static char buf[PATH_MAX];
+    const char *env = getenv("HEADCAL_DATA");
+    if (env && *env)
+        return env;
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 16);
+    if (n > 0) {
+        buf[n] = 0;
+        char *slash = strrchr(buf, '/');
+        if (slash) {
+            strcpy(slash + 1, "data");
+            char probe[PATH_MAX + 16];
+            snprintf(probe, sizeof probe, "%s/vocab.json", buf);
+            if (is_dir(buf) && access(probe, R_OK) == 0)
+                return buf;
+        }
+    }
+    return HEADCAL_PKGDATADIR;
+}

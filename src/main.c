@@ -1,0 +1,51 @@
+/* headcal: the command-line front end.  Dispatches to one cmd_* per
+ * subcommand and is the single place that reports errors to the user. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "config.h"
+#include "headcal/error.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} commands[] = {
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: headcal <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nSee headcal(1) for every option.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return HC_EUSAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("headcal %s\n", PACKAGE_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(argv[1], commands[i].name))
+            continue;
+        int rc = commands[i].fn(argc - 1, argv + 1);
+        if (rc != 0) {
+            const char *m = hc_errmsg();
+            fprintf(stderr, "headcal: %s\n", *m ? m : "failed");
+        }
+        return rc;
+    }
+    fprintf(stderr, "headcal: unknown command '%s' (see headcal --help)\n", argv[1]);
+    return HC_EUSAGE;
+}

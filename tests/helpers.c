@@ -1,0 +1,84 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+char *th_tmpdir(const char *tag)
+{
+    char base[4096];
+    snprintf(base, sizeof base, "%s/tests/tmp", TEST_BUILDDIR);
+    mkdir(base, 0755);
+    char *dir = malloc(4200);
+    snprintf(dir, 4200, "%s/%s-XXXXXX", base, tag);
+    if (!mkdtemp(dir)) {
+        free(dir);
+        return NULL;
+    }
+    return dir;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return strdup("");
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    size_t got = fread(b, 1, (size_t)n, f);
+    b[got] = 0;
+    fclose(f);
+    return b;
+}
+
+int th_run(const char *cmd, char **out, char **err)
+{
+    char *dir = th_tmpdir("run");
+    char o[4300], e[4300];
+    snprintf(o, sizeof o, "%s/out", dir);
+    snprintf(e, sizeof e, "%s/err", dir);
+    size_t n = strlen(cmd) + 2 * sizeof o + 32;
+    char *full = malloc(n);
+    snprintf(full, n, "( %s ) >'%s' 2>'%s' </dev/null", cmd, o, e);
+    int st = system(full);
+    free(full);
+    if (out)
+        *out = slurp(o);
+    if (err)
+        *err = slurp(e);
+    unlink(o);
+    unlink(e);
+    rmdir(dir);
+    free(dir);
+    if (st == -1 || !WIFEXITED(st))
+        return -1;
+    return WEXITSTATUS(st);
+}
+
+const char *th_headcal(void)
+{
+    return TEST_BUILDDIR "/headcal";
+}
+
+const char *th_src(const char *rel)
+{
+    static _Thread_local char buf[8][4096];
+    static _Thread_local int k;
+    char *b = buf[k++ % 8];
+    snprintf(b, 4096, "%s/%s", TEST_SRCDIR, rel);
+    return b;
+}
+
+int th_write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    size_t w = fwrite(data, 1, len, f);
+    return (fclose(f) == 0 && w == len) ? 0 : -1;
+}

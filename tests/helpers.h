@@ -1,0 +1,20 @@
+/* Shared test helpers: scratch directories, running the built headcal and
+ * the independent reference implementations (numpy, node). */
+#ifndef HEADCAL_TEST_HELPERS_H
+#define HEADCAL_TEST_HELPERS_H
+
+#include <stddef.h>
+
+/* A fresh empty directory under the build tree's tests/tmp; the returned
+ * string is static per call site only until the next call. */
+char *th_tmpdir(const char *tag);
+/* Runs a shell command; returns its exit status (or -1).  stdout and stderr
+ * are captured into *out / *err when those are not NULL (malloc'd). */
+int th_run(const char *cmd, char **out, char **err);
+/* Path of the built headcal binary, and of a file in the source tree. */
+const char *th_headcal(void);
+const char *th_src(const char *rel);
+/* Writes len bytes to path; returns 0 on success. */
+int th_write_file(const char *path, const void *data, size_t len);
+
+#endif
