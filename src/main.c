@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "headcal/blas.h"
 #include "headcal/error.h"
 
 static const struct {
@@ -27,6 +28,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    hc_blas_tune(argv);
     if (argc < 2) {
         usage(stderr);
         return HC_EUSAGE;
