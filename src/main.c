@@ -12,6 +12,7 @@ static const struct {
     int (*fn)(int, char **);
     const char *summary;
 } commands[] = {
+    {"merge", cmd_merge, "combine the shards of a run into one results file"},
 };
 
 static void usage(FILE *f)
