@@ -297,8 +297,9 @@ static int check_batch(const hc_results *r, const hc_variant *v, int b, const ch
             break;
     }
     if (events != want || top1 != pos)
-        return BAD("%" PRIu64 " positions with top-k %d need %" PRIu64 " events and %" PRIu64
-                   " top-1 events", pos, c->top_k, want, pos);
+        return BAD("the bins hold %s%" PRIu64 " events and %" PRIu64 " top-1 events, but %" PRIu64
+                   " positions with top-k %d make %" PRIu64 " and %" PRIu64,
+                   events > want ? "at least " : "", events, top1, pos, c->top_k, want, pos);
     if (correct > pos)
         return BAD("%" PRIu64 " correct events for %" PRIu64 " positions", correct, pos);
     double tol = 1e-5 * (double)pos;
