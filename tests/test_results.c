@@ -240,6 +240,7 @@ Test(results, write_read_round_trip)
     hc_results_free(&r);
     free(a);
     free(b);
+    free(dir);
 }
 
 Test(results, exact_counts_up_to_2_53)
@@ -271,6 +272,7 @@ Test(results, exact_counts_up_to_2_53)
     cr_assert_eq(hc_results_write(&r, a), -1, "a count of 2^53 cannot be written exactly");
     hc_results_free(&r);
     free(a);
+    free(dir);
 }
 
 Test(results, write_refuses_inconsistent_results)
@@ -293,6 +295,7 @@ Test(results, write_refuses_inconsistent_results)
     cr_assert_eq(access(a, F_OK), -1, "nothing written");
     hc_results_free(&r);
     free(a);
+    free(dir);
 }
 
 /* ---------------------------------------------------------------- damaged files */
@@ -478,6 +481,7 @@ Test(results, damaged_files_are_rejected_with_a_message)
     free(text);
     free(good);
     free(bad);
+    free(dir);
 }
 
 /* ---------------------------------------------------------------- merging */
@@ -524,6 +528,7 @@ Test(results, shards_merge_into_exactly_the_full_run)
     hc_results_free(&full);
     free(full_path);
     free(merged_path);
+    free(dir);
 }
 
 Test(results, incompatible_merges_are_refused)
@@ -645,6 +650,7 @@ Test(results, metrics_and_jackknife_match_numpy)
     free(err);
     hc_results_free(&back);
     free(a);
+    free(dir);
 }
 
 /* ---------------------------------------------------------------- the CLI */
@@ -722,6 +728,7 @@ Test(results, merge_command)
     free(out);
     free(s[0]);
     free(s[1]);
+    free(dir);
 }
 
 Test(results, sha256_matches_standard_and_sha256sum)
@@ -751,4 +758,5 @@ Test(results, sha256_matches_standard_and_sha256sum)
     free(out);
     free(buf);
     free(p);
+    free(dir);
 }
