@@ -180,11 +180,11 @@ static int check_members(const hc_results *r, hc_variant_kind kind, const hc_com
 int hc_results_add_variant(hc_results *r, hc_variant_kind kind, const hc_component *members,
                            int n_members)
 {
-    if ((unsigned)kind > HC_VARIANT_SET)
-        return hc_fail(HC_EBAD, "unknown variant kind %d", (int)kind);
+    if ((unsigned)kind > HC_VARIANT_SET || n_members < 0)
+        return hc_fail(HC_EBAD, "invalid variant (kind %d, %d members)", (int)kind, n_members);
     hc_variant v = {.kind = kind, .n_members = n_members};
-    if (n_members < 0 || !(v.members = hc_malloc((size_t)(n_members > 0 ? n_members : 1) * sizeof *members)))
-        return n_members < 0 ? hc_fail(HC_EBAD, "negative member count") : -1;
+    if (!(v.members = hc_malloc((size_t)n_members * sizeof *members)))
+        return -1;
     if (n_members)
         memcpy(v.members, members, (size_t)n_members * sizeof *members);
     qsort(v.members, (size_t)n_members, sizeof *members, cmp_qsort);

@@ -26,6 +26,12 @@ static const char *const conf_names[HC_N_CONF_TABLES] = {
     [HC_BUCKET_CONF] = "bucket_conf", [HC_TOP1_CONF] = "top1_conf",
 };
 
+/* Field k of the derived metrics: "oc", "oc_se", "ece", "ece_se", ... */
+static void metric_field(char *buf, size_t n, int k)
+{
+    snprintf(buf, n, "%s%s", hc_metric_name(k / 2), k % 2 ? "_se" : "");
+}
+
 /* ---------------------------------------------------------------- writing */
 
 /* Builds a tree, remembering whether any allocation failed (cJSON answers
@@ -151,11 +157,10 @@ static cJSON *variant_json(builder *bd, const hc_results *r, int vi, hc_calib_su
         bd->ok = 0;
         return o;
     }
-    for (int k = 0; k < HC_N_METRICS; k++) {
+    for (int k = 0; k < 2 * HC_N_METRICS; k++) {
         char name[40];
-        snprintf(name, sizeof name, "%s_se", hc_metric_name(k));
-        put(bd, o, hc_metric_name(k), real_json(bd, m.value[k]));
-        put(bd, o, name, real_json(bd, m.se[k]));
+        metric_field(name, sizeof name, k);
+        put(bd, o, name, real_json(bd, k % 2 ? m.se[k / 2] : m.value[k / 2]));
     }
     return o;
 }
@@ -283,16 +288,23 @@ static int as_count(reader *rd, const cJSON *it, const char *name, uint64_t *out
     return 0;
 }
 
-static int get_int(reader *rd, const cJSON *obj, const char *key, long long lo, long long hi, int *out)
+/* An integer that fits an int; the ranges that matter are checked where
+ * the values are used (hc_results_init, hc_results_add_variant). */
+static int as_int(reader *rd, const cJSON *it, const char *name, int *out)
 {
-    const cJSON *it = field(rd, obj, key);
     uint64_t v;
-    if (!it || as_count(rd, it, key, &v))
+    if (as_count(rd, it, name, &v))
         return -1;
-    if ((long long)v < lo || (long long)v > hi)
-        return bad(rd->file, rd->where, "%s: %" PRIu64 " is out of range [%lld, %lld]", key, v, lo, hi);
+    if (v > INT32_MAX)
+        return bad(rd->file, rd->where, "%s: %" PRIu64 " is too large", name, v);
     *out = (int)v;
     return 0;
+}
+
+static int get_int(reader *rd, const cJSON *obj, const char *key, int *out)
+{
+    const cJSON *it = field(rd, obj, key);
+    return it ? as_int(rd, it, key, out) : -1;
 }
 
 static int get_string(reader *rd, const cJSON *obj, const char *key, char *buf, size_t n)
@@ -394,10 +406,10 @@ static int read_description(reader *rd, const cJSON *root, hc_results *r)
     strcpy(rd->where, "model");
     if (!(o = get_object(rd, root, "model")) || get_string(rd, o, "path", m.path, sizeof m.path) ||
         get_string(rd, o, "sha256", m.sha256, sizeof m.sha256) ||
-        get_int(rd, o, "n_layers", 1, 1 << 20, &m.n_layers) ||
-        get_int(rd, o, "n_heads", 1, 1 << 20, &m.n_heads) ||
-        get_int(rd, o, "d_model", 1, 1 << 30, &m.d_model) ||
-        get_int(rd, o, "d_vocab", 1, 1 << 30, &m.d_vocab))
+        get_int(rd, o, "n_layers", &m.n_layers) ||
+        get_int(rd, o, "n_heads", &m.n_heads) ||
+        get_int(rd, o, "d_model", &m.d_model) ||
+        get_int(rd, o, "d_vocab", &m.d_vocab))
         return -1;
 
     strcpy(rd->where, "data");
@@ -419,24 +431,18 @@ static int read_description(reader *rd, const cJSON *root, hc_results *r)
 
     strcpy(rd->where, "params");
     if (!(o = get_object(rd, root, "params")) ||
-        get_int(rd, o, "batch_size", 1, 1 << 30, &p.batch_size) ||
-        get_int(rd, o, "batches", 1, 1 << 30, &p.batches) ||
-        get_int(rd, o, "seq_len", 2, 1 << 30, &p.seq_len) ||
-        get_int(rd, o, "top_k", 1, 1 << 30, &p.top_k) ||
-        get_int(rd, o, "bins", 1, 1 << 30, &p.bins) ||
+        get_int(rd, o, "batch_size", &p.batch_size) ||
+        get_int(rd, o, "batches", &p.batches) ||
+        get_int(rd, o, "seq_len", &p.seq_len) ||
+        get_int(rd, o, "top_k", &p.top_k) ||
+        get_int(rd, o, "bins", &p.bins) ||
         get_enum(rd, o, "ablation", hc_ablation_names, 2, &p.ablation) ||
         get_enum(rd, o, "ln", hc_ln_names, 2, &p.ln) ||
         !(it = get_array(rd, field(rd, o, "shard"), "shard", 2)))
         return -1;
-    uint64_t shard[2];
-    if (as_count(rd, it->child, "shard[0]", &shard[0]) ||
-        as_count(rd, it->child->next, "shard[1]", &shard[1]))
+    if (as_int(rd, it->child, "shard[0]", &p.shard_index) ||
+        as_int(rd, it->child->next, "shard[1]", &p.shard_count))
         return -1;
-    if (shard[1] < 1 || shard[1] > INT32_MAX || shard[0] >= shard[1])
-        return bad(rd->file, rd->where, "shard [%" PRIu64 ", %" PRIu64 "] is not [I, N] with 0 <= I < N",
-                   shard[0], shard[1]);
-    p.shard_index = (int)shard[0];
-    p.shard_count = (int)shard[1];
 
     rd->where[0] = 0;
     return hc_results_init(r, &m, &d, &p) ? wrap(rd) : 0;
@@ -456,9 +462,11 @@ static int read_batches(reader *rd, const cJSON *root, hc_results *r, int *n_don
         snprintf(el, sizeof el, "completed_batches[%d]", i);
         if (as_count(rd, it, el, &b))
             return -1;
-        if (b >= (uint64_t)r->params.batches || (int)b <= prev)
-            return bad(rd->file, el, "batch %" PRIu64 " is out of range or out of order "
-                       "(%d batches, strictly increasing)", b, r->params.batches);
+        if (b >= (uint64_t)r->params.batches)
+            return bad(rd->file, el, "batch %" PRIu64 " is out of range (%d batches)", b,
+                       r->params.batches);
+        if ((int)b <= prev)
+            return bad(rd->file, el, "batch %" PRIu64 " is out of order (not after %d)", b, prev);
         r->done[b] = 1;
         prev = (int)b;
     }
@@ -477,58 +485,55 @@ static int read_batches(reader *rd, const cJSON *root, hc_results *r, int *n_don
     return 0;
 }
 
-/* The variant's identity: kind and members, checked against its id. */
+/* A set member: a component written in canonical form. */
+static int parse_member(const cJSON *it, hc_component *c)
+{
+    char name[32];
+    if (!cJSON_IsString(it) || hc_component_parse(it->valuestring, c))
+        return -1;
+    hc_component_name(*c, name, sizeof name);
+    return strcmp(name, it->valuestring) ? -1 : 0;
+}
+
+/* The variant's identity: kind and members, checked against its id;
+ * returns its index. */
 static int read_identity(reader *rd, const cJSON *o, hc_results *r)
 {
     int kind = 0, n = 0;
-    char id[4096];
-    hc_component members[64], *mem = members;
-    if (get_string(rd, o, "id", id, sizeof id) ||
-        get_enum(rd, o, "kind", hc_variant_kind_names, 4, &kind))
+    hc_component one, *mem = &one;
+    const cJSON *id = field(rd, o, "id");
+    if (!id || get_enum(rd, o, "kind", hc_variant_kind_names, 4, &kind))
         return -1;
+    if (!cJSON_IsString(id))
+        return bad(rd->file, rd->where, "id must be a string");
     if (kind == HC_VARIANT_HEAD || kind == HC_VARIANT_MLP) {
         n = 1;
-        members[0].head = HC_MLP;
-        if (get_int(rd, o, "layer", 0, r->model.n_layers - 1, &members[0].layer) ||
-            (kind == HC_VARIANT_HEAD && get_int(rd, o, "head", 0, r->model.n_heads - 1, &members[0].head)))
+        one.head = HC_MLP;
+        if (get_int(rd, o, "layer", &one.layer) ||
+            (kind == HC_VARIANT_HEAD && get_int(rd, o, "head", &one.head)))
             return -1;
     } else if (kind == HC_VARIANT_SET) {
         const cJSON *m = get_array(rd, field(rd, o, "members"), "members", -1);
-        if (!m)
+        if (!m || !(mem = hc_malloc((size_t)cJSON_GetArraySize(m) * sizeof *mem)))
             return -1;
-        n = cJSON_GetArraySize(m);
-        if (n > (int)(sizeof members / sizeof members[0]) && !(mem = hc_malloc((size_t)n * sizeof *mem)))
-            return -1;
-        int i = 0;
-        for (const cJSON *it = m->child; it; it = it->next, i++) {
-            char name[32];
-            if (!cJSON_IsString(it) || hc_component_parse(it->valuestring, &mem[i]) ||
-                (hc_component_name(mem[i], name, sizeof name), strcmp(name, it->valuestring))) {
-                if (mem != members)
-                    free(mem);
-                return bad(rd->file, rd->where, "members[%d] is not a head (L10H7) or an MLP (MLP3)", i);
+        for (const cJSON *it = m->child; it; it = it->next, n++) {
+            const char *wrong = parse_member(it, &mem[n]) ? "is not a head (L10H7) or an MLP (MLP3)"
+                                : n > 0 && hc_component_cmp(&mem[n - 1], &mem[n]) > 0
+                                    ? "is out of forward-pass order" : NULL;
+            if (wrong) {
+                free(mem);
+                return bad(rd->file, rd->where, "members[%d] %s", n, wrong);
             }
         }
     }
     int vi = hc_results_add_variant(r, (hc_variant_kind)kind, mem, n);
-    if (mem != members)
+    if (mem != &one)
         free(mem);
     if (vi < 0)
         return wrap(rd);
-    if (strcmp(id, r->variants[vi].id))
-        return bad(rd->file, rd->where, "id \"%s\" does not match its kind and members (\"%s\")", id,
-                   r->variants[vi].id);
-    if (kind == HC_VARIANT_SET) {
-        /* Members must already be in canonical order, as ids are compared as strings. */
-        const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "members");
-        int i = 0;
-        for (const cJSON *it = m->child; it; it = it->next, i++) {
-            char name[32];
-            hc_component_name(r->variants[vi].members[i], name, sizeof name);
-            if (strcmp(name, it->valuestring))
-                return bad(rd->file, rd->where, "members are not in forward-pass order");
-        }
-    }
+    if (strcmp(id->valuestring, r->variants[vi].id))
+        return bad(rd->file, rd->where, "id \"%.200s\" does not match its kind and members (\"%.200s\")",
+                   id->valuestring, r->variants[vi].id);
     return vi;
 }
 
@@ -570,7 +575,7 @@ static int read_rows(reader *rd, const cJSON *pb, const char *name, const hc_res
 /* The variant's counts: per batch, then the totals, which must be the sums
  * of the batches. */
 static int read_tables(reader *rd, const cJSON *o, const hc_results *r, hc_variant *v, int n_done,
-                       const uint64_t *positions, hc_calib_sum *sum, void *scratch)
+                       const uint64_t *positions, hc_calib_sum *sum, uint64_t *counts, double *reals)
 {
     hc_calib *c = &v->calib;
     int n = r->params.bins;
@@ -591,8 +596,6 @@ static int read_tables(reader *rd, const cJSON *o, const hc_results *r, hc_varia
             c->positions[b] = positions[j++];
 
     hc_calib_sum_batches(sum, c, r->done);
-    uint64_t *counts = scratch;
-    double *reals = scratch;
     for (int t = 0; t < HC_N_COUNT_TABLES; t++) {
         if (read_counts(rd, field(rd, o, count_names[t]), count_names[t], n, counts))
             return -1;
@@ -619,13 +622,12 @@ static int read_tables(reader *rd, const cJSON *o, const hc_results *r, hc_varia
             return bad(rd->file, rd->where, "%s is not the sum of its batches (%.17g)", scalar[k], want[k]);
     }
     /* Derived metrics are recomputed, never read; they need only be numbers. */
-    for (int k = 0; k < HC_N_METRICS; k++) {
+    for (int k = 0; k < 2 * HC_N_METRICS; k++) {
         char name[40];
-        snprintf(name, sizeof name, "%s_se", hc_metric_name(k));
-        const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, hc_metric_name(k)),
-                    *b = cJSON_GetObjectItemCaseSensitive(o, name);
-        if ((a && !cJSON_IsNumber(a) && !cJSON_IsNull(a)) || (b && !cJSON_IsNumber(b) && !cJSON_IsNull(b)))
-            return bad(rd->file, rd->where, "%s must be a number or null", a && !cJSON_IsNumber(a) && !cJSON_IsNull(a) ? hc_metric_name(k) : name);
+        metric_field(name, sizeof name, k);
+        const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, name);
+        if (it && !cJSON_IsNumber(it) && !cJSON_IsNull(it))
+            return bad(rd->file, rd->where, "%s must be a number or null", name);
     }
     return 0;
 }
@@ -643,10 +645,12 @@ static int parse(reader *rd, const cJSON *root, hc_results *r)
 
     int n_done = 0, rc = -1, n = r->params.bins;
     uint64_t *positions = hc_malloc((size_t)r->params.batches * sizeof *positions);
-    void *scratch = hc_malloc((size_t)n * sizeof(uint64_t));
+    /* Room for one row of totals of either type. */
+    uint64_t *counts = hc_malloc((size_t)n * sizeof *counts);
+    double *reals = hc_malloc((size_t)n * sizeof *reals);
     hc_calib_sum sum = {0};
     const cJSON *vars;
-    if (!positions || !scratch || hc_calib_sum_init(&sum, n) ||
+    if (!positions || !counts || !reals || hc_calib_sum_init(&sum, n) ||
         read_batches(rd, root, r, &n_done, positions) ||
         !(vars = get_array(rd, field(rd, root, "variants"), "variants", -1)))
         goto out;
@@ -661,13 +665,14 @@ static int parse(reader *rd, const cJSON *root, hc_results *r)
         if (vi < 0)
             goto out;
         snprintf(rd->where, sizeof rd->where, "variants[%d] (%.200s)", i, r->variants[vi].id);
-        if (read_tables(rd, o, r, &r->variants[vi], n_done, positions, &sum, scratch))
+        if (read_tables(rd, o, r, &r->variants[vi], n_done, positions, &sum, counts, reals))
             goto out;
     }
     rc = hc_results_validate(r, rd->file);
 out:
     free(positions);
-    free(scratch);
+    free(counts);
+    free(reals);
     hc_calib_sum_free(&sum);
     return rc;
 }

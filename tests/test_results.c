@@ -394,6 +394,8 @@ static void m_conf(cJSON *j)
 static void m_inf(cJSON *j) { set_num(j, "variants/1/per_batch/nll_sum/2", INFINITY); }
 static void m_metric(cJSON *j) { replace(j, "variants/1", "oc", cJSON_CreateString("high")); }
 static void m_seed(cJSON *j) { set_num(j, "data/shuffle_seed", 4294967296.0); }
+static void m_bins(cJSON *j) { set_num(j, "params/bins", 0); }
+static void m_shard_index(cJSON *j) { set_num(j, "params/shard/0", 1); }
 static void m_not_object(cJSON *j) { replace(j, "variants", "2", cJSON_CreateNumber(3)); }
 
 Test(results, damaged_files_are_rejected_with_a_message)
@@ -438,8 +440,8 @@ Test(results, damaged_files_are_rejected_with_a_message)
         {m_negative, "per_batch.top1_count[1][3] must be a non-negative integer"},
         {m_fraction, "bucket_count[5] must be a non-negative integer"},
         {m_string_count, "bucket_correct[1] must be a non-negative integer"},
-        {m_batch_range, "completed_batches[6]: batch 7 is out of range"},
-        {m_batch_order, "completed_batches[1]: batch 0 is out of range or out of order"},
+        {m_batch_range, "completed_batches[6]: batch 7 is out of range (7 batches)"},
+        {m_batch_order, "completed_batches[1]: batch 0 is out of order (not after 0)"},
         {m_dup_variant, "variants[4]: variant MLP0 appears twice"},
         {m_kind, "variants[1]: kind: unknown value \"attention\""},
         {m_id, "id \"L1H1\" does not match its kind and members (\"L1H2\")"},
@@ -448,15 +450,17 @@ Test(results, damaged_files_are_rejected_with_a_message)
         {m_positions, "positions: "},
         {m_shard, "batch 0: is not part of shard 1/2"},
         {m_baseline_first, "the first variant must be the baseline"},
-        {m_members, "members are not in forward-pass order"},
+        {m_members, "variants[3]: members[1] is out of forward-pass order"},
         {m_sha, "model.sha256: not 64 lowercase hex digits"},
-        {m_layer, "variants[1]: layer: 4 is out of range [0, 3]"},
+        {m_layer, "variants[1]: L4H2 is not in a model of 4 layers x 3 heads"},
         {m_events, "batch 3: "},
         {m_conf, "bin 19: confidence sum"},
         {m_inf, "per_batch.nll_sum[2] must be a finite number"},
         {m_metric, "oc must be a number or null"},
         {m_seed, "shuffle_seed 4294967296 is not below 2^32"},
         {m_not_object, "variants[2]: not an object"},
+        {m_bins, "params.bins: 0 is out of range [1, 100000]"},
+        {m_shard_index, "params.shard index: 1 is out of range [0, 0]"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cJSON *j = cJSON_Parse(text);
