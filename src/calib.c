@@ -3,7 +3,7 @@
 
 #include "headcal/calib.h"
 #include "headcal/error.h"
-#include "headcal/numeric.h"
+#include <math.h>
 
 int hc_calib_init(hc_calib *c, int n_bins, int top_k, int n_batches)
 {
@@ -64,7 +64,7 @@ void hc_calib_reset(hc_calib *c)
 int hc_calib_bin(float p, int n_bins)
 {
     double x = (double)p * n_bins;
-    if (hc_isnan(x) || x < 1.0)
+    if (isnan(x) || x < 1.0)
         return 0;
     if (x >= n_bins)
         return n_bins - 1;

@@ -4,7 +4,7 @@
 
 #include "headcal/error.h"
 #include "headcal/metrics.h"
-#include "headcal/numeric.h"
+#include <math.h>
 
 static const char *const names[HC_N_METRICS] = {
     [HC_OC] = "oc", [HC_ECE] = "ece", [HC_MCE] = "mce", [HC_NLL] = "nll",
@@ -46,10 +46,9 @@ void hc_calib_curve(const hc_calib_sum *s, double *acc, double *band)
 }
 
 /* One bin's share of OC's least-squares fit of f on x.  x = 0.5 - c_b is
- * formed from an exact integer numerator: -ffast-math turns divisions into
- * reciprocal multiplications, and the middle bin of an odd count must get
- * x = 0 exactly, not 1e-17 (which would make OC of that bin alone huge
- * instead of undefined). */
+ * formed from an exact integer numerator so that the middle bin of an odd
+ * count gets x = 0 exactly, not 1e-17 (which would make OC of that bin
+ * alone huge instead of undefined). */
 static void oc_add(double *num, double *den, int b, int n_bins, double acc)
 {
     double f = acc - hc_bin_centre(b, n_bins), x = (double)(n_bins - 2 * b - 1) / (2.0 * n_bins);
@@ -66,7 +65,7 @@ double hc_overconfidence(const double *acc, int n_bins)
 {
     double num = 0, den = 0;
     for (int b = 0; b < n_bins; b++)
-        if (!hc_isnan(acc[b]))
+        if (!isnan(acc[b]))
             oc_add(&num, &den, b, n_bins, acc[b]);
     return oc_ratio(num, den);
 }
@@ -105,7 +104,7 @@ void hc_metrics_of_sum(const hc_calib_sum *s, double *out)
 
 static double minus(double a, double b)
 {
-    return hc_isnan(a) || hc_isnan(b) ? NAN : a - b;
+    return isnan(a) || isnan(b) ? NAN : a - b;
 }
 
 /* Fills the comparison metrics of v (its own values in v[0..)) against the
@@ -116,7 +115,7 @@ static void deltas(double *v, const double *b)
     v[HC_DELTA_ECE] = minus(v[HC_ECE], b[HC_ECE]);
     v[HC_DELTA_NLL] = minus(v[HC_NLL], b[HC_NLL]);
     v[HC_DELTA_ENTROPY] = minus(v[HC_ENTROPY], b[HC_ENTROPY]);
-    double r = hc_isnan(v[HC_OC]) || hc_isnan(b[HC_OC]) || b[HC_OC] == 0 ? NAN : v[HC_OC] / b[HC_OC];
+    double r = isnan(v[HC_OC]) || isnan(b[HC_OC]) || b[HC_OC] == 0 ? NAN : v[HC_OC] / b[HC_OC];
     v[HC_RELATIVE] = minus(r, 1);
     v[HC_PAPER] = minus(1, r);
 }
@@ -142,7 +141,7 @@ static double jackknife_se(const double *theta, int stride, int n)
         return NAN;
     double mean = 0, ss = 0;
     for (int i = 0; i < n; i++) {
-        if (hc_isnan(theta[(size_t)i * stride]))
+        if (isnan(theta[(size_t)i * stride]))
             return NAN;
         mean += theta[(size_t)i * stride];
     }

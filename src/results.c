@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "headcal/error.h"
-#include "headcal/numeric.h"
+#include <math.h>
 #include "headcal/results.h"
 
 /* Per-variant cells (batches x bins) kept in memory, 48 bytes each. */
@@ -286,7 +286,7 @@ static int check_batch(const hc_results *r, const hc_variant *v, int b, const ch
              * for float softmax rounding (p may exceed 1 by an ulp). */
             double s = c->conf[t][off + i];
             double k = (double)(t == HC_BUCKET_CONF ? cnt[i] : t1n[i]), tol = 1e-5 * k + 1e-9;
-            if (!hc_isfinite(s) || s < k * i / n - tol || s > k * (i + 1) / n + tol)
+            if (!isfinite(s) || s < k * i / n - tol || s > k * (i + 1) / n + tol)
                 return BAD("bin %d: confidence sum %.17g is not that of %.0f events in [%g, %g]",
                            i, s, k, (double)i / n, (double)(i + 1) / n);
         }
@@ -303,9 +303,9 @@ static int check_batch(const hc_results *r, const hc_variant *v, int b, const ch
     if (correct > pos)
         return BAD("%" PRIu64 " correct events for %" PRIu64 " positions", correct, pos);
     double tol = 1e-5 * (double)pos;
-    if (!hc_isfinite(c->nll[b]) || c->nll[b] < -tol)
+    if (!isfinite(c->nll[b]) || c->nll[b] < -tol)
         return BAD("NLL sum %g is not a finite non-negative number", c->nll[b]);
-    if (!hc_isfinite(c->entropy[b]) || c->entropy[b] < -tol ||
+    if (!isfinite(c->entropy[b]) || c->entropy[b] < -tol ||
         c->entropy[b] > (double)pos * log(r->model.d_vocab) * (1 + 1e-6) + tol)
         return BAD("entropy sum %g is outside [0, positions x ln(d_vocab)]", c->entropy[b]);
 #undef BAD

@@ -13,7 +13,7 @@
 #include "config.h"
 #include "headcal/error.h"
 #include "headcal/fileio.h"
-#include "headcal/numeric.h"
+#include <math.h>
 #include "headcal/results.h"
 
 #define MAX_FILE_BYTES ((size_t)1 << 30)
@@ -65,7 +65,7 @@ static cJSON *count_json(builder *bd, uint64_t v)
 
 static cJSON *real_json(builder *bd, double v)
 {
-    if (!hc_isfinite(v))
+    if (!isfinite(v))
         return keep(bd, cJSON_CreateNull());
     char buf[40];
     for (int prec = 15; prec <= 17; prec++) {
@@ -292,7 +292,7 @@ static int as_count(reader *rd, const cJSON *it, const char *name, uint64_t *out
  * the values are used (hc_results_init, hc_results_add_variant). */
 static int as_int(reader *rd, const cJSON *it, const char *name, int *out)
 {
-    uint64_t v;
+    uint64_t v = 0;
     if (as_count(rd, it, name, &v))
         return -1;
     if (v > INT32_MAX)
@@ -381,7 +381,7 @@ static int read_reals(reader *rd, const cJSON *arr, const char *name, int n, dou
         return -1;
     int i = 0;
     for (const cJSON *it = arr->child; it; it = it->next, i++) {
-        if (!cJSON_IsNumber(it) || !hc_isfinite(it->valuedouble))
+        if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble))
             return bad(rd->file, rd->where, "%s[%d] must be a finite number", name, i);
         out[i] = it->valuedouble;
     }
@@ -560,7 +560,7 @@ static int read_rows(reader *rd, const cJSON *pb, const char *name, const hc_res
         char el[96];
         snprintf(el, sizeof el, "%s[%d]", where, j++);
         if (n == 0) {
-            if (!cJSON_IsNumber(row) || !hc_isfinite(row->valuedouble))
+            if (!cJSON_IsNumber(row) || !isfinite(row->valuedouble))
                 return bad(rd->file, rd->where, "%s must be a finite number", el);
             reals[b] = row->valuedouble;
         } else if (counts ? read_counts(rd, row, el, n, counts + (size_t)b * (size_t)n)

@@ -9,7 +9,7 @@
 
 #include "headcal/calib.h"
 #include "headcal/metrics.h"
-#include "headcal/numeric.h"
+#include <math.h>
 #include "helpers.h"
 
 Test(calib, bin_edges_go_up_and_one_is_in_the_last_bin)
@@ -132,8 +132,8 @@ Test(metrics, hand_computed_values)
     cr_assert_float_eq(m.value[HC_MCE], 0.1, 1e-15);
     cr_assert_float_eq(m.value[HC_NLL], 1.5, 1e-15);
     cr_assert_float_eq(m.value[HC_ENTROPY], 2.0, 1e-15);
-    cr_assert(hc_isnan(m.value[HC_DELTA_OC]), "no baseline, no deltas");
-    cr_assert(hc_isnan(m.se[HC_OC]), "one batch has no jackknife");
+    cr_assert(isnan(m.value[HC_DELTA_OC]), "no baseline, no deltas");
+    cr_assert(isnan(m.se[HC_OC]), "one batch has no jackknife");
     cr_assert_eq(m.n_batches, 1);
 
     cr_assert_eq(hc_metrics_compute(&m, &abl, &base, NULL), 0);
@@ -150,7 +150,7 @@ Test(metrics, hand_computed_values)
     hc_calib_sum_batches(&s, &base, NULL);
     double acc[4], band[4];
     hc_calib_curve(&s, acc, band);
-    cr_assert(hc_isnan(acc[0]) && hc_isnan(band[0]), "an empty bin has no accuracy");
+    cr_assert(isnan(acc[0]) && isnan(band[0]), "an empty bin has no accuracy");
     cr_assert_float_eq(acc[2], 0.6, 1e-15);
     cr_assert_float_eq(band[1], sqrt(0.375 * 0.625 / 10), 1e-15);
     cr_assert_float_eq(hc_overconfidence(acc, 4), -9.0 / 55, 1e-15);
@@ -193,15 +193,15 @@ Test(metrics, undefined_values_are_nan)
     hc_metrics m;
     cr_assert_eq(hc_metrics_compute(&m, &c, &c, NULL), 0);
     for (int k = 0; k < HC_N_METRICS; k++)
-        cr_assert(hc_isnan(m.value[k]) && hc_isnan(m.se[k]), "%s of nothing", hc_metric_name(k));
+        cr_assert(isnan(m.value[k]) && isnan(m.se[k]), "%s of nothing", hc_metric_name(k));
     /* Only the middle bin of 3 is filled: x = 0 there, OC has no slope. */
     float p = 0.5f;
     int32_t id = 1;
     hc_calib_add(&c, 0, &p, &id, 1, 1, 0.7, 0.1);
     hc_calib_add(&c, 1, &p, &id, 1, 2, 0.7, 0.1);
     cr_assert_eq(hc_metrics_compute(&m, &c, &c, NULL), 0);
-    cr_assert(hc_isnan(m.value[HC_OC]));
-    cr_assert(hc_isnan(m.value[HC_RELATIVE]));
+    cr_assert(isnan(m.value[HC_OC]));
+    cr_assert(isnan(m.value[HC_RELATIVE]));
     cr_assert_float_eq(m.value[HC_NLL], 0.7, 1e-15);
     cr_assert_float_eq(m.se[HC_NLL], 0.0, 1e-15);
     /* A baseline with OC exactly 0 has no relative change. */
@@ -211,7 +211,7 @@ Test(metrics, undefined_values_are_nan)
     z.count[HC_BUCKET_CORRECT][0] = 1;
     cr_assert_eq(hc_metrics_compute(&m, &z, &z, NULL), 0);
     cr_assert_float_eq(m.value[HC_OC], 0.0, 0);
-    cr_assert(hc_isnan(m.value[HC_RELATIVE]) && hc_isnan(m.value[HC_PAPER]));
+    cr_assert(isnan(m.value[HC_RELATIVE]) && isnan(m.value[HC_PAPER]));
     cr_assert_float_eq(m.value[HC_DELTA_OC], 0.0, 0);
     hc_calib_free(&z);
     hc_calib_free(&c);

@@ -6,7 +6,7 @@
  * Every metric is a function of an hc_calib_sum, so the point estimate (the
  * sum over all batches) and each jackknife replicate (the sum without one
  * batch) go through the same code.  An undefined value is NaN; test it with
- * hc_isnan from headcal/numeric.h (isnan does not survive -ffast-math). */
+ * isnan(). */
 #ifndef HEADCAL_METRICS_H
 #define HEADCAL_METRICS_H
 
