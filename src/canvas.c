@@ -148,16 +148,21 @@ void hc_canvas_polyline(hc_canvas *c, const double *xy, int n, double width, hc_
     int i0 = clampi(floor(xmin - reach), c->cx0, c->cx1);
     int i1 = clampi(ceil(xmax + reach), c->cx0, c->cx1);
     float *cov = c->row;
+    if (i0 >= i1)
+        return;
+    memset(cov + i0, 0, (size_t)(i1 - i0) * sizeof *cov);
     int nseg = n > 1 ? n - 1 : 1;
     for (int j = j0; j < j1; j++) {
         double py = j + 0.5;
-        memset(cov + i0, 0, (size_t)(i1 - i0) * sizeof *cov);
+        int lo = i1, hi = i0; /* the span this row touched */
         for (int k = 0; k < nseg; k++) {
             const double *a = xy + 2 * k, *b = n > 1 ? a + 2 : a;
             if (py < fmin(a[1], b[1]) - reach || py > fmax(a[1], b[1]) + reach)
                 continue;
             int xa = clampi(floor(fmin(a[0], b[0]) - reach), i0, i1);
             int xb = clampi(ceil(fmax(a[0], b[0]) + reach), i0, i1);
+            lo = xa < lo ? xa : lo;
+            hi = xb > hi ? xb : hi;
             for (int i = xa; i < xb; i++) {
                 double v = r + 0.5 - seg_dist(i + 0.5, py, a[0], a[1], b[0], b[1]);
                 v = v > full ? full : v;
@@ -165,8 +170,10 @@ void hc_canvas_polyline(hc_canvas *c, const double *xy, int n, double width, hc_
                     cov[i] = (float)v;
             }
         }
-        for (int i = i0; i < i1; i++)
+        for (int i = lo; i < hi; i++) {
             blend(c, i, j, col, cov[i] * alpha);
+            cov[i] = 0;
+        }
     }
 }
 
@@ -207,9 +214,13 @@ void hc_canvas_polygon(hc_canvas *c, const double *xy, int n, hc_rgb col, double
     if (i0 >= i1)
         return;
     float *acc = c->row; /* acc[i - i0], one spare slot for the split */
+    memset(acc, 0, (size_t)(i1 - i0 + 1) * sizeof *acc);
+    const int last = i1 - i0;
     const double w = 1.0 / POLY_SUBROWS;
     for (int j = j0; j < j1; j++) {
-        memset(acc, 0, (size_t)(i1 - i0 + 1) * sizeof *acc);
+        /* Coverage is 0 left of the first crossing; right of the last one
+         * it is 0 again unless a crossing lay beyond the clip. */
+        int lo = last, hi = 0;
         for (int s = 0; s < POLY_SUBROWS; s++) {
             double sy = j + (s + 0.5) * w;
             for (int k = 0; k < n; k++) {
@@ -220,19 +231,26 @@ void hc_canvas_polygon(hc_canvas *c, const double *xy, int n, hc_rgb col, double
                 double d = b[1] > a[1] ? w : -w;
                 if (x <= i0) {
                     acc[0] += (float)d;
+                    lo = 0;
                 } else if (x < i1) {
-                    int xi = (int)x;
-                    double f = x - xi;
-                    acc[xi - i0] += (float)(d * (1 - f));
-                    acc[xi - i0 + 1] += (float)(d * f);
+                    int t = (int)x - i0;
+                    double f = x - (int)x;
+                    acc[t] += (float)(d * (1 - f));
+                    acc[t + 1] += (float)(d * f);
+                    lo = t < lo ? t : lo;
+                    hi = t + 1 > hi ? t + 1 : hi;
+                } else {
+                    hi = last;
                 }
             }
         }
         double run = 0;
-        for (int i = i0; i < i1; i++) {
-            run += acc[i - i0];
+        for (int t = lo; t <= hi; t++) {
+            run += acc[t];
+            acc[t] = 0;
             double v = fabs(run);
-            blend(c, i, j, col, (v > 1 ? 1 : v) * alpha);
+            if (t < last)
+                blend(c, i0 + t, j, col, (v > 1 ? 1 : v) * alpha);
         }
     }
 }

@@ -400,6 +400,7 @@ Test(imgout, svg_is_well_formed_with_a_rect_per_cell)
     cr_assert(strstr(out, "\nbands 0 0 2 0\n") != NULL, "%s", out);
     free(out);
     free(err);
+    free(dir);
 }
 
 Test(imgout, png_decodes_to_the_same_pixels)
@@ -422,6 +423,7 @@ Test(imgout, png_decodes_to_the_same_pixels)
     cr_assert_eq(hc_write_png(&c, "/nonexistent-dir/x.png"), -1);
     cr_assert(strstr(hc_errmsg(), "/nonexistent-dir/x.png") != NULL, "%s", hc_errmsg());
     hc_canvas_free(&c);
+    free(dir);
 }
 
 Test(imgout, sixel_round_trips_through_libsixel)
