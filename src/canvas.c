@@ -2,7 +2,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "finite.h"
 #include "font.h"
 #include "headcal/canvas.h"
 #include "headcal/error.h"
@@ -136,7 +135,7 @@ void hc_canvas_polyline(hc_canvas *c, const double *xy, int n, double width, hc_
     double r = width / 2, reach = r + 1, full = width < 1 ? width : 1;
     double xmin = xy[0], xmax = xy[0], ymin = xy[1], ymax = xy[1];
     for (int k = 0; k < n; k++) {
-        if (!hc_finite(xy[2 * k]) || !hc_finite(xy[2 * k + 1]))
+        if (!isfinite(xy[2 * k]) || !isfinite(xy[2 * k + 1]))
             return;
         xmin = fmin(xmin, xy[2 * k]);
         xmax = fmax(xmax, xy[2 * k]);
@@ -204,7 +203,7 @@ void hc_canvas_polygon(hc_canvas *c, const double *xy, int n, hc_rgb col, double
         return;
     double ymin = xy[1], ymax = xy[1];
     for (int k = 0; k < n; k++) {
-        if (!hc_finite(xy[2 * k]) || !hc_finite(xy[2 * k + 1]))
+        if (!isfinite(xy[2 * k]) || !isfinite(xy[2 * k + 1]))
             return;
         ymin = fmin(ymin, xy[2 * k + 1]);
         ymax = fmax(ymax, xy[2 * k + 1]);
@@ -275,7 +274,7 @@ static void block(hc_canvas *c, long x, long y, int s, hc_rgb col)
 void hc_canvas_text(hc_canvas *c, double x, double y, const char *s, int scale, int vertical,
                     hc_rgb col)
 {
-    if (scale < 1 || !hc_finite(x) || !hc_finite(y) || fabs(x) > 1e6 || fabs(y) > 1e6)
+    if (scale < 1 || !isfinite(x) || !isfinite(y) || fabs(x) > 1e6 || fabs(y) > 1e6)
         return;
     long x0 = lround(x), y0 = lround(y), len = hc_text_width(s, scale);
     for (long k = 0; s[k]; k++) {

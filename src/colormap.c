@@ -1,7 +1,5 @@
 #include <math.h>
 
-#include "finite.h"
-
 #include "headcal/colormap.h"
 
 const hc_rgb HC_COLOR_MISSING = {150, 150, 150};
@@ -18,7 +16,7 @@ enum { N_ANCHORS = sizeof anchors / sizeof anchors[0] };
 
 hc_rgb hc_colormap(double v, double vmax)
 {
-    if (!hc_finite(v) || !hc_finite(vmax) || !(vmax > 0))
+    if (!isfinite(v) || !isfinite(vmax) || !(vmax > 0))
         return HC_COLOR_MISSING;
     double t = v / vmax;
     t = t < -1 ? -1 : t > 1 ? 1 : t;

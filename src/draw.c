@@ -272,10 +272,7 @@ int hc_draw_render(const hc_draw *d, hc_canvas *c)
             break;
         }
         const box *b = &stack[depth];
-        c->cx0 = b->x0;
-        c->cy0 = b->y0;
-        c->cx1 = b->x1 > b->x0 ? b->x1 : b->x0;
-        c->cy1 = b->y1 > b->y0 ? b->y1 : b->y0;
+        hc_canvas_clip(c, b->x0, b->y0, b->x1 - b->x0, b->y1 - b->y0);
     }
     hc_canvas_unclip(c);
     return 0;

@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "finite.h"
 #include "headcal/colormap.h"
 #include "headcal/error.h"
 #include "headcal/plot.h"
@@ -110,7 +109,7 @@ static int label_step(double need, double cell)
 
 static double shown(const hc_heatmap *hm, double v)
 {
-    if (!hc_finite(v))
+    if (!isfinite(v))
         return NAN;
     return hm->clip_negative && v < 0 ? 0 : v;
 }
@@ -151,11 +150,11 @@ int hc_plot_heatmap(hc_draw **out, const hc_heatmap *hm, const hc_plot_layout *l
     char buf[LABEL_MAX], tb[LABEL_MAX];
 
     double vmax = hm->vmax;
-    if (!hc_finite(vmax) || !(vmax > 0)) {
+    if (!isfinite(vmax) || !(vmax > 0)) {
         vmax = 0;
         for (int i = 0; i < R * C; i++) {
             double v = shown(hm, hm->values[i]);
-            if (hc_finite(v) && fabs(v) > vmax)
+            if (isfinite(v) && fabs(v) > vmax)
                 vmax = fabs(v);
         }
         if (!(vmax > 0))
@@ -291,10 +290,10 @@ int hc_heatmap_cell_at(const hc_heatmap_geom *g, int px, int py, int *row, int *
 
 /* ---------------------------------------------------------------- curves */
 
-/* The longest run [i, *end) from i on where every given array is finite. */
+/* The end of the run from i on where every given array is finite. */
 static int run_end(const double *a, const double *b, const double *c, int i, int n)
 {
-    while (i < n && hc_finite(a[i]) && (!b || hc_finite(b[i])) && (!c || hc_finite(c[i])))
+    while (i < n && isfinite(a[i]) && (!b || isfinite(b[i])) && (!c || isfinite(c[i])))
         i++;
     return i;
 }
