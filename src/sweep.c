@@ -60,7 +60,7 @@ static int check_component(const hc_config *c, const hc_component *x)
 {
     if (x->layer < 0 || x->layer >= c->n_layer)
         return hc_fail(HC_EUSAGE, "layer %d does not exist (the model has %d layers)", x->layer, c->n_layer);
-    if (x->kind == HC_COMP_HEAD && (x->head < 0 || x->head >= c->n_head))
+    if (x->head != HC_MLP && (x->head < 0 || x->head >= c->n_head))
         return hc_fail(HC_EUSAGE, "head %d.%d does not exist (the model has %d heads per layer)", x->layer, x->head,
                        c->n_head);
     return 0;
@@ -92,7 +92,7 @@ static int make_groups(hc_sweep *sw)
             need = 0;
             for (int i = 0; i < vs->n; i++) {
                 const hc_component *x = &vs->c[i];
-                if (x->kind == HC_COMP_HEAD && g->slot[x->layer * c->n_head + x->head] < 0)
+                if (x->head != HC_MLP && g->slot[x->layer * c->n_head + x->head] < 0)
                     need++;
             }
             if (g->n_slots + need <= sw->max_slots)
@@ -106,7 +106,7 @@ static int make_groups(hc_sweep *sw)
         for (int i = 0; i < vs->n; i++) {
             const hc_component *x = &vs->c[i];
             int hid = x->layer * c->n_head + x->head;
-            if (x->kind == HC_COMP_HEAD && g->slot[hid] < 0) {
+            if (x->head != HC_MLP && g->slot[hid] < 0) {
                 g->slot[hid] = g->n_slots;
                 g->heads[g->n_slots++] = hid;
             }
@@ -208,7 +208,7 @@ typedef struct {
 
 static int member_k(const hc_config *c, const hc_component *x)
 {
-    return x->kind == HC_COMP_HEAD ? c->d_head : c->d_model;
+    return x->head != HC_MLP ? c->d_head : c->d_model;
 }
 
 /* The activation of member x at token n, minus its per-position mean
@@ -216,14 +216,14 @@ static int member_k(const hc_config *c, const hc_component *x)
 static void member_act(const batch_ctx *bc, const hc_component *x, int n, float *a)
 {
     const hc_config *c = &bc->sw->m->cfg;
-    int D = c->d_model, K = member_k(c, x), col = x->kind == HC_COMP_HEAD ? x->head * c->d_head : 0;
-    const float *src = (x->kind == HC_COMP_HEAD ? bc->z : bc->mlp) + ((size_t)x->layer * bc->N + n) * D + col;
+    int D = c->d_model, K = member_k(c, x), col = x->head != HC_MLP ? x->head * c->d_head : 0;
+    const float *src = (x->head != HC_MLP ? bc->z : bc->mlp) + ((size_t)x->layer * bc->N + n) * D + col;
     memcpy(a, src, (size_t)K * sizeof(float));
     const hc_means *mn = bc->sw->means;
-    if (bc->sw->o.ablation == HC_ABLATE_MEAN && mn) {
+    if (bc->sw->o.ablation == HC_ABLATION_MEAN && mn) {
         int pos = n % bc->S;
         if (pos < mn->S) {
-            const float *mu = (x->kind == HC_COMP_HEAD ? mn->z_mean : mn->mlp_mean) +
+            const float *mu = (x->head != HC_MLP ? mn->z_mean : mn->mlp_mean) +
                               ((size_t)x->layer * mn->S + (size_t)pos) * D + col;
             for (int i = 0; i < K; i++)
                 a[i] -= mu[i];
@@ -271,7 +271,7 @@ static int tile_task(void *vctx, int task, int worker)
                 member_act(bc, x, bc->tok_of[p0 + t], a + (size_t)t * K);
             if (sw->o.ln == HC_LN_RECOMPUTE) {
                 /* r[T, D] += a[T, K] · (W_O^h[K, D] or I) */
-                if (x->kind == HC_COMP_HEAD)
+                if (x->head != HC_MLP)
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, K, 1.0f, a, K,
                                 sw->m->p.w_o + (size_t)x->layer * D * D + (size_t)x->head * K * D, D, 1.0f, r, D);
                 else
@@ -321,7 +321,7 @@ static int tile_task(void *vctx, int task, int worker)
             for (int i = 0; i < vs->n; i++) {
                 const hc_component *x = &vs->c[i];
                 int K = member_k(c, x);
-                const float *B = x->kind == HC_COMP_HEAD
+                const float *B = x->head != HC_MLP
                                      ? sw->wou + (size_t)g->slot[x->layer * c->n_head + x->head] * K * V
                                      : W_U;
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, vt, K, -1.0f, a, K, B + v0, V, 1.0f, buf,
@@ -392,7 +392,7 @@ static int needs_mlp(const hc_sweep *sw)
 {
     for (int v = 0; v < sw->n_var; v++)
         for (int i = 0; i < sw->vars[v].n; i++)
-            if (sw->vars[v].c[i].kind == HC_COMP_MLP)
+            if (sw->vars[v].c[i].head == HC_MLP)
                 return 1;
     return 0;
 }
@@ -402,7 +402,7 @@ int hc_sweep_batch(hc_sweep *sw, const int32_t *tokens, const int *lengths, int 
     const hc_config *c = &sw->m->cfg;
     const int L = c->n_layer, D = c->d_model;
     const size_t N = (size_t)B * S;
-    if (sw->o.ablation == HC_ABLATE_MEAN && !sw->means)
+    if (sw->o.ablation == HC_ABLATION_MEAN && !sw->means)
         return hc_fail(HC_EBAD, "sweep: mean ablation needs the dataset means");
     int P = 0;
     for (int b = 0; b < B; b++) {

@@ -90,26 +90,26 @@ static void check_against_reference(const char *ablation, const char *ln)
     int v = 1;
     for (int l = 0; l < L; l++)
         for (int h = 0; h < H; h++, v++) {
-            *c = (hc_component){HC_COMP_HEAD, l, h};
+            *c = (hc_component){l, h};
             vars[v] = (hc_variant_spec){1, c++};
         }
     for (int l = 0; l < L; l++, v++) {
-        *c = (hc_component){HC_COMP_MLP, l, 0};
+        *c = (hc_component){l, HC_MLP};
         vars[v] = (hc_variant_spec){1, c++};
     }
-    c[0] = (hc_component){HC_COMP_HEAD, 0, 1};
-    c[1] = (hc_component){HC_COMP_HEAD, 1, 2};
-    c[2] = (hc_component){HC_COMP_MLP, 0, 0};
+    c[0] = (hc_component){0, 1};
+    c[1] = (hc_component){1, 2};
+    c[2] = (hc_component){0, HC_MLP};
     vars[v] = (hc_variant_spec){3, c};
 
-    hc_sweep_opts o = {.top_k = K, .ablation = strcmp(ablation, "mean") ? HC_ABLATE_ZERO : HC_ABLATE_MEAN,
+    hc_sweep_opts o = {.top_k = K, .ablation = strcmp(ablation, "mean") ? HC_ABLATION_ZERO : HC_ABLATION_MEAN,
                        .ln = strcmp(ln, "recompute") ? HC_LN_FROZEN : HC_LN_RECOMPUTE, .threads = 2,
                        /* room for 4 heads' W_OU: the 6 heads run in several groups */
                        .mem_budget = 4 * (size_t)8 * 50257 * sizeof(float)};
     hc_sweep *sw;
     cr_assert_eq(hc_sweep_new(&sw, &m, vars, nv, &o), 0, "%s", hc_errmsg());
     hc_means mn;
-    if (o.ablation == HC_ABLATE_MEAN) {
+    if (o.ablation == HC_ABLATION_MEAN) {
         cr_assert_eq(hc_means_init(&mn, &m.cfg, SMAX), 0);
         for (int i = 0; i < NB; i++)
             cr_assert_eq(hc_sweep_means_batch(&m, &mn, tokens[i], lengths[i], B, SMAX), 0);
@@ -151,7 +151,7 @@ static void check_against_reference(const char *ablation, const char *ln)
         fprintf(f, "%s[", vv ? "," : "");
         for (int i = 0; i < vars[vv].n; i++) {
             hc_component *x = &vars[vv].c[i];
-            if (x->kind == HC_COMP_HEAD)
+            if (x->head != HC_MLP)
                 fprintf(f, "%s[\"head\", %d, %d]", i ? "," : "", x->layer, x->head);
             else
                 fprintf(f, "%s[\"mlp\", %d]", i ? "," : "", x->layer);
@@ -211,7 +211,7 @@ static void check_against_reference(const char *ablation, const char *ln)
     /* ablation must change something: head variants differ from baseline */
     cr_assert(fabs(got[1].nll - got[0].nll) > 1e-6);
     cJSON_Delete(root);
-    if (o.ablation == HC_ABLATE_MEAN)
+    if (o.ablation == HC_ABLATION_MEAN)
         hc_means_free(&mn);
     hc_sweep_free(sw);
     hc_model_free(&m);
@@ -233,7 +233,7 @@ Test(sweep, components_outside_the_model_are_refused)
     hc_model m;
     cr_assert_eq(hc_model_alloc(&m, &cfg), 0);
     hc_model_process(&m);
-    hc_component bad[3] = {{HC_COMP_HEAD, 2, 0}, {HC_COMP_HEAD, 1, 2}, {HC_COMP_MLP, -1, 0}};
+    hc_component bad[3] = {{2, 0}, {1, 2}, {-1, HC_MLP}};
     hc_sweep_opts o = {.top_k = 3};
     const char *needles[3] = {"layer 2 does not exist", "head 1.2 does not exist", "layer -1 does not exist"};
     for (int i = 0; i < 3; i++) {

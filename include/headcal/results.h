@@ -15,26 +15,13 @@
 #include <stdint.h>
 
 #include "headcal/calib.h"
+#include "headcal/component.h"
 #include "headcal/metrics.h"
 
 #define HC_RESULTS_FORMAT "headcal-results/1"
 /* Counts stay below 2^53 so that a JSON number (a double) holds them exactly. */
 #define HC_COUNT_LIMIT (UINT64_C(1) << 53)
 
-/* A component whose direct effect can be ablated: head (layer, head), or
- * the MLP of a layer (head == HC_MLP). */
-#define HC_MLP (-1)
-typedef struct {
-    int layer, head;
-} hc_component;
-
-/* Parses "L10H7", "10.7" or "MLP3"; returns -1 (recording no message) when
- * s is none of them.  hc_component_name writes the canonical form
- * ("L10H7", "MLP3"); n >= 32 always suffices. */
-int hc_component_parse(const char *s, hc_component *c);
-void hc_component_name(hc_component c, char *buf, size_t n);
-/* Forward-pass order: by layer, a layer's heads in order, then its MLP. */
-int hc_component_cmp(const hc_component *a, const hc_component *b);
 
 typedef enum { HC_VARIANT_BASELINE, HC_VARIANT_HEAD, HC_VARIANT_MLP, HC_VARIANT_SET } hc_variant_kind;
 
@@ -46,8 +33,6 @@ typedef struct {
     hc_calib calib;
 } hc_variant;
 
-enum { HC_ABLATION_ZERO, HC_ABLATION_MEAN };
-enum { HC_LN_FROZEN, HC_LN_RECOMPUTE };
 
 /* The words the file (and the command line) uses for the enumerations,
  * indexed by their values; data mode 0 is "truncate", 1 "chunk". */

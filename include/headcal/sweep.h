@@ -19,15 +19,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "headcal/component.h"
 #include "headcal/model.h"
 
 #define HC_TOPK_MAX 64
-
-typedef enum { HC_COMP_HEAD, HC_COMP_MLP } hc_comp_kind;
-typedef struct {
-    hc_comp_kind kind;
-    int layer, head; /* head unused for an MLP */
-} hc_component;
 
 /* n == 0 is the baseline. */
 typedef struct {
@@ -35,13 +30,10 @@ typedef struct {
     hc_component *c;
 } hc_variant_spec;
 
-typedef enum { HC_ABLATE_ZERO, HC_ABLATE_MEAN } hc_ablation;
-typedef enum { HC_LN_FROZEN, HC_LN_RECOMPUTE } hc_ln_mode;
-
 typedef struct {
     int top_k;
-    hc_ablation ablation;
-    hc_ln_mode ln;
+    int ablation;       /* HC_ABLATION_* */
+    int ln;             /* HC_LN_* */
     int threads;        /* workers; 0 = all cores */
     size_t mem_budget;  /* bytes for the W_OU cache; 0 = no limit */
 } hc_sweep_opts;
