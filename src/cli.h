@@ -5,6 +5,8 @@
 #define HEADCAL_CLI_H
 
 /* -- commands */
+int cmd_tokenize(int argc, char **argv);
+int cmd_detokenize(int argc, char **argv);
 
 /* Parses a whole decimal integer in [lo, hi] for option `opt`; on error
  * records a usage failure and returns -1. */

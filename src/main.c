@@ -12,6 +12,8 @@ static const struct {
     int (*fn)(int, char **);
     const char *summary;
 } commands[] = {
+    {"tokenize", cmd_tokenize, "text on stdin -> GPT-2 token ids"},
+    {"detokenize", cmd_detokenize, "token ids on stdin -> text"},
 };
 
 static void usage(FILE *f)
