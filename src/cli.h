@@ -5,6 +5,7 @@
 #define HEADCAL_CLI_H
 
 /* -- commands */
+int cmd_data(int argc, char **argv);
 
 /* Parses a whole decimal integer in [lo, hi] for option `opt`; on error
  * records a usage failure and returns -1. */

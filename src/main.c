@@ -12,6 +12,7 @@ static const struct {
     int (*fn)(int, char **);
     const char *summary;
 } commands[] = {
+    {"data", cmd_data, "print the token sequences a run would feed the model"},
 };
 
 static void usage(FILE *f)
