@@ -5,6 +5,9 @@
 #define HEADCAL_CLI_H
 
 /* -- commands */
+int cmd_info(int argc, char **argv);
+int cmd_logits(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 
 /* Parses a whole decimal integer in [lo, hi] for option `opt`; on error

@@ -12,6 +12,9 @@ static const struct {
     int (*fn)(int, char **);
     const char *summary;
 } commands[] = {
+    {"info", cmd_info, "print a model's configuration"},
+    {"logits", cmd_logits, "write a model's logits as float32 NPY"},
+    {"synth", cmd_synth, "write a random GPT-2 checkpoint in HF layout"},
     {"data", cmd_data, "print the token sequences a run would feed the model"},
 };
 

@@ -46,7 +46,6 @@ typedef struct {
     float *slab;            /* every parameter lives here */
     size_t n_floats;
     bool processed;         /* hc_model_process has run */
-    float *lnf_gamma;       /* [D] copy of ln_f.weight kept after folding (σ-frozen ablation needs γ) */
     char dir[4096];
 } hc_model;
 
@@ -61,6 +60,13 @@ int hc_model_load(hc_model *m, const char *dir);
 /* Allocates a zeroed model for cfg (used by synth and tests). */
 int hc_model_alloc(hc_model *m, const hc_config *cfg);
 void hc_model_free(hc_model *m);
+/* Writes an unprocessed model as DIR/model.safetensors (HF names) and
+ * DIR/config.json.  prefix: names with "transformer."; lm_head: an untied
+ * lm_head.weight from w_u; extras: the attn.bias / masked_bias buffers HF
+ * checkpoints carry (readers must ignore them). */
+int hc_model_save(const hc_model *m, const char *dir, int dtype, bool prefix, bool lm_head, bool extras);
+int hc_config_save(const hc_config *cfg, const char *path);
+
 /* TransformerLens fold_ln, center_writing_weights, center_unembed,
  * fold_value_biases, in that order.  Probabilities are unchanged; logits
  * change by a per-position constant.  After this, LayerNorm weights are 1

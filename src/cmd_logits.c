@@ -1,0 +1,108 @@
+/* headcal logits: a model's logits for one sequence, as float32 NPY. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "headcal/error.h"
+#include "headcal/forward.h"
+#include "headcal/model.h"
+#include "headcal/npy.h"
+
+static int parse_ids(const char *s, int32_t **ids, size_t *n)
+{
+    size_t cap = 16, k = 0;
+    int32_t *v = hc_malloc(cap * sizeof *v);
+    if (!v)
+        return -1;
+    while (*s) {
+        while (*s == ' ' || *s == ',' || *s == '\t' || *s == '\n')
+            s++;
+        if (!*s)
+            break;
+        char *end;
+        long x = strtol(s, &end, 10);
+        if (end == s || x < 0 || x > 0x7fffffff) {
+            free(v);
+            return hc_fail(HC_EUSAGE, "--tokens: '%.20s' is not a token id", s);
+        }
+        if (k == cap) {
+            int32_t *w = realloc(v, (cap *= 2) * sizeof *v);
+            if (!w) {
+                free(v);
+                return hc_fail(HC_EBAD, "out of memory");
+            }
+            v = w;
+        }
+        v[k++] = (int32_t)x;
+        s = end;
+    }
+    *ids = v;
+    *n = k;
+    return 0;
+}
+
+int cmd_logits(int argc, char **argv)
+{
+    enum { O_NOBOS = 256, O_PROCESSED };
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
+                                         {"tokens", required_argument, 0, 't'},
+                                         {"out", required_argument, 0, 'o'},
+                                         {"no-bos", no_argument, 0, O_NOBOS},
+                                         {"processed", no_argument, 0, O_PROCESSED},
+                                         {0, 0, 0, 0}};
+    const char *dir = NULL, *tokens = NULL, *out = NULL;
+    int bos = 1, processed = 0, ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'm': dir = optarg; break;
+        case 't': tokens = optarg; break;
+        case 'o': out = optarg; break;
+        case O_NOBOS: bos = 0; break;
+        case O_PROCESSED: processed = 1; break;
+        default: cli_bad_option("logits", argc, argv); return HC_EUSAGE;
+        }
+    }
+    if (!dir || !tokens || !out || optind < argc) {
+        hc_fail(HC_EUSAGE, "logits: usage: headcal logits --model DIR --tokens \"ID ID...\" [--no-bos] --out FILE.npy");
+        return HC_EUSAGE;
+    }
+    int32_t *ids = NULL;
+    size_t n = 0;
+    if (parse_ids(tokens, &ids, &n))
+        return hc_errstatus();
+    hc_model m;
+    if (hc_model_load(&m, dir)) {
+        free(ids);
+        return hc_errstatus();
+    }
+    int rc = 0;
+    size_t S = n + (size_t)bos;
+    int32_t *seq = hc_malloc(S * sizeof *seq);
+    if (!seq)
+        rc = -1;
+    else if (S == 0)
+        rc = hc_fail(HC_EUSAGE, "logits: no tokens");
+    else if (S > (size_t)m.cfg.n_ctx)
+        rc = hc_fail(HC_EUSAGE, "logits: %zu positions exceed the model's context of %d", S, m.cfg.n_ctx);
+    float *logits = NULL;
+    if (!rc) {
+        seq[0] = m.cfg.bos;
+        memcpy(seq + bos, ids, n * sizeof *ids);
+        if (processed)
+            hc_model_process(&m);
+        logits = hc_malloc(S * (size_t)m.cfg.d_vocab * sizeof(float));
+        hc_acts acts = {.logits = logits};
+        rc = !logits || hc_forward(&m, seq, 1, (int)S, &acts);
+    }
+    if (!rc) {
+        size_t shape[2] = {S, (size_t)m.cfg.d_vocab};
+        rc = hc_npy_write_f32(out, logits, 2, shape);
+    }
+    free(logits);
+    free(seq);
+    free(ids);
+    hc_model_free(&m);
+    return rc ? hc_errstatus() : 0;
+}

@@ -1,0 +1,62 @@
+/* headcal synth: a random GPT-2 checkpoint in HF layout. */
+#include <getopt.h>
+#include <string.h>
+
+#include "cli.h"
+#include "headcal/error.h"
+#include "headcal/synth.h"
+
+int cmd_synth(int argc, char **argv)
+{
+    hc_synth_opts o = {.cfg = {.n_layer = 2, .n_head = 4, .d_model = 64, .n_ctx = 128, .d_vocab = 50257,
+                               .ln_eps = 1e-5f, .bos = 50256},
+                       .dtype = HC_F32,
+                       .seed = 0};
+    const char *out = NULL;
+    int d_mlp = 0;
+    long seed = 0;
+    enum { O_PREFIX = 256, O_LMHEAD, O_EXTRAS, O_DMLP };
+    static const struct option opts[] = {
+        {"out", required_argument, 0, 'o'},     {"layers", required_argument, 0, 'l'},
+        {"heads", required_argument, 0, 'h'},   {"d-model", required_argument, 0, 'd'},
+        {"n-ctx", required_argument, 0, 'c'},   {"dtype", required_argument, 0, 't'},
+        {"seed", required_argument, 0, 's'},    {"d-mlp", required_argument, 0, O_DMLP},
+        {"prefix", no_argument, 0, O_PREFIX},   {"lm-head", no_argument, 0, O_LMHEAD},
+        {"extras", no_argument, 0, O_EXTRAS},   {0, 0, 0, 0}};
+    int ch, rc = 0;
+    optind = 1;
+    while (!rc && (ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'o': out = optarg; break;
+        case 'l': rc = cli_int("--layers", optarg, 1, 256, &o.cfg.n_layer); break;
+        case 'h': rc = cli_int("--heads", optarg, 1, 256, &o.cfg.n_head); break;
+        case 'd': rc = cli_int("--d-model", optarg, 1, 16384, &o.cfg.d_model); break;
+        case 'c': rc = cli_int("--n-ctx", optarg, 2, 1 << 16, &o.cfg.n_ctx); break;
+        case O_DMLP: rc = cli_int("--d-mlp", optarg, 1, 1 << 17, &d_mlp); break;
+        case 's': rc = cli_long("--seed", optarg, 0, 0x7fffffffL, &seed); break;
+        case 't':
+            if (!strcmp(optarg, "f32")) o.dtype = HC_F32;
+            else if (!strcmp(optarg, "f16")) o.dtype = HC_F16;
+            else if (!strcmp(optarg, "bf16")) o.dtype = HC_BF16;
+            else rc = hc_fail(HC_EUSAGE, "--dtype: '%s' is not f32, f16 or bf16", optarg);
+            break;
+        case O_PREFIX: o.prefix = 1; break;
+        case O_LMHEAD: o.lm_head = 1; break;
+        case O_EXTRAS: o.extras = 1; break;
+        default: rc = cli_bad_option("synth", argc, argv);
+        }
+    }
+    if (!rc && optind < argc)
+        rc = hc_fail(HC_EUSAGE, "synth: unexpected argument '%s'", argv[optind]);
+    if (!rc && !out)
+        rc = hc_fail(HC_EUSAGE, "synth: --out DIR is required");
+    if (!rc && o.cfg.d_model % o.cfg.n_head)
+        rc = hc_fail(HC_EUSAGE, "synth: --d-model %d is not a multiple of --heads %d", o.cfg.d_model, o.cfg.n_head);
+    if (rc)
+        return hc_errstatus();
+    o.cfg.d_head = o.cfg.d_model / o.cfg.n_head;
+    o.cfg.d_mlp = d_mlp ? d_mlp : 4 * o.cfg.d_model;
+    o.seed = (uint64_t)seed;
+    o.tokenizer_dir = cli_data_dir();
+    return hc_synth_write(out, &o) ? hc_errstatus() : 0;
+}
