@@ -3,13 +3,38 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "headcal/dataset.h"
 #include "headcal/error.h"
+#include "headcal/fileio.h"
+#include "headcal/model.h"
 #include "headcal/tokenizer.h"
 
-enum { GPT2_BOS = 50256 };
+/* The model directory's config.json, when there is one, fixes the
+ * vocabulary, the BOS id and the longest sequence; a directory holding only
+ * a tokenizer gets GPT-2's BOS and the tokenizer's vocabulary. */
+static int model_limits(const char *dir, const hc_tokenizer *tk, hc_dataset_opts *o)
+{
+    char path[4200];
+    if (hc_path_join(path, sizeof path, dir, "config.json"))
+        return -1;
+    if (access(path, F_OK) != 0) {
+        o->bos = 50256;
+        o->vocab_size = hc_tokenizer_vocab_size(tk);
+        return 0;
+    }
+    hc_config cfg;
+    if (hc_config_load(&cfg, path))
+        return -1;
+    if (o->seq_len > cfg.n_ctx)
+        return hc_fail(HC_EUSAGE, "--seq-len %d exceeds the model's context of %d tokens (%s)",
+                       o->seq_len, cfg.n_ctx, path);
+    o->bos = cfg.bos;
+    o->vocab_size = cfg.d_vocab;
+    return 0;
+}
 
 int cmd_data(int argc, char **argv)
 {
@@ -26,12 +51,12 @@ int cmd_data(int argc, char **argv)
         {0, 0, 0, 0},
     };
     /* The notebook preset's data shape: 5 batches of 50 sequences of 100. */
-    hc_dataset_opts o = {.batch_size = 50, .n_batches = 5, .seq_len = 100, .bos = GPT2_BOS};
+    hc_dataset_opts o = {.batch_size = 50, .n_batches = 5, .seq_len = 100};
     const char *model = NULL, *src = NULL;
     hc_data_format fmt = HC_DATA_JSONL;
     long seed;
     int c, rc = 0;
-    optind = 0;
+    optind = 1;
     while (rc == 0 && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
@@ -66,8 +91,9 @@ int cmd_data(int argc, char **argv)
     if (hc_tokenizer_load_dir(&tk, model))
         return hc_errstatus();
     o.tk = tk;
-    o.vocab_size = hc_tokenizer_vocab_size(tk);
-    rc = hc_dataset_open(&ds, src, &o);
+    rc = model_limits(model, tk, &o);
+    if (rc == 0)
+        rc = hc_dataset_open(&ds, src, &o);
     for (int i = 0; rc == 0 && i < hc_dataset_n_batches(ds); i++) {
         hc_batch b;
         rc = hc_dataset_batch(ds, i, &b);

@@ -409,3 +409,226 @@ Test(dataset, lines_of_any_length_are_read)
     hc_batch_free(&b);
     hc_dataset_free(ds);
 }
+
+/* ---------------------------------------------------------------- with the GPT-2 tokenizer */
+
+static hc_tokenizer *gpt2(void)
+{
+    hc_tokenizer *tk;
+    cr_assert_eq(hc_tokenizer_load_dir(&tk, th_src("data")), 0, "%s", hc_errmsg());
+    return tk;
+}
+
+static hc_dataset_opts gpt2_opts(const hc_tokenizer *tk, int b, int n, int seq_len)
+{
+    hc_dataset_opts o = opts(b, n, seq_len);
+    o.bos = 50256;
+    o.vocab_size = hc_tokenizer_vocab_size(tk);
+    o.tk = tk;
+    return o;
+}
+
+/* Row r must be BOS + tokenize(text), cut to seq_len. */
+static void assert_text_row(const hc_tokenizer *tk, const hc_batch *b, int r, const char *text,
+                            int seq_len)
+{
+    int32_t *ids;
+    size_t n;
+    cr_assert_eq(hc_tokenize(tk, text, strlen(text), &ids, &n), 0);
+    int len = 1 + (int)n < seq_len ? 1 + (int)n : seq_len;
+    cr_assert_eq(b->lens[r], len, "row %d: length %d, want %d", r, b->lens[r], len);
+    const int32_t *row = b->tokens + (size_t)r * b->cols;
+    cr_assert_eq(row[0], 50256);
+    for (int t = 1; t < b->cols; t++)
+        cr_assert_eq(row[t], t < len ? ids[t - 1] : 50256, "row %d pos %d", r, t);
+    free(ids);
+}
+
+Test(dataset, ioi_batch_i_is_seed_i_tokenised)
+{
+    hc_tokenizer *tk = gpt2();
+    static const int seq_lens[] = {100, 6};
+    for (int s = 0; s < 2; s++) {
+        int seq_len = seq_lens[s];
+        hc_dataset_opts o = gpt2_opts(tk, 5, 3, seq_len);
+        o.chunk = true;                 /* ignored by ioi, as documented */
+        o.min_len = seq_len;
+        hc_dataset *ds;
+        cr_assert_eq(hc_dataset_open(&ds, "ioi", &o), 0, "%s", hc_errmsg());
+        for (int i = 0; i < 3; i++) {
+            char args[32];
+            snprintf(args, sizeof args, "5 %d", i);
+            char *ref = python("tests/ref_ioi.py", args), *save;
+            hc_batch b;
+            cr_assert_eq(hc_dataset_batch(ds, i, &b), 0);
+            char *line = strtok_r(ref, "\n", &save);
+            for (int r = 0; r < 5; r++, line = strtok_r(NULL, "\n", &save))
+                assert_text_row(tk, &b, r, line, seq_len);
+            hc_batch_free(&b);
+            free(ref);
+        }
+        hc_dataset_free(ds);
+    }
+    hc_tokenizer_free(tk);
+}
+
+Test(dataset, text_documents_from_txt_and_jsonl)
+{
+    hc_tokenizer *tk = gpt2();
+    char *dir = th_tmpdir("dstext");
+    write_in(dir, "a.txt", "One whole file,\nwith two lines.\n");
+    write_in(dir, "b.jsonl", "{\"text\": \"A JSONL document.\"}\n{\"text\": \"x\"}\n"
+                             "{\"tokens\": [40, 716]}\n");
+    hc_dataset_opts o = gpt2_opts(tk, 3, 1, 5);
+    hc_dataset *ds;
+    cr_assert_eq(hc_dataset_open(&ds, dir, &o), 0, "%s", hc_errmsg());
+    hc_batch b;
+    cr_assert_eq(hc_dataset_batch(ds, 0, &b), 0);
+    assert_text_row(tk, &b, 0, "One whole file,\nwith two lines.\n", 5);
+    assert_text_row(tk, &b, 1, "A JSONL document.", 5);     /* "x" is one token: skipped */
+    ROW(&b, 2, 50256, 40, 716);
+    hc_batch_free(&b);
+    hc_dataset_free(ds);
+
+    /* Ids the tokenizer makes must fit the model's vocabulary too. */
+    o.bos = 0;
+    o.vocab_size = 300;
+    cr_assert_eq(hc_dataset_open(&ds, dir, &o), -1);
+    cr_assert(strstr(hc_errmsg(), "a.txt: token id"), "%s", hc_errmsg());
+    cr_assert(strstr(hc_errmsg(), "outside the vocabulary [0, 300)"), "%s", hc_errmsg());
+    hc_tokenizer_free(tk);
+}
+
+/* ---------------------------------------------------------------- headcal data */
+
+static int headcal(const char *args, char **out, char **err)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "'%s' %s", th_headcal(), args);
+    return th_run(cmd, out, err);
+}
+
+static void assert_one_error_line(const char *err, const char *what)
+{
+    cr_assert(!strncmp(err, "headcal: ", 9), "%s: stderr '%s'", what, err);
+    const char *nl = strchr(err, '\n');
+    cr_assert(nl && nl[1] == 0, "%s: stderr is not one line: '%s'", what, err);
+}
+
+Test(dataset, data_command_rejects_bad_options)
+{
+    char *dir = th_tmpdir("dscli");
+    char *f = write_in(dir, "d.jsonl", five_docs);
+    static const char *const bad[] = {
+        "--batch-size 0", "--batch-size -3", "--batches 0", "--seq-len 1", "--seq-len x",
+        "--bogus", "--format xml", "--chunk --seq-len 2", "--min-len 20 --seq-len 10",
+        "--shuffle-seed -1", "--shuffle-seed 4294967296", "extra-argument",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char args[8192], *out, *err;
+        snprintf(args, sizeof args, "data --model '%s' --data '%s' --batch-size 1 --batches 1 %s",
+                 th_src("data"), f, bad[i]);
+        cr_assert_eq(headcal(args, &out, &err), 2, "%s: not a usage error", bad[i]);
+        assert_one_error_line(err, bad[i]);
+        cr_assert_str_empty(out);
+        free(out);
+        free(err);
+    }
+    char *out, *err;
+    cr_assert_eq(headcal("data --data ioi", &out, &err), 2);
+    assert_one_error_line(err, "no --model");
+    free(out);
+    free(err);
+}
+
+Test(dataset, data_command_reports_bad_input_and_model_limits)
+{
+    char *dir = th_tmpdir("dscli");
+    char args[8192], *out, *err;
+    char *f = write_in(dir, "e.jsonl", "{\"tokens\": [1, 2]}\n{\"tokens\": [1, 2\n");
+    snprintf(args, sizeof args, "data --model '%s' --data '%s' --batch-size 1 --batches 2",
+             th_src("data"), f);
+    cr_assert_eq(headcal(args, &out, &err), 1);
+    assert_one_error_line(err, "bad JSONL");
+    cr_assert(strstr(err, "e.jsonl:2: not valid JSON"), "%s", err);
+    free(out);
+    free(err);
+
+    /* A model directory with a config: its context and vocabulary rule. */
+    char model[4400], cmd[16384];
+    snprintf(model, sizeof model, "%s/model", dir);
+    snprintf(cmd, sizeof cmd, "mkdir '%s' && ln -s '%s' '%s' '%s/' && printf '%%s' "
+             "'{\"n_layer\": 1, \"n_head\": 1, \"n_embd\": 4, \"vocab_size\": 300, "
+             "\"bos_token_id\": 0, \"n_positions\": 64}' > '%s/config.json'",
+             model, th_src("data/vocab.json"), th_src("data/merges.txt"), model, model);
+    cr_assert_eq(th_run(cmd, NULL, NULL), 0);
+    f = write_in(dir, "t.jsonl", "{\"text\": \"Hello there, world\"}\n");
+    snprintf(args, sizeof args, "data --model '%s' --data '%s' --batch-size 1 --batches 1 --seq-len 65",
+             model, f);
+    cr_assert_eq(headcal(args, &out, &err), 2);
+    cr_assert(strstr(err, "context of 64"), "%s", err);
+    free(out);
+    free(err);
+    snprintf(args, sizeof args, "data --model '%s' --data '%s' --batch-size 1 --batches 1 --seq-len 64",
+             model, f);
+    cr_assert_eq(headcal(args, &out, &err), 1);
+    assert_one_error_line(err, "vocabulary");
+    cr_assert(strstr(err, "t.jsonl:1: token id"), "%s", err);
+    free(out);
+    free(err);
+    f = write_in(dir, "u.jsonl", "{\"tokens\": [5, 299, 7]}\n");
+    snprintf(args, sizeof args, "data --model '%s' --data '%s' --batch-size 1 --batches 1 --format tokens",
+             model, f);
+    cr_assert_eq(headcal(args, &out, &err), 0, "%s", err);
+    cr_assert_str_eq(out, "0 5 299 7\n");   /* the config's BOS */
+    free(out);
+    free(err);
+}
+
+Test(dataset, data_command_jsonl_round_trips)
+{
+    char *dir = th_tmpdir("dscli");
+    char cmd[16384], *out, *err;
+    snprintf(cmd, sizeof cmd, "%s '%s' docs '%s' '%s/docs.jsonl'", TEST_PYTHON,
+             th_src("tests/ref_data.py"), th_src("data/vocab.json"), dir);
+    cr_assert_eq(th_run(cmd, NULL, NULL), 0);
+    static const char *const fmts[] = {"jsonl", "text", "tokens"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(cmd, sizeof cmd, "'%s' data --model '%s' --data '%s/docs.jsonl' --batch-size 3 "
+                 "--batches 2 --seq-len 12 --shuffle-seed 3 --format %s > '%s/out.%s'",
+                 th_headcal(), th_src("data"), dir, fmts[k], dir, fmts[k]);
+        cr_assert_eq(th_run(cmd, NULL, &err), 0, "%s", err);
+        free(err);
+    }
+    snprintf(cmd, sizeof cmd, "cd '%s' && %s '%s' check '%s' 3 out.jsonl out.text out.tokens re.jsonl",
+             dir, TEST_PYTHON, th_src("tests/ref_data.py"), th_src("data/vocab.json"));
+    cr_assert_eq(th_run(cmd, &out, &err), 0, "%s", err);
+    cr_assert(strstr(out, "\\ufffd"), "the cut UTF-8 must show as U+FFFD: %s", out);
+    free(out);
+    free(err);
+    /* The sequences, fed back as documents, give the same output. */
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' data --model '%s' --data re.jsonl --batch-size 3 "
+             "--batches 2 --seq-len 12 --format jsonl | cmp - out.jsonl",
+             dir, th_headcal(), th_src("data"));
+    cr_assert_eq(th_run(cmd, &out, &err), 0, "%s%s", out, err);
+    free(out);
+    free(err);
+}
+
+Test(dataset, data_command_prints_the_ioi_prompts)
+{
+    char args[8192], *out, *err;
+    snprintf(args, sizeof args, "data --model '%s' --data ioi --batch-size 4 --batches 2 --format text",
+             th_src("data"));
+    cr_assert_eq(headcal(args, &out, &err), 0, "%s", err);
+    char *ref0 = python("tests/ref_ioi.py", "4 0"), *ref1 = python("tests/ref_ioi.py", "4 1");
+    char *want = malloc(strlen(ref0) + strlen(ref1) + 1);
+    strcpy(want, ref0);
+    strcat(want, ref1);
+    cr_assert_str_eq(out, want);
+    free(want);
+    free(ref0);
+    free(ref1);
+    free(out);
+    free(err);
+}
