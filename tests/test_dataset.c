@@ -503,7 +503,7 @@ Test(dataset, text_documents_from_txt_and_jsonl)
 
 static int headcal(const char *args, char **out, char **err)
 {
-    char cmd[8192];
+    char cmd[16400];
     snprintf(cmd, sizeof cmd, "'%s' %s", th_headcal(), args);
     return th_run(cmd, out, err);
 }
