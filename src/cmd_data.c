@@ -57,6 +57,7 @@ int cmd_data(int argc, char **argv)
     long seed;
     int c, rc = 0;
     optind = 1;
+    opterr = 0;     /* cli_bad_option reports it, once */
     while (rc == 0 && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
