@@ -169,7 +169,7 @@ static const char five_docs[] =
 
 Test(dataset, truncation_skips_short_documents_and_pads_with_bos)
 {
-    char *f = write_in(th_tmpdir("ds"), "d.jsonl", five_docs);
+    char *dir = th_tmpdir("ds"), *f = write_in(dir, "d.jsonl", five_docs);
     hc_dataset_opts o = opts(3, 1, 4);
     hc_dataset *ds;
     cr_assert_eq(hc_dataset_open(&ds, f, &o), 0, "%s", hc_errmsg());
@@ -197,11 +197,12 @@ Test(dataset, truncation_skips_short_documents_and_pads_with_bos)
     ROW(&b, 2, BOS, 20);
     hc_batch_free(&b);
     hc_dataset_free(ds);
+    free(dir);
 }
 
 Test(dataset, min_len_skips_documents_shorter_than_it)
 {
-    char *f = write_in(th_tmpdir("ds"), "d.jsonl", five_docs);
+    char *dir = th_tmpdir("ds"), *f = write_in(dir, "d.jsonl", five_docs);
     hc_dataset_opts o = opts(1, 2, 4);
     o.min_len = 4;                      /* BOS + 3 tokens at least */
     hc_dataset *ds;
@@ -214,11 +215,12 @@ Test(dataset, min_len_skips_documents_shorter_than_it)
     ROW(&b, 0, BOS, 20, 21, 22);        /* d3 (BOS + 2) was too short */
     hc_batch_free(&b);
     hc_dataset_free(ds);
+    free(dir);
 }
 
 Test(dataset, chunk_splits_documents_into_windows)
 {
-    char *f = write_in(th_tmpdir("ds"), "d.jsonl", five_docs);
+    char *dir = th_tmpdir("ds"), *f = write_in(dir, "d.jsonl", five_docs);
     hc_dataset_opts o = opts(2, 2, 4);
     o.chunk = true;
     hc_dataset *ds;
@@ -252,6 +254,7 @@ Test(dataset, chunk_splits_documents_into_windows)
     cr_assert_eq(hc_dataset_open(&ds, f, &o), -1);
     cr_assert(strstr(hc_errmsg(), "need 5 windows for 1 batches of 5, have 4 (from 5 documents)"),
               "%s", hc_errmsg());
+    free(dir);
 }
 
 Test(dataset, shuffle_orders_documents_like_numpy_before_skipping)
@@ -285,6 +288,7 @@ Test(dataset, shuffle_orders_documents_like_numpy_before_skipping)
         hc_batch_free(&b);
     }
     hc_dataset_free(ds);
+    free(dir);
 }
 
 Test(dataset, too_few_documents_names_both_numbers)
@@ -305,6 +309,7 @@ Test(dataset, too_few_documents_names_both_numbers)
                                   "(1 more were too short)"),
               "%s", hc_errmsg());
     cr_assert(strstr(hc_errmsg(), "d.jsonl"), "%s", hc_errmsg());
+    free(dir);
 }
 
 Test(dataset, jsonl_errors_name_file_and_line)
@@ -331,6 +336,7 @@ Test(dataset, jsonl_errors_name_file_and_line)
         cr_assert_eq(hc_errstatus(), HC_EBAD);
         cr_assert(strstr(hc_errmsg(), cases[c].msg), "case %zu: '%s'", c, hc_errmsg());
     }
+    free(dir);
 }
 
 Test(dataset, bad_sources_and_options_are_reported)
@@ -364,6 +370,8 @@ Test(dataset, bad_sources_and_options_are_reported)
     o.bos = VOCAB;
     cr_assert_eq(hc_dataset_open(&ds, f, &o), -1);
     cr_assert(strstr(hc_errmsg(), "BOS id 1000"), "%s", hc_errmsg());
+    free(empty);
+    free(dir);
 }
 
 Test(dataset, directory_reads_its_files_in_name_order)
@@ -386,6 +394,7 @@ Test(dataset, directory_reads_its_files_in_name_order)
         ROW(&b, r, BOS, r, r);
     hc_batch_free(&b);
     hc_dataset_free(ds);
+    free(dir);
 }
 
 Test(dataset, lines_of_any_length_are_read)
@@ -397,7 +406,7 @@ Test(dataset, lines_of_any_length_are_read)
     for (int i = 0; i < N; i++)
         k += (size_t)snprintf(content + k, cap - k, i ? ",%d" : "%d", i % 997);
     snprintf(content + k, cap - k, "]}\n{\"tokens\": [5, 6]}\n");
-    char *f = write_in(th_tmpdir("ds"), "long.jsonl", content);
+    char *dir = th_tmpdir("ds"), *f = write_in(dir, "long.jsonl", content);
     free(content);
     hc_dataset_opts o = opts(2, 1, 5);
     hc_dataset *ds;
@@ -408,6 +417,7 @@ Test(dataset, lines_of_any_length_are_read)
     ROW(&b, 1, BOS, 5, 6);
     hc_batch_free(&b);
     hc_dataset_free(ds);
+    free(dir);
 }
 
 /* ---------------------------------------------------------------- with the GPT-2 tokenizer */
@@ -497,6 +507,7 @@ Test(dataset, text_documents_from_txt_and_jsonl)
     cr_assert(strstr(hc_errmsg(), "a.txt: token id"), "%s", hc_errmsg());
     cr_assert(strstr(hc_errmsg(), "outside the vocabulary [0, 300)"), "%s", hc_errmsg());
     hc_tokenizer_free(tk);
+    free(dir);
 }
 
 /* ---------------------------------------------------------------- headcal data */
@@ -539,6 +550,7 @@ Test(dataset, data_command_rejects_bad_options)
     assert_one_error_line(err, "no --model");
     free(out);
     free(err);
+    free(dir);
 }
 
 Test(dataset, data_command_reports_bad_input_and_model_limits)
@@ -583,6 +595,7 @@ Test(dataset, data_command_reports_bad_input_and_model_limits)
     cr_assert_str_eq(out, "0 5 299 7\n");   /* the config's BOS */
     free(out);
     free(err);
+    free(dir);
 }
 
 Test(dataset, data_command_jsonl_round_trips)
@@ -613,6 +626,7 @@ Test(dataset, data_command_jsonl_round_trips)
     cr_assert_eq(th_run(cmd, &out, &err), 0, "%s%s", out, err);
     free(out);
     free(err);
+    free(dir);
 }
 
 Test(dataset, data_command_prints_the_ioi_prompts)
