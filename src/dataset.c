@@ -307,7 +307,7 @@ static int tokenize_checked(const hc_dataset_opts *o, const doc *d, const char *
 static int doc_sequences(seqbuf *s, const hc_dataset_opts *o, const int32_t *ids, size_t n,
                          size_t *added)
 {
-    size_t min = o->min_len > 0 ? (size_t)o->min_len : 0, before = s->n_seq;
+    size_t min = (size_t)o->min_len, before = s->n_seq;
     size_t w = (size_t)o->seq_len - 1;
     if (!o->chunk) {
         if (n >= 2 && n + 1 >= min && seq_add(s, o->bos, ids, n < w ? n : w))
