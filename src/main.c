@@ -19,6 +19,7 @@ static const struct {
     {"merge", cmd_merge, "combine the shards of a run into one results file"},
     {"tokenize", cmd_tokenize, "text on stdin -> GPT-2 token ids"},
     {"detokenize", cmd_detokenize, "token ids on stdin -> text"},
+    {"data", cmd_data, "print the token sequences a run would feed the model"},
 };
 
 static void usage(FILE *f)
