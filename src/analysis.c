@@ -31,7 +31,7 @@ static int add_list(hc_results *r, const char *list, int sets)
         if (!rc && sets && n < 2)
             rc = hc_fail(HC_EUSAGE, "--sets: '%s' has one member; a set needs two or more", item);
         if (!rc)
-            rc = hc_results_add_variant(r, sets ? HC_VARIANT_SET : HC_VARIANT_HEAD, members, n);
+            rc = hc_results_add_variant(r, sets ? HC_VARIANT_SET : HC_VARIANT_HEAD, members, n) < 0;
     }
     free(copy);
     return rc;
@@ -39,19 +39,19 @@ static int add_list(hc_results *r, const char *list, int sets)
 
 int hc_analysis_variants(hc_results *r, const char *heads, int mlp, const char *sets)
 {
-    if (hc_results_add_variant(r, HC_VARIANT_BASELINE, NULL, 0))
+    if (hc_results_add_variant(r, HC_VARIANT_BASELINE, NULL, 0) < 0)
         return -1;
     const hc_results_model *m = &r->model;
     if (heads && !strcmp(heads, "all")) {
         for (int l = 0; l < m->n_layers; l++)
             for (int h = 0; h < m->n_heads; h++)
-                if (hc_results_add_variant(r, HC_VARIANT_HEAD, &(hc_component){l, h}, 1))
+                if (hc_results_add_variant(r, HC_VARIANT_HEAD, &(hc_component){l, h}, 1) < 0)
                     return -1;
     } else if (heads && strcmp(heads, "none") && add_list(r, heads, 0)) {
         return -1;
     }
     for (int l = 0; mlp && l < m->n_layers; l++)
-        if (hc_results_add_variant(r, HC_VARIANT_MLP, &(hc_component){l, HC_MLP}, 1))
+        if (hc_results_add_variant(r, HC_VARIANT_MLP, &(hc_component){l, HC_MLP}, 1) < 0)
             return -1;
     return sets && *sets ? add_list(r, sets, 1) : 0;
 }
