@@ -311,10 +311,13 @@ Test(tokenizer, decode_inverts_encode)
 
 /* ---------------------------------------------------------------- hostile files */
 
-static char *tmp_file(const char *dir, const char *name, const char *body)
+/* Writes body to dir/name; the path stays valid for the next 8 calls. */
+static const char *tmp_file(const char *dir, const char *name, const char *body)
 {
-    char *p = malloc(4400);
-    snprintf(p, 4400, "%s/%s", dir, name);
+    static char paths[8][4400];
+    static int k;
+    char *p = paths[k++ % 8];
+    snprintf(p, sizeof paths[0], "%s/%s", dir, name);
     cr_assert_eq(th_write_file(p, body, strlen(body)), 0);
     return p;
 }
@@ -332,7 +335,7 @@ static void assert_load_fails(const char *vocab, const char *merges, const char 
 }
 
 /* The bundled vocab with one change, written to dir/name. */
-static char *edited_vocab(const char *dir, const char *name, const char *key, cJSON *value)
+static const char *edited_vocab(const char *dir, const char *name, const char *key, cJSON *value)
 {
     char *text;
     size_t len;
@@ -345,7 +348,7 @@ static char *edited_vocab(const char *dir, const char *name, const char *key, cJ
         cJSON_AddItemToObject(v, key, value);
     char *out = cJSON_PrintUnformatted(v);
     cJSON_Delete(v);
-    char *p = tmp_file(dir, name, out);
+    const char *p = tmp_file(dir, name, out);
     free(out);
     return p;
 }
@@ -353,7 +356,8 @@ static char *edited_vocab(const char *dir, const char *name, const char *key, cJ
 Test(tokenizer, hostile_vocab_is_rejected)
 {
     char *dir = th_tmpdir("tok-vocab");
-    char *merges = tmp_file(dir, "merges.txt", "#version: 0.2\n");
+    char merges[4400]; /* kept: tmp_file's paths are recycled */
+    snprintf(merges, sizeof merges, "%s", tmp_file(dir, "merges.txt", "#version: 0.2\n"));
     assert_load_fails(tmp_file(dir, "array.json", "[1, 2]"), merges, "array.json", "not a JSON object");
     assert_load_fails(tmp_file(dir, "broken.json", "{\"a\": 0,"), merges, "broken.json", "JSON");
     assert_load_fails(tmp_file(dir, "empty.json", "{}"), merges, "empty.json", "empty");
@@ -370,6 +374,7 @@ Test(tokenizer, hostile_vocab_is_rejected)
     assert_load_fails(edited_vocab(dir, "euro.json", "€", cJSON_CreateNumber(50257)), merges, "euro.json",
                       "outside GPT-2's byte alphabet");
     assert_load_fails("/nonexistent/vocab.json", merges, "/nonexistent/vocab.json", "");
+    free(dir);
 }
 
 Test(tokenizer, hostile_merges_are_rejected)
@@ -390,6 +395,7 @@ Test(tokenizer, hostile_merges_are_rejected)
     hc_tokenizer *tk;
     cr_assert_eq(hc_tokenizer_load_dir(&tk, dir), -1);
     cr_assert(strstr(hc_errmsg(), "vocab.json") != NULL, "%s", hc_errmsg());
+    free(dir);
 }
 
 /* Merges define the BPE: without any, every byte is its own token; with
@@ -424,6 +430,7 @@ Test(tokenizer, merges_drive_bpe)
     cr_assert_str_eq(got, expect);
     free(got);
     hc_tokenizer_free(tk);
+    free(dir);
 }
 
 /* ---------------------------------------------------------------- command line */
@@ -464,7 +471,7 @@ Test(tokenize_cli, detokenize_inverts_tokenize)
     snprintf(cmd, sizeof cmd, "echo '15496  995\n' | '%s' detokenize", th_headcal());
     cr_assert_eq(th_run(cmd, &out, &err), 0, "%s", err);
     cr_assert_str_eq(out, "Hello world");
-    free(out), free(err);
+    free(out), free(err), free(dir);
 }
 
 static void assert_cli_fails(const char *args_and_input, int status, const char *what)
