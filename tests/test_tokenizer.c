@@ -2,6 +2,7 @@
  * independent implementation: the npm package gpt-3-encoder (tests/peer). */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -304,6 +305,51 @@ Test(tokenizer, decode_inverts_encode)
     cr_assert(strstr(hc_errmsg(), "50257") != NULL);
     int32_t negative[] = {-1};
     cr_assert_null(hc_detokenize(tk, negative, 1, NULL));
+    free(whole);
+    free_docs(docs, n);
+    hc_tokenizer_free(tk);
+}
+
+struct job {
+    const hc_tokenizer *tk;
+    const char *text;
+    int rc;
+    int32_t *ids;
+    size_t n;
+};
+
+/* No Criterion assertions here: they may only run on the test's thread. */
+static void *tokenize_job(void *arg)
+{
+    struct job *j = arg;
+    j->rc = hc_tokenize(j->tk, j->text, strlen(j->text), &j->ids, &j->n);
+    return NULL;
+}
+
+/* One loaded tokenizer serves several threads at once. */
+Test(tokenizer, threads_share_a_tokenizer)
+{
+    hc_tokenizer *tk = bundled();
+    size_t n;
+    char *whole;
+    char **docs = corpus(&n, &whole);
+    int32_t *want;
+    size_t nwant;
+    cr_assert_eq(hc_tokenize(tk, whole, strlen(whole), &want, &nwant), 0);
+    pthread_t th[4];
+    struct job jobs[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (struct job){tk, whole, -1, NULL, 0};
+        cr_assert_eq(pthread_create(&th[i], NULL, tokenize_job, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        cr_assert_eq(jobs[i].rc, 0);
+        cr_assert_eq(jobs[i].n, nwant);
+        cr_assert(memcmp(jobs[i].ids, want, nwant * sizeof *want) == 0, "thread %d differs", i);
+        free(jobs[i].ids);
+    }
+    free(want);
     free(whole);
     free_docs(docs, n);
     hc_tokenizer_free(tk);
