@@ -43,8 +43,9 @@ int hc_config_load(hc_config *cfg, const char *path)
     cJSON *root = cJSON_ParseWithLength(text, len);
     free(text);
     if (!cJSON_IsObject(root)) {
+        int parsed = root != NULL;
         cJSON_Delete(root);
-        return hc_fail(HC_EBAD, "%s: not a JSON object", path);
+        return hc_fail(HC_EBAD, "%s: %s", path, parsed ? "not a JSON object" : "not valid JSON");
     }
     memset(cfg, 0, sizeof *cfg);
     int rc = 0;

@@ -205,6 +205,8 @@ Test(model, shapes_and_config_are_checked)
     write_text(dir, "config.json", "{\"n_layer\": -2}");
     expect_load_error(dir, "\"n_layer\" must be an integer");
     write_text(dir, "config.json", "{\"n_layer\": 2, \"n_head\": 2");
+    expect_load_error(dir, "not valid JSON");
+    write_text(dir, "config.json", "[2]");
     expect_load_error(dir, "not a JSON object");
     write_text(dir, "config.json", "{\"n_layer\": 2, \"n_head\": 2, \"n_embd\": 16, \"vocab_size\": 50257}");
     expect_load_error(dir, "missing \"n_ctx\"");
