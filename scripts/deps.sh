@@ -14,3 +14,9 @@ if [ -n "$missing" ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
+# The tokenizer tests compare against an independent JavaScript encoder
+# (tests/peer, pinned by its package-lock.json).
+PEER="$(dirname "$0")/../tests/peer"
+if [ ! -d "$PEER/node_modules" ]; then
+    npm ci --prefix "$PEER" --silent --no-audit --no-fund
+fi

@@ -5,6 +5,8 @@
 #define HEADCAL_CLI_H
 
 /* -- commands */
+int cmd_tokenize(int argc, char **argv);
+int cmd_detokenize(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_synth(int argc, char **argv);

@@ -12,6 +12,8 @@ static const struct {
     int (*fn)(int, char **);
     const char *summary;
 } commands[] = {
+    {"tokenize", cmd_tokenize, "text on stdin -> GPT-2 token ids"},
+    {"detokenize", cmd_detokenize, "token ids on stdin -> text"},
     {"info", cmd_info, "print a model's configuration"},
     {"logits", cmd_logits, "write a model's logits as float32 NPY"},
     {"synth", cmd_synth, "write a random GPT-2 checkpoint in HF layout"},
