@@ -46,12 +46,13 @@ static hc_dataset_opts opts(int b, int n, int seq_len)
                              .bos = BOS, .vocab_size = VOCAB};
 }
 
-/* Asserts that row r of b is exactly want[0..n) followed by BOS padding. */
+/* Asserts that row r of b is exactly want[0..n) followed by padding with
+ * the row's BOS, want[0]. */
 static void assert_row(const hc_batch *b, int r, const int32_t *want, int n)
 {
     cr_assert_eq(b->lens[r], n, "row %d: length %d, want %d", r, b->lens[r], n);
     for (int t = 0; t < b->cols; t++) {
-        int32_t w = t < n ? want[t] : BOS;
+        int32_t w = t < n ? want[t] : want[0];
         cr_assert_eq(b->tokens[(size_t)r * b->cols + t], w, "row %d pos %d: %d, want %d", r, t,
                      b->tokens[(size_t)r * b->cols + t], w);
     }
@@ -486,7 +487,7 @@ Test(dataset, text_documents_from_txt_and_jsonl)
 {
     hc_tokenizer *tk = gpt2();
     char *dir = th_tmpdir("dstext");
-    write_in(dir, "a.txt", "One whole file,\nwith two lines.\n");
+    char *txt = write_in(dir, "a.txt", "One whole file,\nwith two lines.\n");
     write_in(dir, "b.jsonl", "{\"text\": \"A JSONL document.\"}\n{\"text\": \"x\"}\n"
                              "{\"tokens\": [40, 716]}\n");
     hc_dataset_opts o = gpt2_opts(tk, 3, 1, 5);
@@ -501,9 +502,10 @@ Test(dataset, text_documents_from_txt_and_jsonl)
     hc_dataset_free(ds);
 
     /* Ids the tokenizer makes must fit the model's vocabulary too. */
+    o = gpt2_opts(tk, 1, 1, 5);
     o.bos = 0;
     o.vocab_size = 300;
-    cr_assert_eq(hc_dataset_open(&ds, dir, &o), -1);
+    cr_assert_eq(hc_dataset_open(&ds, txt, &o), -1);
     cr_assert(strstr(hc_errmsg(), "a.txt: token id"), "%s", hc_errmsg());
     cr_assert(strstr(hc_errmsg(), "outside the vocabulary [0, 300)"), "%s", hc_errmsg());
     hc_tokenizer_free(tk);
@@ -589,8 +591,8 @@ Test(dataset, data_command_reports_bad_input_and_model_limits)
     free(out);
     free(err);
     f = write_in(dir, "u.jsonl", "{\"tokens\": [5, 299, 7]}\n");
-    snprintf(args, sizeof args, "data --model '%s' --data '%s' --batch-size 1 --batches 1 --format tokens",
-             model, f);
+    snprintf(args, sizeof args, "data --model '%s' --data '%s' --batch-size 1 --batches 1 --seq-len 10 "
+             "--format tokens", model, f);
     cr_assert_eq(headcal(args, &out, &err), 0, "%s", err);
     cr_assert_str_eq(out, "0 5 299 7\n");   /* the config's BOS */
     free(out);
