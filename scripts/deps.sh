@@ -3,11 +3,14 @@
 # Idempotent: skips apt-get when every package is already there.
 set -e
 PKGS="build-essential autoconf automake pkg-config libopenblas-dev libncurses-dev libcjson-dev
-libsixel-dev libsixel-bin libcriterion-dev libpcre2-dev nettle-dev python3 python3-numpy nodejs npm tmux"
+libsixel-dev libsixel-bin libcriterion-dev libpcre2-dev nettle-dev python3 python3-numpy tmux"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
+# Node.js may come from elsewhere (with npm bundled): only the commands matter.
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 if [ -n "$missing" ]; then
     echo "headcal: installing$missing" >&2
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo

@@ -5,11 +5,14 @@
 #define HEADCAL_CLI_H
 
 /* -- commands */
-int cmd_tokenize(int argc, char **argv);
-int cmd_detokenize(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_detokenize(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 
 /* Parses a whole decimal integer in [lo, hi] for option `opt`; on error

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "headcal/blas.h"
 #include "headcal/error.h"
 
 static const struct {
@@ -12,11 +13,14 @@ static const struct {
     int (*fn)(int, char **);
     const char *summary;
 } commands[] = {
-    {"tokenize", cmd_tokenize, "text on stdin -> GPT-2 token ids"},
-    {"detokenize", cmd_detokenize, "token ids on stdin -> text"},
     {"info", cmd_info, "print a model's configuration"},
     {"logits", cmd_logits, "write a model's logits as float32 NPY"},
     {"synth", cmd_synth, "write a random GPT-2 checkpoint in HF layout"},
+    {"run", cmd_run, "run the calibration sweep, write a results file"},
+    {"plot", cmd_plot, "draw a results file as PNG, SVG or sixel"},
+    {"merge", cmd_merge, "combine the shards of a run into one results file"},
+    {"tokenize", cmd_tokenize, "text on stdin -> GPT-2 token ids"},
+    {"detokenize", cmd_detokenize, "token ids on stdin -> text"},
     {"data", cmd_data, "print the token sequences a run would feed the model"},
 };
 
@@ -30,6 +34,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    hc_blas_tune(argv);
     if (argc < 2) {
         usage(stderr);
         return HC_EUSAGE;
