@@ -648,3 +648,43 @@ Test(dataset, data_command_prints_the_ioi_prompts)
     free(out);
     free(err);
 }
+
+Test(dataset, data_command_takes_every_run_option)
+{
+    /* --preset paper: sequences of 1000 tokens, shorter documents skipped.
+     * d0 has 999 tokens (BOS + 999 = 1000: kept), d1 998 (skipped), d2 1500
+     * (kept, cut to BOS + 999). */
+    static const int lens[] = {999, 998, 1500};
+    char *dir = th_tmpdir("dscli");
+    size_t cap = 3 * 1500 * 8 + 64, k = 0;
+    char *content = malloc(cap);
+    for (int d = 0; d < 3; d++) {
+        k += (size_t)snprintf(content + k, cap - k, "{\"tokens\": [");
+        for (int i = 0; i < lens[d]; i++)
+            k += (size_t)snprintf(content + k, cap - k, i ? ",%d" : "%d", d * 10000 + i);
+        k += (size_t)snprintf(content + k, cap - k, "]}\n");
+    }
+    char *f = write_in(dir, "long.jsonl", content);
+    free(content);
+    char args[8192], *out, *err;
+    snprintf(args, sizeof args, "data --model '%s' --data '%s' --preset paper --batches 1 --batch-size 2 "
+             "--top-k 3 --bins 10 --ablation mean --ln recompute --threads 2 --format tokens",
+             th_src("data"), f);
+    cr_assert_eq(headcal(args, &out, &err), 0, "%s", err);
+    char *line2 = strchr(out, '\n');
+    cr_assert_not_null(line2);
+    *line2++ = 0;
+    static const int docs[] = {0, 2};
+    const char *lines[] = {out, line2};
+    for (int r = 0; r < 2; r++) {
+        char *p = (char *)lines[r], *end;
+        cr_assert_eq(strtol(p, &end, 10), 50256);
+        int n = 0;
+        for (p = end; *p && *p != '\n'; p = end, n++)
+            cr_assert_eq(strtol(p, &end, 10), docs[r] * 10000 + n, "row %d token %d", r, n);
+        cr_assert_eq(n, 999, "row %d holds %d tokens after BOS", r, n);
+    }
+    free(out);
+    free(err);
+    free(dir);
+}
