@@ -52,7 +52,6 @@ int cmd_data(int argc, char **argv)
     hc_data_format fmt = HC_DATA_JSONL;
     int c, rc = 0;
     optind = 1;
-    opterr = 0;     /* cli_bad_option reports it, once */
     while (rc == 0 && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         if (c == O_FORMAT)
             rc = hc_data_format_parse(optarg, &fmt);

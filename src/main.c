@@ -1,5 +1,6 @@
 /* headcal: the command-line front end.  Dispatches to one cmd_* per
  * subcommand and is the single place that reports errors to the user. */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,6 +51,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(argv[1], commands[i].name))
             continue;
+        opterr = 0; /* cli_bad_option reports a bad option, once */
         int rc = commands[i].fn(argc - 1, argv + 1);
         if (rc != 0) {
             const char *m = hc_errmsg();
