@@ -17,6 +17,7 @@ static const struct {
     {"logits", cmd_logits, "write a model's logits as float32 NPY"},
     {"synth", cmd_synth, "write a random GPT-2 checkpoint in HF layout"},
     {"run", cmd_run, "run the calibration sweep, write a results file"},
+    {"plot", cmd_plot, "draw a results file as PNG, SVG or sixel"},
     {"merge", cmd_merge, "combine the shards of a run into one results file"},
     {"tokenize", cmd_tokenize, "text on stdin -> GPT-2 token ids"},
     {"detokenize", cmd_detokenize, "token ids on stdin -> text"},
