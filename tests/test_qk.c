@@ -108,27 +108,27 @@ static void check_cli(const char *dir, int l, int h, const char *headcal_bags, c
     cJSON_Delete(want);
 }
 
-Test(qk, bags_file_matches_reference)
+/* A bags file through the command, for n heads {layer, head}. */
+static void bags_file_case(bool lm_head, int n, const int heads[][2])
 {
-    char *dir = synth(false);
+    char *dir = synth(lm_head);
     int32_t bags[NBAGS][BAG];
     make_bags(bags);
     char *file = write_bags(dir, bags, NBAGS), args[4400];
     snprintf(args, sizeof args, "--bags-file %s", file);
-    check_cli(dir, 0, 0, args, file);
-    check_cli(dir, 2, 3, args, file);
+    for (int i = 0; i < n; i++)
+        check_cli(dir, heads[i][0], heads[i][1], args, file);
     free(dir);
+}
+
+Test(qk, bags_file_matches_reference)
+{
+    bags_file_case(false, 2, (const int[][2]){{0, 0}, {2, 3}});
 }
 
 Test(qk, untied_unembedding_matches_reference)
 {
-    char *dir = synth(true);
-    int32_t bags[NBAGS][BAG];
-    make_bags(bags);
-    char *file = write_bags(dir, bags, NBAGS), args[4400];
-    snprintf(args, sizeof args, "--bags-file %s", file);
-    check_cli(dir, 1, 2, args, file);
-    free(dir);
+    bags_file_case(true, 1, (const int[][2]){{1, 2}});
 }
 
 /* --seed draws the bags as numpy's RandomState(S).permutation does */
