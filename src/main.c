@@ -23,6 +23,7 @@ static const struct {
     {"tokenize", cmd_tokenize, "text on stdin -> GPT-2 token ids"},
     {"detokenize", cmd_detokenize, "token ids on stdin -> text"},
     {"data", cmd_data, "print the token sequences a run would feed the model"},
+    {"qk", cmd_qk, "a head's bag-of-words QK panel (self-attention scores)"},
 };
 
 static void usage(FILE *f)
