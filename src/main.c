@@ -18,10 +18,12 @@ static const struct {
     {"logits", cmd_logits, "write a model's logits as float32 NPY"},
     {"synth", cmd_synth, "write a random GPT-2 checkpoint in HF layout"},
     {"run", cmd_run, "run the calibration sweep, write a results file"},
+    {"plot", cmd_plot, "draw a results file as PNG, SVG or sixel"},
     {"merge", cmd_merge, "combine the shards of a run into one results file"},
     {"tokenize", cmd_tokenize, "text on stdin -> GPT-2 token ids"},
     {"detokenize", cmd_detokenize, "token ids on stdin -> text"},
     {"data", cmd_data, "print the token sequences a run would feed the model"},
+    {"qk", cmd_qk, "a head's bag-of-words QK panel (self-attention scores)"},
 };
 
 static void usage(FILE *f)
@@ -50,7 +52,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(argv[1], commands[i].name))
             continue;
-        opterr = 0; /* getopt's own messages would make a second line: commands report once */
+        opterr = 0; /* cli_bad_option reports a bad option, once */
         int rc = commands[i].fn(argc - 1, argv + 1);
         if (rc != 0) {
             const char *m = hc_errmsg();
