@@ -91,7 +91,11 @@ int hc_config_load(hc_config *cfg, const char *path)
     }
     if (!rc) {
         cfg->bos = 50256;
-        rc = get_int(root, path, "bos_token_id", 0, cfg->d_vocab - 1, &cfg->bos, 0) < 0;
+        int r = get_int(root, path, "bos_token_id", 0, cfg->d_vocab - 1, &cfg->bos, 0);
+        if (r == 1 && cfg->bos >= cfg->d_vocab)
+            r = hc_fail(HC_EBAD, "%s: \"bos_token_id\" is missing, and GPT-2's 50256 is not below vocab_size %d",
+                        path, cfg->d_vocab);
+        rc = r < 0;
     }
     if (!rc) {
         cfg->ln_eps = 1e-5f;

@@ -361,8 +361,12 @@ Test(cli, shapes_that_disagree_with_the_config)
          "tensor 'h.2.ln_1.weight' is missing"},
         {"{\"n_layer\": 2, \"n_head\": 2, \"n_embd\": 32, \"vocab_size\": 50257, \"n_positions\": 32}",
          "tensor 'wte.weight' has shape [50257, 16], config says [50257, 32]"},
+        {"{\"n_layer\": 2, \"n_head\": 2, \"n_embd\": 16, \"vocab_size\": 50000, \"n_positions\": 32, "
+         "\"bos_token_id\": 0}", "config says [50000, 16]"},
         {"{\"n_layer\": 2, \"n_head\": 2, \"n_embd\": 16, \"vocab_size\": 50000, \"n_positions\": 32}",
-         "config says [50000, 16]"},
+         "\"bos_token_id\" is missing, and GPT-2's 50256 is not below vocab_size 50000"},
+        {"{\"n_layer\": 2, \"n_head\": 2, \"n_embd\": 16, \"vocab_size\": 50257, \"n_positions\": 32, "
+         "\"bos_token_id\": 50257}", "\"bos_token_id\" must be an integer in [0, 50256]"},
         {"{\"n_layer\": 2, \"n_head\": 2, \"n_embd\": 16, \"vocab_size\": 50257, \"n_positions\": 64}",
          "tensor 'wpe.weight' has shape [32, 16], config says [64, 16]"},
         {"{\"n_layer\": 2, \"n_head\": 2, \"n_embd\": 16, \"vocab_size\": 50257, \"n_positions\": 32, "
