@@ -104,7 +104,7 @@ int hc_analysis_run(const hc_analysis *a, hc_results *r)
     for (int b = 0; b < nb; b++)
         todo += hc_shard_has(p->shard_index, p->shard_count, b) && !r->done[b];
     if (!todo)
-        return 0;
+        return a->checkpoint ? hc_results_write(r, a->checkpoint) : 0;
     hc_variant_spec *specs = calloc((size_t)r->n_variants, sizeof *specs);
     if (!specs)
         return hc_fail(HC_EBAD, "out of memory");
@@ -115,6 +115,10 @@ int hc_analysis_run(const hc_analysis *a, hc_results *r)
     int rc = hc_sweep_new(&sw, a->model, specs, r->n_variants, &a->sweep);
     if (!rc)
         hc_sweep_set_cancel(sw, a->cancel);
+    /* The options are valid: the first checkpoint, before any long
+     * computation, shows the file can be written; a refused run wrote none. */
+    if (!rc && a->checkpoint)
+        rc = hc_results_write(r, a->checkpoint);
     if (!rc && a->sweep.ablation == HC_ABLATION_MEAN) {
         /* Means over the whole dataset, not the shard, so shards agree. */
         rc = hc_means_init(&mn, &a->model->cfg, p->seq_len);

@@ -158,7 +158,7 @@ int cmd_run(int argc, char **argv)
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     if (!rc)
-        rc = hc_results_write(&r, out) || hc_analysis_run(&a, &r);
+        rc = hc_analysis_run(&a, &r);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (rc && atomic_load(&interrupted)) {

@@ -2,6 +2,7 @@
  * change the computation and that headcal does not implement is refused
  * by name rather than silently ignored. */
 #include <cJSON.h>
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,8 +101,9 @@ int hc_config_load(hc_config *cfg, const char *path)
     if (!rc) {
         cfg->ln_eps = 1e-5f;
         const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "layer_norm_epsilon");
-        if (eps && (!cJSON_IsNumber(eps) || !(eps->valuedouble > 0) || eps->valuedouble > 1))
-            rc = hc_fail(HC_EBAD, "%s: layer_norm_epsilon must be a number in (0, 1]", path);
+        /* float32 must hold it: 1e-50 would become 0 and LayerNorm divide by 0 */
+        if (eps && (!cJSON_IsNumber(eps) || !(eps->valuedouble >= FLT_MIN) || eps->valuedouble > 1))
+            rc = hc_fail(HC_EBAD, "%s: layer_norm_epsilon must be a number in [%g, 1]", path, (double)FLT_MIN);
         else if (eps)
             cfg->ln_eps = (float)eps->valuedouble;
     }

@@ -178,6 +178,10 @@ Test(cli, invalid_json_and_tokenizer_files)
     write_text(cfg, "{\"n_layer\": 2, \"n_head\": 1e300, \"n_embd\": 16, \"vocab_size\": 50257, "
                     "\"n_positions\": 32}");
     fails(1, "\"n_head\" must be an integer", "info --model '%s'", m);
+    /* found by fuzz_config: an epsilon float32 rounds to 0 */
+    write_text(cfg, "{\"n_layer\": 2, \"n_head\": 2, \"n_embd\": 16, \"vocab_size\": 50257, "
+                    "\"n_positions\": 32, \"layer_norm_epsilon\": 1e-50}");
+    fails(1, "layer_norm_epsilon must be a number in [", "info --model '%s'", m);
     write_text(cfg, good_cfg);
 
     write_text(vocab, "{\"a\": 0,");
@@ -578,6 +582,7 @@ Test(cli, mem_too_small_for_one_head)
     fails(2, "--mem 64 MB cannot hold one head's W_OU (65 MB); raise --mem",
           "run --model '%s' --data '%s' --out '%s' --mem 64 --batches 1 --batch-size 2 --seq-len 8 --quiet", m, d,
           out);
+    cr_assert(!exists(out));
     /* MLPs need no W_OU; and a larger budget holds the head */
     succeeds("run --model '%s' --data '%s' --out '%s' --mem 64 --heads none --mlp --batches 1 --batch-size 2 "
              "--seq-len 8 --quiet", m, d, out);
