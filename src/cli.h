@@ -8,11 +8,14 @@
 int cmd_info(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 /* Parses a whole decimal integer in [lo, hi] for option `opt`; on error
  * records a usage failure and returns -1. */
 int cli_long(const char *opt, const char *s, long lo, long hi, long *out);
 int cli_int(const char *opt, const char *s, int lo, int hi, int *out);
+/* The same for a finite float in [lo, hi]. */
+int cli_float(const char *opt, const char *s, float lo, float hi, float *out);
 /* Standard usage error for an unknown option or a missing argument, as
  * reported by getopt_long (optopt / argv). */
 int cli_bad_option(const char *cmd, int argc, char **argv);

@@ -33,6 +33,19 @@ int cli_int(const char *opt, const char *s, int lo, int hi, int *out)
     return 0;
 }
 
+int cli_float(const char *opt, const char *s, float lo, float hi, float *out)
+{
+    char *end;
+    errno = 0;
+    float v = strtof(s, &end);
+    if (errno || end == s || *end || v != v)
+        return hc_fail(HC_EUSAGE, "%s: '%s' is not a number", opt, s);
+    if (v < lo || v > hi)
+        return hc_fail(HC_EUSAGE, "%s: %g is out of range [%g, %g]", opt, (double)v, (double)lo, (double)hi);
+    *out = v;
+    return 0;
+}
+
 int cli_bad_option(const char *cmd, int argc, char **argv)
 {
     int i = optind - 1;

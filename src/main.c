@@ -15,6 +15,7 @@ static const struct {
     {"info", cmd_info, "print a model's configuration"},
     {"logits", cmd_logits, "write a model's logits as float32 NPY"},
     {"synth", cmd_synth, "write a random GPT-2 checkpoint in HF layout"},
+    {"train", cmd_train, "train a small GPT-2 on a token file"},
 };
 
 static void usage(FILE *f)
