@@ -46,6 +46,15 @@ int cli_float(const char *opt, const char *s, float lo, float hi, float *out)
     return 0;
 }
 
+int cli_dtype(const char *opt, const char *s, enum hc_dtype *out)
+{
+    if (!strcmp(s, "f32")) *out = HC_F32;
+    else if (!strcmp(s, "f16")) *out = HC_F16;
+    else if (!strcmp(s, "bf16")) *out = HC_BF16;
+    else return hc_fail(HC_EUSAGE, "%s: '%s' is not f32, f16 or bf16", opt, s);
+    return 0;
+}
+
 int cli_bad_option(const char *cmd, int argc, char **argv)
 {
     int i = optind - 1;

@@ -58,12 +58,7 @@ int cmd_train(int argc, char **argv)
         case O_SAVE: rc = cli_int("--save-every", optarg, 0, 1 << 24, &o.save_every); break;
         case O_STOP: rc = cli_int("--stop-at", optarg, 0, 1 << 24, &o.stop_at); break;
         case O_QUIET: o.log = NULL; break;
-        case 't':
-            if (!strcmp(optarg, "f32")) o.dtype = HC_F32;
-            else if (!strcmp(optarg, "f16")) o.dtype = HC_F16;
-            else if (!strcmp(optarg, "bf16")) o.dtype = HC_BF16;
-            else rc = hc_fail(HC_EUSAGE, "--dtype: '%s' is not f32, f16 or bf16", optarg);
-            break;
+        case 't': rc = cli_dtype("--dtype", optarg, &o.dtype); break;
         default: rc = cli_bad_option("train", argc, argv);
         }
     }

@@ -161,29 +161,7 @@ static int cache_alloc(cache *c, const hc_config *cfg, int B, int S)
     return -1;
 }
 
-/* Causal attention for one sequence and head: att[S, S] = softmax(mask(
- * q·kᵀ/√dh)), z[S, dh] = att · v.  q, k, v and z are strided views. */
-static void attn_forward(float *z, float *att, const float *q, const float *k, const float *v, int S, int dh,
-                         int ld_qkv, int ld_z)
-{
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, S, S, dh, 1.0f / sqrtf((float)dh), q, ld_qkv, k, ld_qkv,
-                0.0f, att, S);
-    for (int i = 0; i < S; i++) {
-        float *row = att + (size_t)i * S, mx = row[0], sum = 0;
-        for (int j = 1; j <= i; j++)
-            mx = row[j] > mx ? row[j] : mx;
-        for (int j = 0; j <= i; j++) {
-            row[j] = expf(row[j] - mx);
-            sum += row[j];
-        }
-        for (int j = 0; j <= i; j++)
-            row[j] /= sum;
-        memset(row + i + 1, 0, (size_t)(S - i - 1) * sizeof(float));
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, dh, S, 1.0f, att, S, v, ld_qkv, 0.0f, z, ld_z);
-}
-
-/* Backward of attn_forward given dz: dq, dk, dv (strided like q, k, v) are
+/* Backward of hc_attention_head given dz: dq, dk, dv (strided like q, k, v) are
  * written; datt[S, S] is scratch.  dP = dz·vᵀ, dS = P ⊙ (dP - Σ_j P dP). */
 static void attn_backward(float *dq, float *dk, float *dv, float *datt, const float *dz, const float *att,
                           const float *q, const float *k, const float *v, int S, int dh, int ld_qkv, int ld_z)
@@ -223,7 +201,7 @@ static void forward(const hc_model *m, const int32_t *tokens, int B, int S, cach
         for (int b = 0; b < B; b++)
             for (int h = 0; h < H; h++) {
                 const float *q = qkv + (size_t)b * S * 3 * D + h * dh;
-                attn_forward(z + (size_t)b * S * D + h * dh, att + ((size_t)b * H + h) * S * S, q, q + D,
+                hc_attention_head(z + (size_t)b * S * D + h * dh, att + ((size_t)b * H + h) * S * S, q, q + D,
                              q + 2 * D, S, dh, 3 * D, D);
             }
         linear(xm, z, p->w_o + (size_t)l * D * D, p->b_o + l * D, N, D, D);
