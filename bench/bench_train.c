@@ -1,45 +1,17 @@
 /* bench_train: training throughput (forward + backward, tokens/s) of a
  * GPT-2 shape, and the fraction of this machine's sgemm peak it reaches,
- * the peak measured in the same run by a timed 2048³ sgemm.
+ * the peak measured in the same run by a timed 2048³ sgemm on all cores
+ * (bench_util).  Forward + backward only: AdamW's update is O(parameters).
  *
  *   bench/bench_train [layers heads d_model n_ctx batch steps]
  * (defaults: the bundled model's recipe, 6 8 128 128 8 5) */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
+#include "bench_util.h"
 #include "headcal/synth.h"
 #include "headcal/train.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* Best of three 2048³ sgemms, in FLOP/s. */
-static double sgemm_peak(void)
-{
-    const int n = 2048;
-    float *a = malloc((size_t)n * n * sizeof(float)), *b = malloc((size_t)n * n * sizeof(float));
-    float *c = malloc((size_t)n * n * sizeof(float));
-    for (size_t i = 0; i < (size_t)n * n; i++)
-        a[i] = b[i] = (float)(i % 7) * 0.1f;
-    double best = 1e30;
-    for (int r = 0; r < 4; r++) { /* the first warms caches and threads */
-        double t = now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-        t = now() - t;
-        if (r && t < best)
-            best = t;
-    }
-    free(a);
-    free(b);
-    free(c);
-    return 2.0 * n * n * (double)n / best;
-}
 
 int main(int argc, char **argv)
 {
@@ -67,18 +39,20 @@ int main(int argc, char **argv)
     float *grad = malloc(m.n_floats * sizeof(float));
     double loss, t = 0;
     for (int k = 0; k <= steps; k++) { /* step 0 is a warm-up */
-        double t0 = now();
+        double t0 = bench_now();
         if (hc_train_grad(&m, tok, tgt, B, C, grad, &loss))
             return 1;
         if (k)
-            t += now() - t0;
+            t += bench_now() - t0;
     }
     /* matmul FLOPs per token of the forward pass: the four projections per
      * layer, attention's two S×S products as computed (full, then masked),
      * the tied head; backward is twice the forward */
     double fwd = 2.0 * L * ((double)D * 3 * D + (double)D * D + 2.0 * D * 4 * D) + 2.0 * L * 2.0 * C * D +
                  2.0 * D * 50257.0;
-    double tps = (double)N * steps / t, flops = 3.0 * fwd * tps, peak = sgemm_peak();
+    double tps = (double)N * steps / t, flops = 3.0 * fwd * tps;
+    double peak = bench_sgemm_peak(openblas_get_num_threads(), 2048, 2048, 2048) * 1e9;
+    bench_print_machine();
     printf("model        %d layers, %d heads, d_model %d, n_ctx %d, batch %d (%zu tokens/step)\n", L, H, D, C, B, N);
     printf("training     %.0f tokens/s  (%.3f s/step, forward + backward)\n", tps, t / steps);
     printf("matmul work  %.1f GFLOP/s  (%.1f MFLOP/token)\n", flops / 1e9, 3.0 * fwd / 1e6);

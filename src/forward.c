@@ -53,12 +53,15 @@ static void matmul(float *y, const float *x, const float *W, const float *bias, 
                 cols);
 }
 
+/* gelu_new(x) = 0.5·x·(1 + tanh(u)) = x·sigmoid(2u), u = √(2/π)(x + 0.044715x³):
+ * the sigmoid form vectorises through expf where tanhf stays scalar. */
 static void gelu_new(float *x, size_t n)
 {
-    const float k = 0.7978845608028654f; /* sqrt(2/pi) */
+    const float k = -2.0f * 0.7978845608028654f;
     for (size_t i = 0; i < n; i++) {
-        float v = x[i];
-        x[i] = 0.5f * v * (1.0f + tanhf(k * (v + 0.044715f * v * v * v)));
+        float v = x[i], e = k * (v + 0.044715f * v * v * v);
+        e = e > 80.0f ? 80.0f : e; /* keeps expf finite */
+        x[i] = v / (1.0f + expf(e));
     }
 }
 

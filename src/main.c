@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "headcal/blas.h"
 #include "headcal/error.h"
 
 static const struct {
@@ -16,6 +17,10 @@ static const struct {
     {"logits", cmd_logits, "write a model's logits as float32 NPY"},
     {"synth", cmd_synth, "write a random GPT-2 checkpoint in HF layout"},
     {"train", cmd_train, "train a small GPT-2 on a token file"},
+    {"merge", cmd_merge, "combine the shards of a run into one results file"},
+    {"tokenize", cmd_tokenize, "text on stdin -> GPT-2 token ids"},
+    {"detokenize", cmd_detokenize, "token ids on stdin -> text"},
+    {"data", cmd_data, "print the token sequences a run would feed the model"},
 };
 
 static void usage(FILE *f)
@@ -28,6 +33,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    hc_blas_tune(argv);
     if (argc < 2) {
         usage(stderr);
         return HC_EUSAGE;

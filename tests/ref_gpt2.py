@@ -86,4 +86,5 @@ def main():
     print("%.9g" % np.abs(ref - got).max())
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+/* A whole analysis: the sweep over every batch of a dataset, accumulated
+ * into a results structure, checkpointed after each batch so that an
+ * interrupted run resumes exactly.  Shared by `headcal run` and the
+ * explorer's background jobs; no terminal I/O here. */
+#ifndef HEADCAL_ANALYSIS_H
+#define HEADCAL_ANALYSIS_H
+
+#include <stdatomic.h>
+
+#include "headcal/dataset.h"
+#include "headcal/results.h"
+#include "headcal/sweep.h"
+
+/* Adds the variants a command line asks for to r (which has none yet):
+ * the baseline, the heads in `heads` ("all", "none", or "L.H,LxHy,..."),
+ * every layer's MLP when mlp is set, and each set in `sets`
+ * ("L10H7+L11H10,MLP3+L0H1", may be NULL). */
+int hc_analysis_variants(hc_results *r, const char *heads, int mlp, const char *sets);
+
+/* SHA-256 of the token sequences a run feeds the model (every batch, shard
+ * or not): the data's identity, whatever the source. */
+int hc_analysis_data_sha256(const hc_dataset *ds, char hex[65]);
+
+typedef struct {
+    const hc_model *model;      /* processed */
+    const hc_dataset *ds;
+    hc_sweep_opts sweep;
+    const char *checkpoint;     /* results file rewritten after every batch; NULL: none */
+    atomic_int *cancel;         /* set from a signal handler or the UI; may be NULL */
+    /* Progress: phase "means" (mean ablation's pre-pass) or "sweep";
+     * batches done and to do in this phase. */
+    void (*progress)(void *ctx, const char *phase, int done, int total);
+    void *progress_ctx;
+} hc_analysis;
+
+/* Runs every batch of r's shard that r does not mark done.  On failure or
+ * cancellation the completed batches stay in r (and in the checkpoint). */
+int hc_analysis_run(const hc_analysis *a, hc_results *r);
+
+#endif

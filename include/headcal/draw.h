@@ -1,0 +1,59 @@
+/* A display list of plot primitives -- rectangles, rectangle outlines,
+ * (dashed) lines, polylines, translucent polygons, text and named groups
+ * with an optional clip rectangle -- recorded once by the plot layouts
+ * (plot.h) and played back by either backend: rasterised onto a canvas
+ * (canvas.h) or written as SVG elements.  Both backends read the same
+ * geometry, so a PNG and an SVG of one plot agree.
+ *
+ * Recording never returns an error: a failed allocation marks the list
+ * failed, and hc_draw_render / hc_draw_svg / hc_draw_ok report it then. */
+#ifndef HEADCAL_DRAW_H
+#define HEADCAL_DRAW_H
+
+#include <stdio.h>
+
+#include "headcal/canvas.h"
+
+typedef struct hc_draw hc_draw;
+
+/* Text anchor: one horizontal and one vertical flag, or-ed; (x, y) names
+ * that point of the text's box (for vertical text, of its rotated box). */
+enum {
+    HC_TEXT_LEFT = 0, HC_TEXT_CENTER = 1, HC_TEXT_RIGHT = 2,
+    HC_TEXT_TOP = 0, HC_TEXT_MIDDLE = 4, HC_TEXT_BOTTOM = 8,
+    HC_TEXT_VERTICAL = 16 /* reads bottom to top */
+};
+
+/* A w x h pixel drawing on a background colour. */
+int hc_draw_new(hc_draw **d, int w, int h, hc_rgb bg);
+void hc_draw_free(hc_draw *d);
+int hc_draw_width(const hc_draw *d);
+int hc_draw_height(const hc_draw *d);
+/* 0, or -1 with the error recorded if recording failed. */
+int hc_draw_ok(const hc_draw *d);
+
+void hc_draw_rect(hc_draw *d, double x, double y, double w, double h, hc_rgb fill,
+                  double alpha);
+/* An outline stroked centred on the rectangle's edges. */
+void hc_draw_outline(hc_draw *d, double x, double y, double w, double h, double width,
+                     hc_rgb col);
+/* dash > 0: dashes of that length with equal gaps. */
+void hc_draw_line(hc_draw *d, double x0, double y0, double x1, double y1, double width,
+                  hc_rgb col, double dash);
+void hc_draw_polyline(hc_draw *d, const double *xy, int n, double width, hc_rgb col);
+void hc_draw_polygon(hc_draw *d, const double *xy, int n, hc_rgb fill, double alpha);
+/* Text in the built-in font at an integer scale (see canvas.h). */
+void hc_draw_text(hc_draw *d, double x, double y, int anchor, int scale, hc_rgb col,
+                  const char *s);
+/* Opens a group (an SVG <g class="name">) whose content is clipped to the
+ * rectangle when w > 0 and h > 0; groups nest and close with hc_draw_end. */
+void hc_draw_group(hc_draw *d, const char *name, double x, double y, double w, double h);
+void hc_draw_end(hc_draw *d);
+
+/* Rasterises the list onto a new canvas of the drawing's size; the caller
+ * frees it with hc_canvas_free. */
+int hc_draw_render(const hc_draw *d, hc_canvas *out);
+/* Writes the list as a standalone SVG document. */
+int hc_draw_svg(const hc_draw *d, FILE *f);
+
+#endif

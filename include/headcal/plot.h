@@ -1,0 +1,77 @@
+/* The two plots of headcal, laid out at any pixel size into a display list
+ * (draw.h) that renders to a canvas or to SVG:
+ *  - a heatmap of layer x head values (plus an optional MLP column) on the
+ *    diverging map centred at 0, with axis labels, a colour bar, selected
+ *    cells outlined and a cursor cell;
+ *  - calibration curves: per-bin accuracy against confidence on [0,1]^2,
+ *    each series with a translucent +-1 sigma band, the dashed diagonal of
+ *    perfect calibration, a legend and a title.
+ * Inputs are plain arrays; the plots know nothing of results files.  The
+ * geometry outputs let a caller map pixels back to cells or data. */
+#ifndef HEADCAL_PLOT_H
+#define HEADCAL_PLOT_H
+
+#include "headcal/draw.h"
+
+/* Pixel size of a plot; text_scale is the font's integer scale (0 picks
+ * one from the size: 1 below 800x600, 2 at 800x600, and so on).  The
+ * smallest useful size is about 200x120. */
+typedef struct {
+    int width, height;
+    int text_scale;
+} hc_plot_layout;
+
+typedef struct {
+    int rows, cols;
+    const double *values;          /* [rows, cols]; non-finite = missing        */
+    const char *const *row_labels; /* [rows] e.g. layer numbers; NULL = 0, 1, ... */
+    const char *const *col_labels; /* [cols] head numbers, "MLP"; NULL = 0, 1, ... */
+    const char *title;             /* may hold '\n'; NULL or "" for none       */
+    const char *x_label, *y_label; /* "Head", "Layer"; NULL for none           */
+    const char *cbar_label;        /* one line beside the colour bar, or NULL  */
+    double vmax;                   /* colour scale [-vmax, vmax]; 0 = max |v|  */
+    int clip_negative;             /* show negatives as 0 (the notebook's view) */
+    const unsigned char *selected; /* [rows, cols] nonzero = outlined, or NULL  */
+    int cursor_row, cursor_col;    /* cell drawn with a cursor frame; -1 = none */
+} hc_heatmap;
+
+/* Where the cells landed: cell (r, c) covers [x + c*cell_w, +cell_w) x
+ * [y + r*cell_h, +cell_h), row 0 at the top; vmax is the scale used. */
+typedef struct {
+    int x, y, cell_w, cell_h, rows, cols;
+    double vmax;
+} hc_heatmap_geom;
+
+/* Lays out a heatmap into *out (free with hc_draw_free); geom may be NULL.
+ * Fails if the size leaves no room for the cells. */
+int hc_plot_heatmap(hc_draw **out, const hc_heatmap *hm, const hc_plot_layout *lay,
+                    hc_heatmap_geom *geom);
+/* The cell under pixel (px, py): 1 and *row, *col set, or 0 outside. */
+int hc_heatmap_cell_at(const hc_heatmap_geom *g, int px, int py, int *row, int *col);
+
+typedef struct {
+    const char *name;    /* legend entry; NULL for none                      */
+    const double *acc;   /* [n_bins] accuracy per bin, NaN where undefined   */
+    const double *lo;    /* [n_bins] band bounds (acc -+ sigma), or NULL     */
+    const double *hi;    /*          for no band                             */
+    int color;           /* index into hc_palette()                          */
+} hc_series;
+
+typedef struct {
+    int n_bins;                    /* bin i is centred at confidence (i+0.5)/n_bins */
+    const hc_series *series;
+    int n_series;
+    const char *title;             /* may hold '\n'; NULL or "" for none       */
+    const char *x_label, *y_label; /* NULL for none                            */
+} hc_curves;
+
+/* The plot area: confidence p and accuracy a land at pixel
+ * (x + p*w, y + (1 - a)*h). */
+typedef struct {
+    double x, y, w, h;
+} hc_curves_geom;
+
+int hc_plot_curves(hc_draw **out, const hc_curves *cv, const hc_plot_layout *lay,
+                   hc_curves_geom *geom);
+
+#endif

@@ -1,0 +1,89 @@
+/* The direct-effect ablation sweep (DESIGN §4).  For every scored position
+ * and every variant (the baseline, or the model with some components'
+ * direct effect removed) it computes the top-k probabilities of the full
+ * softmax, the NLL of the next token and the entropy, without ever
+ * materialising a full logits matrix:
+ *
+ *   ablated logits = α·(x̂ · W_U) + b_U − Σ_members (a_m / σ') · B_m
+ *
+ * where x̂ is the final LayerNorm input normalised by its scale σ, a_m the
+ * member's activation (head: z_h, rank d_head, B = W_OU^h = W_O^h · W_U;
+ * MLP: its output, B = W_U), σ' = σ with the scale frozen (α = 1), or the
+ * scale recomputed without the members' output (α = σ/σ').  With mean
+ * ablation a_m is replaced by a_m − mean_pos(a_m).  The model must be
+ * processed (hc_model_process), so W_U already carries ln_f's weight. */
+#ifndef HEADCAL_SWEEP_H
+#define HEADCAL_SWEEP_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "headcal/component.h"
+#include "headcal/model.h"
+
+#define HC_TOPK_MAX 64
+
+/* n == 0 is the baseline. */
+typedef struct {
+    int n;
+    hc_component *c;
+} hc_variant_spec;
+
+typedef struct {
+    int top_k;
+    int ablation;       /* HC_ABLATION_* */
+    int ln;             /* HC_LN_* */
+    int threads;        /* workers; 0 = all cores */
+    size_t mem_budget;  /* bytes for the W_OU cache; 0 = no limit */
+} hc_sweep_opts;
+
+/* Per-position means of every component's activation over a dataset, for
+ * mean ablation: z_mean[L, S, D] and mlp_mean[L, S, D] (position-major
+ * inside each layer).  Positions never seen have mean zero. */
+typedef struct {
+    int L, S, D;
+    double *z_sum, *mlp_sum; /* [L, S, D] */
+    uint64_t *count;         /* [S] */
+    float *z_mean, *mlp_mean;
+} hc_means;
+
+int hc_means_init(hc_means *mn, const hc_config *cfg, int S);
+/* Adds one batch's activations (hc_acts layout) at real positions:
+ * row b holds lengths[b] real tokens. */
+void hc_means_add(hc_means *mn, const float *z, const float *mlp_out, const int *lengths, int B, int S);
+void hc_means_finish(hc_means *mn);
+void hc_means_free(hc_means *mn);
+
+/* What one batch produced, for n_var variants × n_pos scored positions. */
+typedef struct {
+    int n_var, n_pos, k;
+    int32_t *target;   /* [P] the next token */
+    int32_t *row, *pos;/* [P] where each scored position sits in the batch */
+    float *topk_p;     /* [n_var, P, k] descending */
+    int32_t *topk_id;  /* [n_var, P, k] */
+    double *nll;       /* [n_var, P] */
+    double *entropy;   /* [n_var, P] */
+} hc_sweep_out;
+
+typedef struct hc_sweep hc_sweep;
+
+/* The variants are copied.  Fails on components outside the model. */
+int hc_sweep_new(hc_sweep **sw, const hc_model *m, const hc_variant_spec *vars, int n_var,
+                 const hc_sweep_opts *o);
+void hc_sweep_free(hc_sweep *sw);
+/* Required before hc_sweep_batch with mean ablation; sw keeps a pointer. */
+void hc_sweep_set_means(hc_sweep *sw, const hc_means *mn);
+/* Cancellation flag checked between tasks (may be NULL). */
+void hc_sweep_set_cancel(hc_sweep *sw, atomic_int *cancel);
+/* Runs the forward pass on tokens[B, S] (row b has lengths[b] real tokens,
+ * the rest is padding) and fills out; position t of row b is scored when
+ * t + 1 < lengths[b]. */
+int hc_sweep_batch(hc_sweep *sw, const int32_t *tokens, const int *lengths, int B, int S, hc_sweep_out *out);
+void hc_sweep_out_free(hc_sweep_out *out);
+
+/* Runs only the forward pass and adds the batch to mn (mean pre-pass). */
+int hc_sweep_means_batch(const hc_model *m, hc_means *mn, const int32_t *tokens, const int *lengths, int B,
+                         int S);
+
+#endif

@@ -1,0 +1,180 @@
+/* headcal run: the sweep as a batch job (ncdu's no-UI mode): results JSON,
+ * a progress bar on a terminal, checkpoints after every batch. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "config.h"
+#include "headcal/analysis.h"
+#include "headcal/error.h"
+#include "headcal/fileio.h"
+#include "headcal/sha256.h"
+#include "run_opts.h"
+
+static atomic_int interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    atomic_store(&interrupted, 1);
+}
+
+typedef struct {
+    double start;
+    int tty;
+} progress_state;
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void progress(void *ctx, const char *phase, int done, int total)
+{
+    progress_state *ps = ctx;
+    if (!ps->tty)
+        return;
+    if (done == 0)
+        ps->start = now();
+    double el = now() - ps->start, eta = done ? el / done * (total - done) : 0;
+    int w = 30, fill = total ? w * done / total : w;
+    fprintf(stderr, "\r%-6s [%.*s%*s] %d/%d batches  %4.0fs elapsed", phase, fill,
+            "##############################", w - fill, "", done, total, el);
+    if (done && done < total)
+        fprintf(stderr, "  ETA %.0fs ", eta);
+    else
+        fprintf(stderr, "%10s", "");
+    if (done == total)
+        fputc('\n', stderr);
+    fflush(stderr);
+}
+
+/* Describes the run in r (model, data, params, variants). */
+static int describe(hc_results *r, const run_opts *o, const hc_model *m, const hc_dataset *ds, int shard_i,
+                    int shard_n, const char *heads, int mlp, const char *sets)
+{
+    hc_results_model rm = {.n_layers = m->cfg.n_layer, .n_heads = m->cfg.n_head, .d_model = m->cfg.d_model,
+                           .d_vocab = m->cfg.d_vocab};
+    hc_results_data rd = {.shuffle_seed = o->ds.shuffle ? (int64_t)o->ds.shuffle_seed : -1, .chunk = o->ds.chunk};
+    hc_results_params rp = {.batch_size = o->ds.batch_size, .batches = o->ds.n_batches, .seq_len = o->ds.seq_len,
+                            .top_k = o->top_k, .bins = o->bins, .ablation = o->ablation, .ln = o->ln,
+                            .shard_index = shard_i, .shard_count = shard_n};
+    char path[4200];
+    snprintf(rm.path, sizeof rm.path, "%s", o->model);
+    snprintf(rd.source, sizeof rd.source, "%s", o->data);
+    if (hc_path_join(path, sizeof path, o->model, "model.safetensors") || hc_sha256_file(path, rm.sha256) ||
+        hc_analysis_data_sha256(ds, rd.sha256) || hc_results_init(r, &rm, &rd, &rp))
+        return -1;
+    return hc_analysis_variants(r, heads, mlp, sets);
+}
+
+static int parse_shard(const char *s, int *i, int *n)
+{
+    char extra;
+    if (sscanf(s, "%d/%d%c", i, n, &extra) != 2 || *n < 1 || *i < 0 || *i >= *n)
+        return hc_fail(HC_EUSAGE, "--shard: '%s' is not I/N with 0 <= I < N", s);
+    return 0;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    enum { O_HEADS = 1, O_MLP, O_SETS, O_SHARD, O_RESUME, O_OUT, O_QUIET };
+    static const struct option own[] = {
+        {"heads", required_argument, 0, O_HEADS}, {"mlp", no_argument, 0, O_MLP},
+        {"sets", required_argument, 0, O_SETS},   {"shard", required_argument, 0, O_SHARD},
+        {"resume", no_argument, 0, O_RESUME},     {"out", required_argument, 0, O_OUT},
+        {"quiet", no_argument, 0, O_QUIET},
+    };
+    enum { N_OWN = sizeof own / sizeof own[0] };
+    struct option longopts[N_OWN + RUN_LONGOPTS_N + 1];
+    run_opts_longopts(longopts, own, N_OWN);
+    run_opts o;
+    if (run_opts_init(&o, argc, argv))
+        return hc_errstatus();
+    const char *heads = "all", *sets = NULL, *out = NULL;
+    int mlp = 0, resume = 0, quiet = 0, shard_i = 0, shard_n = 1, ch, rc = 0;
+    optind = 1;
+    opterr = 0;
+    while (!rc && (ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (ch) {
+        case O_HEADS: heads = optarg; break;
+        case O_MLP: mlp = 1; break;
+        case O_SETS: sets = optarg; break;
+        case O_SHARD: rc = parse_shard(optarg, &shard_i, &shard_n); break;
+        case O_RESUME: resume = 1; break;
+        case O_OUT: out = optarg; break;
+        case O_QUIET: quiet = 1; break;
+        default:
+            rc = run_opts_apply(&o, ch, optarg);
+            if (rc == 1)
+                rc = cli_bad_option("run", argc, argv);
+        }
+    }
+    if (!rc && optind < argc)
+        rc = hc_fail(HC_EUSAGE, "run: unexpected argument '%s'", argv[optind]);
+    if (!rc && !out)
+        rc = hc_fail(HC_EUSAGE, "run: --out FILE.json is required");
+    if (rc)
+        return hc_errstatus();
+
+    hc_model m;
+    hc_tokenizer *tk;
+    hc_dataset *ds;
+    if (run_open(&o, &m, 1, &tk, &ds))
+        return hc_errstatus();
+    hc_results r = {0};
+    rc = describe(&r, &o, &m, ds, shard_i, shard_n, heads, mlp, sets);
+    if (!rc && resume && access(out, F_OK) == 0) {
+        /* continue from the batches the file already holds */
+        hc_results prev;
+        rc = hc_results_read(&prev, out) || hc_results_compatible(&r, &prev, out);
+        if (!rc && (prev.params.shard_index != shard_i || prev.params.shard_count != shard_n))
+            rc = hc_fail(HC_EUSAGE, "%s: written by shard %d/%d, not %d/%d", out, prev.params.shard_index,
+                         prev.params.shard_count, shard_i, shard_n);
+        if (!rc) {
+            hc_results_free(&r);
+            r = prev;
+        } else if (prev.variants) {
+            hc_results_free(&prev);
+        }
+    }
+    progress_state ps = {.tty = !quiet && isatty(2)};
+    hc_analysis a = {.model = &m, .ds = ds,
+                     .sweep = {.top_k = o.top_k, .ablation = o.ablation, .ln = o.ln, .threads = o.threads,
+                               .mem_budget = o.mem},
+                     .checkpoint = out, .cancel = &interrupted, .progress = progress, .progress_ctx = &ps};
+    struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    if (!rc)
+        rc = hc_results_write(&r, out) || hc_analysis_run(&a, &r);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (rc && atomic_load(&interrupted)) {
+        int done = 0;
+        for (int b = 0; b < r.params.batches; b++)
+            done += r.done[b];
+        if (ps.tty)
+            fputc('\n', stderr);
+        hc_fail(HC_EBAD, "interrupted: %d of %d batches saved in %s (run again with --resume to continue)", done,
+                r.params.batches, out);
+    }
+    if (!rc && !quiet) {
+        hc_metrics mt;
+        if (!hc_results_metrics(&r, hc_results_baseline(&r), &mt))
+            fprintf(stderr, "%s: %llu positions, baseline OC %.4f, ECE %.4f, NLL %.3f\n", out,
+                    (unsigned long long)hc_results_positions(&r), mt.value[HC_OC], mt.value[HC_ECE],
+                    mt.value[HC_NLL]);
+    }
+    hc_results_free(&r);
+    hc_dataset_free(ds);
+    hc_tokenizer_free(tk);
+    hc_model_free(&m);
+    return rc ? hc_errstatus() : 0;
+}

@@ -1,0 +1,137 @@
+/* headcal tokenize / detokenize: text <-> GPT-2 token ids through stdin and
+ * stdout.  The two commands live together because they share their options
+ * and their input handling. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "headcal/error.h"
+#include "headcal/tokenizer.h"
+
+/* Parses [--model DIR] (no operands) and loads that directory's tokenizer,
+ * or the bundled one. */
+static int setup(const char *cmd, int argc, char **argv, hc_tokenizer **tk)
+{
+    static const struct option opts[] = {{"model", required_argument, NULL, 'm'}, {NULL, 0, NULL, 0}};
+    const char *dir = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        if (c != 'm')
+            return cli_bad_option(cmd, argc, argv);
+        dir = optarg;
+    }
+    if (optind < argc)
+        return hc_fail(HC_EUSAGE, "%s: unexpected argument '%s' (the input is read from stdin)", cmd,
+                       argv[optind]);
+    return hc_tokenizer_load_dir(tk, dir ? dir : cli_data_dir());
+}
+
+/* All of stdin, NUL-terminated. */
+static int read_stdin(char **buf, size_t *len)
+{
+    size_t cap = 1 << 16, n = 0;
+    char *b = hc_malloc(cap);
+    if (!b)
+        return -1;
+    for (;;) {
+        if (n + 1 == cap) {
+            char *nb = realloc(b, cap * 2);
+            if (!nb) {
+                free(b);
+                return hc_fail(HC_EBAD, "stdin: out of memory");
+            }
+            b = nb;
+            cap *= 2;
+        }
+        size_t got = fread(b + n, 1, cap - 1 - n, stdin);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(stdin)) {
+        free(b);
+        return hc_fail(HC_EBAD, "stdin: %s", strerror(errno));
+    }
+    b[n] = 0;
+    *buf = b;
+    *len = n;
+    return 0;
+}
+
+static int flush_stdout(void)
+{
+    if (fflush(stdout) || ferror(stdout))
+        return hc_fail(HC_EBAD, "stdout: %s", strerror(errno));
+    return 0;
+}
+
+int cmd_tokenize(int argc, char **argv)
+{
+    hc_tokenizer *tk = NULL;
+    char *text = NULL;
+    int32_t *ids = NULL;
+    size_t len, n;
+    int rc = -1;
+    if (setup("tokenize", argc, argv, &tk) || read_stdin(&text, &len) ||
+        hc_tokenize(tk, text, len, &ids, &n))
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        printf(i ? " %d" : "%d", (int)ids[i]);
+    putchar('\n');
+    rc = flush_stdout();
+out:
+    free(ids);
+    free(text);
+    hc_tokenizer_free(tk);
+    return rc ? hc_errstatus() : 0;
+}
+
+int cmd_detokenize(int argc, char **argv)
+{
+    hc_tokenizer *tk = NULL;
+    char *text = NULL, *bytes = NULL;
+    int32_t *ids = NULL;
+    size_t len, n = 0, out_len;
+    int rc = -1;
+    if (setup("detokenize", argc, argv, &tk) || read_stdin(&text, &len))
+        goto out;
+    /* Whitespace-separated decimal ids; at most one id per two bytes. */
+    ids = hc_malloc((len / 2 + 1) * sizeof *ids);
+    if (!ids)
+        goto out;
+    int top = hc_tokenizer_vocab_size(tk) - 1;
+    for (char *p = text + strspn(text, " \t\r\n"); *p; p += strspn(p, " \t\r\n")) {
+        size_t w = strcspn(p, " \t\r\n");
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end != p + w || errno) {
+            hc_fail(HC_EBAD, "stdin: '%.*s' is not a token id", (int)(w > 40 ? 40 : w), p);
+            goto out;
+        }
+        if (v < 0 || v > top) {
+            hc_fail(HC_EBAD, "stdin: token id %ld is out of range [0, %d]", v, top);
+            goto out;
+        }
+        ids[n++] = (int32_t)v;
+        p += w;
+    }
+    if (strlen(text) != len) {
+        hc_fail(HC_EBAD, "stdin: unexpected NUL byte");
+        goto out;
+    }
+    if (!(bytes = hc_detokenize(tk, ids, n, &out_len)))
+        goto out;
+    fwrite(bytes, 1, out_len, stdout);
+    rc = flush_stdout();
+out:
+    free(bytes);
+    free(ids);
+    free(text);
+    hc_tokenizer_free(tk);
+    return rc ? hc_errstatus() : 0;
+}

@@ -1,0 +1,161 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "headcal/component.h"
+#include "headcal/error.h"
+#include "headcal/sweep.h"
+#include "run_opts.h"
+
+enum {
+    O_MODEL = RUN_OPT_BASE, O_DATA, O_BATCH, O_BATCHES, O_SEQ, O_MINLEN, O_TOPK, O_BINS, O_ABL, O_LN, O_THREADS,
+    O_PRESET, O_SHUFFLE, O_CHUNK, O_MEM, O_LAST
+};
+
+const struct option run_longopts[] = {
+    {"model", required_argument, 0, O_MODEL},       {"data", required_argument, 0, O_DATA},
+    {"batch-size", required_argument, 0, O_BATCH},  {"batches", required_argument, 0, O_BATCHES},
+    {"seq-len", required_argument, 0, O_SEQ},       {"min-len", required_argument, 0, O_MINLEN},
+    {"top-k", required_argument, 0, O_TOPK},        {"bins", required_argument, 0, O_BINS},
+    {"ablation", required_argument, 0, O_ABL},      {"ln", required_argument, 0, O_LN},
+    {"threads", required_argument, 0, O_THREADS},   {"preset", required_argument, 0, O_PRESET},
+    {"shuffle-seed", required_argument, 0, O_SHUFFLE}, {"chunk", no_argument, 0, O_CHUNK},
+    {"mem", required_argument, 0, O_MEM},           {0, 0, 0, 0},
+};
+_Static_assert(sizeof run_longopts / sizeof run_longopts[0] == RUN_LONGOPTS_N, "RUN_LONGOPTS_N");
+
+static int apply_preset(run_opts *o, const char *name)
+{
+    if (!strcmp(name, "notebook")) {
+        /* measure_calibration_minus_heads as the notebook ran it */
+        o->top_k = 5;
+        o->bins = 40;
+        o->ds.n_batches = 5;
+        o->ds.batch_size = 50;
+        o->ds.seq_len = 100;
+        o->ds.min_len = 0;
+        o->ablation = HC_ABLATION_ZERO;
+        o->paper_sign = 0;
+    } else if (!strcmp(name, "paper")) {
+        /* the copy-suppression paper's appendix figure: 100 sequences of
+         * 1000 tokens (shorter documents skipped), in 10 batches for the
+         * jackknife */
+        o->top_k = 3;
+        o->bins = 100;
+        o->ds.n_batches = 10;
+        o->ds.batch_size = 10;
+        o->ds.seq_len = 1000;
+        o->ds.min_len = 1000;
+        o->ablation = HC_ABLATION_MEAN;
+        o->paper_sign = 1;
+    } else {
+        return hc_fail(HC_EUSAGE, "--preset: '%s' is not notebook or paper", name);
+    }
+    return 0;
+}
+
+int run_opts_init(run_opts *o, int argc, char **argv)
+{
+    memset(o, 0, sizeof *o);
+    o->ln = HC_LN_FROZEN;
+    o->mem = (size_t)2 << 30;
+    apply_preset(o, "notebook");
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--"))
+            break;
+        if (!strncmp(a, "--preset=", 9) && apply_preset(o, a + 9))
+            return -1;
+        if (!strcmp(a, "--preset") && i + 1 < argc && apply_preset(o, argv[++i]))
+            return -1;
+    }
+    return 0;
+}
+
+int run_opts_apply(run_opts *o, int ch, const char *arg)
+{
+    long v;
+    switch (ch) {
+    case O_MODEL: o->model = arg; return 0;
+    case O_DATA: o->data = arg; return 0;
+    case O_BATCH: return cli_int("--batch-size", arg, 1, 1 << 20, &o->ds.batch_size);
+    case O_BATCHES: return cli_int("--batches", arg, 1, 1 << 20, &o->ds.n_batches);
+    case O_SEQ: return cli_int("--seq-len", arg, 2, 1 << 20, &o->ds.seq_len);
+    case O_MINLEN: return cli_int("--min-len", arg, 0, 1 << 20, &o->ds.min_len);
+    case O_TOPK: return cli_int("--top-k", arg, 1, HC_TOPK_MAX, &o->top_k);
+    case O_BINS: return cli_int("--bins", arg, 1, 100000, &o->bins);
+    case O_THREADS: return cli_int("--threads", arg, 1, 1024, &o->threads);
+    case O_PRESET: return 0; /* applied by run_opts_init */
+    case O_CHUNK: o->ds.chunk = true; return 0;
+    case O_SHUFFLE:
+        if (cli_long("--shuffle-seed", arg, 0, 4294967295L, &v))
+            return -1;
+        o->ds.shuffle = true;
+        o->ds.shuffle_seed = (uint32_t)v;
+        return 0;
+    case O_MEM:
+        if (cli_long("--mem", arg, 64, 1L << 22, &v))
+            return -1;
+        o->mem = (size_t)v << 20;
+        return 0;
+    case O_ABL:
+        if (!strcmp(arg, "zero"))
+            o->ablation = HC_ABLATION_ZERO;
+        else if (!strcmp(arg, "mean"))
+            o->ablation = HC_ABLATION_MEAN;
+        else
+            return hc_fail(HC_EUSAGE, "--ablation: '%s' is not zero or mean", arg);
+        return 0;
+    case O_LN:
+        if (!strcmp(arg, "frozen"))
+            o->ln = HC_LN_FROZEN;
+        else if (!strcmp(arg, "recompute"))
+            o->ln = HC_LN_RECOMPUTE;
+        else
+            return hc_fail(HC_EUSAGE, "--ln: '%s' is not frozen or recompute", arg);
+        return 0;
+    }
+    return 1;
+}
+
+void run_opts_longopts(struct option *out, const struct option *own, int n_own)
+{
+    memcpy(out, own, (size_t)n_own * sizeof *own);
+    memcpy(out + n_own, run_longopts, sizeof run_longopts);
+}
+
+int run_open(run_opts *o, hc_model *m, int process, hc_tokenizer **tk, hc_dataset **ds)
+{
+    *tk = NULL;
+    *ds = NULL;
+    if (!o->model || !o->data)
+        return hc_fail(HC_EUSAGE, "--model DIR and --data SRC are required");
+    if (o->ds.min_len > o->ds.seq_len)
+        return hc_fail(HC_EUSAGE, "--min-len %d exceeds --seq-len %d", o->ds.min_len, o->ds.seq_len);
+    if (hc_tokenizer_load_dir(tk, o->model))
+        return -1;
+    if (hc_model_load(m, o->model)) {
+        hc_tokenizer_free(*tk);
+        *tk = NULL;
+        return -1;
+    }
+    int rc = 0;
+    if (o->ds.seq_len > m->cfg.n_ctx)
+        rc = hc_fail(HC_EUSAGE, "--seq-len %d exceeds the model's context of %d tokens", o->ds.seq_len, m->cfg.n_ctx);
+    else if (o->top_k > m->cfg.d_vocab)
+        rc = hc_fail(HC_EUSAGE, "--top-k %d exceeds the vocabulary of %d", o->top_k, m->cfg.d_vocab);
+    if (!rc) {
+        o->ds.bos = m->cfg.bos;
+        o->ds.vocab_size = m->cfg.d_vocab;
+        o->ds.tk = *tk;
+        rc = hc_dataset_open(ds, o->data, &o->ds);
+    }
+    if (!rc && process)
+        hc_model_process(m);
+    if (rc) {
+        hc_model_free(m);
+        hc_tokenizer_free(*tk);
+        *tk = NULL;
+    }
+    return rc ? -1 : 0;
+}

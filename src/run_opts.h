@@ -1,0 +1,40 @@
+/* The options every analysis command shares (DESIGN §6 "run options"):
+ * which model and data, how they are batched, and how the calibration is
+ * measured.  `run`, `data` and `tui` parse them the same way. */
+#ifndef HEADCAL_RUN_OPTS_H
+#define HEADCAL_RUN_OPTS_H
+
+#include <getopt.h>
+#include <stddef.h>
+
+#include "headcal/dataset.h"
+#include "headcal/model.h"
+#include "headcal/tokenizer.h"
+
+typedef struct {
+    const char *model, *data;
+    hc_dataset_opts ds;
+    int top_k, bins, ablation, ln, threads;
+    int paper_sign;   /* the preset's preferred display metric */
+    size_t mem;       /* bytes for the W_OU cache; 0 = no limit */
+} run_opts;
+
+/* getopt_long entries for the shared options; values >= RUN_OPT_BASE. */
+enum { RUN_OPT_BASE = 1000 };
+extern const struct option run_longopts[];
+#define RUN_LONGOPTS_N 16
+
+/* Defaults (the notebook preset), then --preset wherever it appears on the
+ * command line, so that explicit flags override the preset. */
+int run_opts_init(run_opts *o, int argc, char **argv);
+/* Applies one parsed option; returns 1 if ch is not a run option. */
+int run_opts_apply(run_opts *o, int ch, const char *arg);
+/* Builds a longopts array: the command's own options followed by the run
+ * options (out must hold n_own + RUN_LONGOPTS_N + 1 entries). */
+void run_opts_longopts(struct option *out, const struct option *own, int n_own);
+
+/* Loads the tokenizer and the model (processed when `process`), checks
+ * the options against it, and opens the dataset. */
+int run_open(run_opts *o, hc_model *m, int process, hc_tokenizer **tk, hc_dataset **ds);
+
+#endif
