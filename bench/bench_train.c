@@ -10,11 +10,13 @@
 #include <stdlib.h>
 
 #include "bench_util.h"
+#include "headcal/blas.h"
 #include "headcal/synth.h"
 #include "headcal/train.h"
 
 int main(int argc, char **argv)
 {
+    hc_blas_tune(argv);
     int L = 6, H = 8, D = 128, C = 128, B = 8, steps = 5;
     if (argc == 7) {
         L = atoi(argv[1]), H = atoi(argv[2]), D = atoi(argv[3]), C = atoi(argv[4]), B = atoi(argv[5]);

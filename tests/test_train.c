@@ -245,3 +245,18 @@ Test(train, cli_trains_and_resumes, .timeout = 120)
     free(out);
     free(err);
 }
+
+/* The corpus recipe's own GPT-2 encoder (scripts/make-corpus.py) gives the
+ * ids headcal's tokenizer gives, on the whole shipped held-out set. */
+Test(train, corpus_recipe_tokens_match_headcal_tokenizer, .timeout = 120)
+{
+    char *dir = th_tmpdir("train-corpus");
+    char cmd[8800], *out, *err;
+    snprintf(cmd, sizeof cmd, "%s %s %s %s/eval", TEST_PYTHON, th_src("tests/corpus_tokens.py"), th_src(""), dir);
+    cr_assert_eq(th_run(cmd, NULL, &err), 0, "%s", err);
+    free(err);
+    snprintf(cmd, sizeof cmd, "%s tokenize < %s/eval.txt | cmp - %s/eval.ids", th_headcal(), dir, dir);
+    cr_assert_eq(th_run(cmd, &out, &err), 0, "the recipe's ids differ from headcal tokenize: %s%s", out, err);
+    free(out);
+    free(err);
+}
