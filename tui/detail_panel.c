@@ -83,7 +83,7 @@ void detail_panel_draw(ui *u, rect r)
             n++;
         }
     if (y < end)
-        ui_text(y++, r.x, r.w, n ? line : "selected   none (space selects the cursor's head)");
+        ui_text(y++, r.x, r.w, n ? line : "selected   none (space selects)");
     for (int v2 = 0; v2 < u->r->n_variants && y < end; v2++) {
         if (u->r->variants[v2].kind != HC_VARIANT_SET || hc_results_metrics(u->r, v2, &m))
             continue;

@@ -268,7 +268,7 @@ static void draw(ui *u)
     int need_w = gw + 1 + 32, need_h = 1 + gh + 1 + 7 + 1;
     if (W < need_w || H < need_h) {
         char a[64];
-        snprintf(a, sizeof a, "need %dx%d, have %dx%d", need_w, need_h, W, H);
+        snprintf(a, sizeof a, "need %dx%d", need_w, need_h);
         ui_text(0, 0, W, "terminal too small");
         ui_text(1, 0, W, a);
         u->cell_w = 0;
