@@ -64,7 +64,6 @@ int cmd_plot(int argc, char **argv)
     int metric = HC_DELTA_OC, clip = 0, ch, rc = 0;
     hc_plot_layout lay = {.width = 800, .height = 600};
     optind = 1;
-    opterr = 0;
     while (!rc && (ch = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
         switch (ch) {
         case O_KIND: kind = optarg; break;

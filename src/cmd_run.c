@@ -80,7 +80,6 @@ int cmd_run(int argc, char **argv)
     const char *heads = "all", *sets = NULL, *out = NULL;
     int mlp = 0, resume = 0, quiet = 0, shard_i = 0, shard_n = 1, ch, rc = 0;
     optind = 1;
-    opterr = 0;
     while (!rc && (ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (ch) {
         case O_HEADS: heads = optarg; break;

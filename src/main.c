@@ -1,5 +1,6 @@
 /* headcal: the command-line front end.  Dispatches to one cmd_* per
  * subcommand and is the single place that reports errors to the user. */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@ static const struct {
     {"tokenize", cmd_tokenize, "text on stdin -> GPT-2 token ids"},
     {"detokenize", cmd_detokenize, "token ids on stdin -> text"},
     {"data", cmd_data, "print the token sequences a run would feed the model"},
+    {"qk", cmd_qk, "a head's bag-of-words QK panel (self-attention scores)"},
 };
 
 static void usage(FILE *f)
@@ -54,6 +56,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(name, commands[i].name))
             continue;
+        opterr = 0; /* cli_bad_option reports a bad option, once */
         int rc = argc < 2 ? commands[i].fn(argc, argv) : commands[i].fn(argc - 1, argv + 1);
         if (rc != 0) {
             const char *m = hc_errmsg();
