@@ -189,6 +189,21 @@ Test(tui, explore_select_ablate_export_quit, .timeout = 240)
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
         cr_expect(exists(s.out, files[i]), "%s was not exported", files[i]);
 
+    /* the QK panel of the cursor's head shows what `headcal qk` computes */
+    keys(&s, "b");
+    expect(&s, "Bag-of-words QK of L0H1");
+    char qcmd[9000], *qout = NULL, want[64];
+    snprintf(qcmd, sizeof qcmd, "%s qk --model '%s' --head 0.1 --format json", th_headcal(), s.model);
+    cr_assert_eq(th_run(qcmd, &qout, NULL), 0);
+    const char *at = strstr(qout, "\"scores\":[[");
+    double first;
+    cr_assert(at && sscanf(at + 11, "%lf", &first) == 1, "%s", qout);
+    snprintf(want, sizeof want, " %.4f ", first);
+    free(qout);
+    expect(&s, want);
+    keys(&s, "Escape");
+    expect_gone(&s, "Bag-of-words QK");
+
     keys(&s, "q");
     cr_expect_eq(exit_status(&s), 0, "q did not exit 0");
     stop(&s);

@@ -16,8 +16,9 @@ static const char *const lines[] = {
     "                  \u0394ECE, \u0394NLL, \u0394entropy",
     "c                 clip negatives to 0 (the notebook's view)",
     "e                 export plots (PNG, SVG) and data (JSON, CSV)",
+    "b                 bag-of-words QK panel of the cursor's head",
     "?                 this help",
-    "Esc               close this help; cancel running work",
+    "Esc               close this help or the QK panel; cancel work",
     "q, Ctrl-C         quit",
 };
 

@@ -10,7 +10,7 @@
 #include "jobs.h"
 
 typedef struct job {
-    int kind;
+    int kind, layer, head;
     char label[128];
     hc_results *r;
     struct job *next;
@@ -33,7 +33,10 @@ struct jobs {
     const hc_model *model;
     const hc_dataset *ds;
     hc_sweep_opts sweep;
-    const char *checkpoint;
+    const char *checkpoint, *model_dir;
+    /* the QK panels' unprocessed model and bag embeddings, made once */
+    hc_model qk_model;
+    hc_qk_embeds *qk_emb;
 };
 
 void results_destroy(hc_results *r)
@@ -63,7 +66,7 @@ int results_copy(hc_results *dst, const hc_results *src)
 }
 
 /* Appends an event (called with the lock held); ownership of r moves. */
-static void post(jobs *j, int type, const job *jb, hc_results *r, const char *msg)
+static void post(jobs *j, int type, const job *jb, hc_results *r, const hc_qk_result *qk, const char *msg)
 {
     event *e = calloc(1, sizeof *e);
     if (!e) {
@@ -73,6 +76,8 @@ static void post(jobs *j, int type, const job *jb, hc_results *r, const char *ms
     e->ev.type = type;
     e->ev.kind = jb->kind;
     e->ev.r = r;
+    if (qk)
+        e->ev.qk = *qk;
     snprintf(e->ev.label, sizeof e->ev.label, "%s", jb->label);
     snprintf(e->ev.msg, sizeof e->ev.msg, "%s", msg ? msg : "");
     event **at = &j->events;
@@ -115,9 +120,27 @@ static void on_progress(void *ctx, const char *phase, int done, int total)
                 at = &(*at)->next;
             }
         }
-        post(j, JOB_SNAPSHOT, pc->jb, snap, NULL);
+        post(j, JOB_SNAPSHOT, pc->jb, snap, NULL, NULL);
     }
     pthread_mutex_unlock(&j->mu);
+}
+
+/* The embeddings every QK panel shares; on the worker. */
+static int qk_prepare(jobs *j)
+{
+    if (j->qk_emb)
+        return 0;
+    enum { BAGS = 20, BAG_SIZE = 100 };
+    if (hc_model_load(&j->qk_model, j->model_dir))
+        return -1;
+    int size = j->qk_model.cfg.d_vocab < BAG_SIZE ? j->qk_model.cfg.d_vocab : BAG_SIZE;
+    int32_t *bags = hc_malloc((size_t)BAGS * (size_t)size * sizeof *bags);
+    int rc = !bags || hc_qk_random_bags(0, j->qk_model.cfg.d_vocab, BAGS, size, bags) ||
+             hc_qk_embed(&j->qk_model, bags, BAGS, size, &j->qk_emb);
+    free(bags);
+    if (rc)
+        hc_model_free(&j->qk_model);
+    return rc ? -1 : 0;
 }
 
 static void *worker(void *arg)
@@ -138,14 +161,20 @@ static void *worker(void *arg)
         snprintf(j->prog.label, sizeof j->prog.label, "%s", jb->label);
         pthread_mutex_unlock(&j->mu);
 
-        progress_ctx pc = {j, jb};
-        hc_analysis a = {.model = j->model, .ds = j->ds, .sweep = j->sweep,
-                         .checkpoint = jb->kind == JOB_SWEEP ? j->checkpoint : NULL, .cancel = &j->cancel,
-                         .progress = on_progress, .progress_ctx = &pc};
-        int rc = hc_analysis_run(&a, jb->r);
+        int rc;
+        hc_qk_result qk = {0};
+        if (jb->kind == JOB_QK) {
+            rc = qk_prepare(j) || hc_qk_scores(j->qk_emb, jb->layer, jb->head, &qk);
+        } else {
+            progress_ctx pc = {j, jb};
+            hc_analysis a = {.model = j->model, .ds = j->ds, .sweep = j->sweep,
+                             .checkpoint = jb->kind == JOB_SWEEP ? j->checkpoint : NULL, .cancel = &j->cancel,
+                             .progress = on_progress, .progress_ctx = &pc};
+            rc = hc_analysis_run(&a, jb->r);
+        }
 
         pthread_mutex_lock(&j->mu);
-        post(j, rc ? JOB_STOPPED : JOB_DONE, jb, jb->r,
+        post(j, rc ? JOB_STOPPED : JOB_DONE, jb, jb->r, &qk,
              rc && atomic_load(&j->cancel) ? "cancelled" : rc ? hc_errmsg() : NULL);
         free(jb);
         j->prog.busy = 0;
@@ -155,12 +184,12 @@ static void *worker(void *arg)
 }
 
 int jobs_start(jobs **out, const hc_model *m, const hc_dataset *ds, const hc_sweep_opts *o,
-               const char *checkpoint)
+               const char *checkpoint, const char *model_dir)
 {
     jobs *j = hc_calloc(1, sizeof *j);
     if (!j)
         return -1;
-    *j = (jobs){.model = m, .ds = ds, .sweep = *o, .checkpoint = checkpoint};
+    *j = (jobs){.model = m, .ds = ds, .sweep = *o, .checkpoint = checkpoint, .model_dir = model_dir};
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->cv, NULL);
     /* The worker (and the sweep's pool it starts) never takes a signal:
@@ -178,6 +207,19 @@ int jobs_start(jobs **out, const hc_model *m, const hc_dataset *ds, const hc_swe
     return 0;
 }
 
+static int submit(jobs *j, job *jb)
+{
+    pthread_mutex_lock(&j->mu);
+    job **at = &j->queue;
+    while (*at)
+        at = &(*at)->next;
+    *at = jb;
+    j->prog.queued++;
+    pthread_cond_signal(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    return 0;
+}
+
 int jobs_submit(jobs *j, int kind, const char *label, hc_results *r)
 {
     job *jb = hc_calloc(1, sizeof *jb);
@@ -188,15 +230,19 @@ int jobs_submit(jobs *j, int kind, const char *label, hc_results *r)
     jb->kind = kind;
     jb->r = r;
     snprintf(jb->label, sizeof jb->label, "%s", label);
-    pthread_mutex_lock(&j->mu);
-    job **at = &j->queue;
-    while (*at)
-        at = &(*at)->next;
-    *at = jb;
-    j->prog.queued++;
-    pthread_cond_signal(&j->cv);
-    pthread_mutex_unlock(&j->mu);
-    return 0;
+    return submit(j, jb);
+}
+
+int jobs_submit_qk(jobs *j, int layer, int head)
+{
+    job *jb = hc_calloc(1, sizeof *jb);
+    if (!jb)
+        return -1;
+    jb->kind = JOB_QK;
+    jb->layer = layer;
+    jb->head = head;
+    snprintf(jb->label, sizeof jb->label, "QK L%dH%d", layer, head);
+    return submit(j, jb);
 }
 
 int jobs_poll(jobs *j, job_event *ev)
@@ -252,6 +298,10 @@ void jobs_stop(jobs *j)
     job_event ev;
     while (jobs_poll(j, &ev))
         results_destroy(ev.r);
+    if (j->qk_emb) {
+        hc_qk_embeds_free(j->qk_emb);
+        hc_model_free(&j->qk_model);
+    }
     pthread_mutex_destroy(&j->mu);
     pthread_cond_destroy(&j->cv);
     free(j);

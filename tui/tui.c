@@ -171,6 +171,18 @@ static int adopt_set(ui *u, const hc_results *rs)
 
 static void on_event(ui *u, job_event *ev)
 {
+    if (ev->kind == JOB_QK) {
+        /* the panel's head is in its label: "QK L3H1" */
+        int l, h;
+        if (sscanf(ev->label, "QK L%dH%d", &l, &h) == 2 && l < u->grid.rows && h < u->grid.cols) {
+            int i = l * u->grid.cols + h;
+            u->qk_state[i] = ev->type == JOB_DONE ? QK_DONE : QK_NONE;
+            u->qk[i] = ev->qk;
+        }
+        if (ev->type != JOB_DONE)
+            snprintf(u->msg, sizeof u->msg, "%s stopped: %s", ev->label, ev->msg);
+        return;
+    }
     if (ev->kind == JOB_SWEEP) {
         if (ev->r)
             show(u, ev->r);
@@ -195,6 +207,19 @@ static hc_component component_at(const ui *u, int i)
 {
     int l = i / u->grid.cols, c = i % u->grid.cols;
     return (hc_component){l, u->grid.has_mlp && c == u->grid.cols - 1 ? HC_MLP : c};
+}
+
+/* Asks for the cursor head's QK panel unless it is known or coming. */
+static void qk_request(ui *u)
+{
+    int i = u->cur_row * u->grid.cols + u->cur_col;
+    hc_component c = component_at(u, i);
+    if (c.head == HC_MLP || u->qk_state[i] != QK_NONE)
+        return;
+    if (jobs_submit_qk(u->jobs, c.layer, c.head))
+        snprintf(u->msg, sizeof u->msg, "%s", hc_errmsg());
+    else
+        u->qk_state[i] = QK_PENDING;
 }
 
 /* `a`: queues the selected heads' joint ablation. */
@@ -287,12 +312,15 @@ static void draw(ui *u)
     u->curves_r = (rect){1, left + 1, H - 2, W - left - 1};
     grid_panel_draw(u, u->grid_r);
     detail_panel_draw(u, u->detail_r);
-    curves_panel_draw(u, u->curves_r);
+    if (u->qk_open)
+        qk_panel_draw(u, u->curves_r);
+    else
+        curves_panel_draw(u, u->curves_r);
     statusbar_draw(u, H - 1, W);
     if (u->help)
         help_draw(H, W);
     refresh();
-    if (u->sixel && !u->help)
+    if (u->sixel && !u->help && !u->qk_open)
         curves_panel_place(u);
 }
 
@@ -343,8 +371,11 @@ static int on_key(ui *u, int ch)
     case 'c': u->clip = !u->clip; break;
     case 'e': export_view(u); break;
     case '?': u->help = 1; break;
+    case 'b': u->qk_open = !u->qk_open; break;
     case 27:
-        if (u->prog.busy || u->n_pending) {
+        if (u->qk_open) {
+            u->qk_open = 0;
+        } else if (u->prog.busy || u->n_pending) {
             jobs_cancel(u->jobs);
             u->n_pending = 0;
             snprintf(u->msg, sizeof u->msg, "cancelled");
@@ -361,6 +392,8 @@ static int on_key(ui *u, int ch)
         break;
     }
     }
+    if (u->qk_open)
+        qk_request(u);
     return 0;
 }
 
@@ -377,7 +410,7 @@ int explorer_run(const explorer_opts *o)
     ui u = {.o = o, .metric = o->metric};
     u.sixel = o->graphics == EXPLORER_GRAPHICS_SIXEL ||
               (o->graphics == EXPLORER_GRAPHICS_AUTO && isatty(0) && isatty(1) && gfx_probe_sixel(500));
-    if (jobs_start(&u.jobs, o->model, o->ds, &o->sweep, o->checkpoint)) {
+    if (jobs_start(&u.jobs, o->model, o->ds, &o->sweep, o->checkpoint, o->results->model.path)) {
         results_destroy(o->results);
         return -1;
     }
@@ -395,12 +428,17 @@ int explorer_run(const explorer_opts *o)
     }
     if (!rc && hc_grid_build(&u.grid, u.r, u.metric))
         rc = -1;
-    if (!rc && !(u.selected = hc_calloc((size_t)(u.grid.rows * u.grid.cols), 1)))
+    size_t cells = (size_t)(u.grid.rows * u.grid.cols);
+    if (!rc && (!(u.selected = hc_calloc(cells, 1)) || !(u.qk_state = hc_calloc(cells, 1)) ||
+                !(u.qk = hc_calloc(cells, sizeof *u.qk))))
         rc = -1;
     if (rc) {
         jobs_stop(u.jobs);
         results_destroy(u.r);
         hc_grid_free(&u.grid);
+        free(u.selected);
+        free(u.qk_state);
+        free(u.qk);
         return -1;
     }
 
@@ -438,6 +476,8 @@ int explorer_run(const explorer_opts *o)
     jobs_stop(u.jobs);
     free(u.six);
     free(u.selected);
+    free(u.qk_state);
+    free(u.qk);
     hc_grid_free(&u.grid);
     results_destroy(u.r);
     return 0;

@@ -15,6 +15,7 @@ typedef struct {
 
 #define UI_MAX_PENDING 32
 #define UI_MAX_SERIES 12
+enum { QK_NONE, QK_PENDING, QK_DONE };
 
 typedef struct {
     const explorer_opts *o;
@@ -25,6 +26,9 @@ typedef struct {
     int metric, clip, cur_row, cur_col;
     unsigned char *selected; /* [grid rows, cols] */
     int help, sixel;
+    int qk_open;             /* the QK panel of the cursor's head is shown */
+    hc_qk_result *qk;        /* [grid rows, cols] panels computed so far */
+    unsigned char *qk_state; /* [grid rows, cols] QK_NONE, QK_PENDING, QK_DONE */
     job_progress prog;
     char pending[UI_MAX_PENDING][128]; /* joint ablations queued or running */
     int n_pending;
@@ -64,6 +68,8 @@ void curves_panel_draw(ui *u, rect r);
 /* In sixel mode, after refresh: sends the curves image again. */
 void curves_panel_place(ui *u);
 void help_draw(int rows, int cols);
+/* The bag-of-words QK panel of the cursor's head, over the curves. */
+void qk_panel_draw(ui *u, rect r);
 void statusbar_draw(ui *u, int y, int w);
 
 #endif
