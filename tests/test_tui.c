@@ -100,6 +100,10 @@ static void keys(const session *s, const char *k)
     free(tmux(s, args));
 }
 
+/* The session a test has running: a failed assertion ends the test
+ * before it can stop it, so .fini does. */
+static const session *live;
+
 /* Starts the explorer in a w x h tmux window; its exit status goes to
  * s->status. */
 static void launch(session *s, int w, int h)
@@ -113,6 +117,7 @@ static void launch(session *s, int w, int h)
              "--graphics text --batch-size 3 --batches 3 --seq-len 24 --export-dir '%s'; echo \\$? > '%s'\"",
              conf, w, h, s->cache, th_headcal(), s->model, s->data, s->out, s->status);
     free(tmux(s, args));
+    live = s;
 }
 
 /* The explorer's exit status once it has quit. */
@@ -134,6 +139,13 @@ static int exit_status(const session *s)
 static void stop(const session *s)
 {
     free(tmux(s, "kill-server"));
+    live = NULL;
+}
+
+static void teardown(void)
+{
+    if (live)
+        stop(live);
 }
 
 static int exists(const char *dir, const char *name)
@@ -143,7 +155,7 @@ static int exists(const char *dir, const char *name)
     return access(p, R_OK) == 0;
 }
 
-Test(tui, explore_select_ablate_export_quit, .timeout = 240)
+Test(tui, explore_select_ablate_export_quit, .timeout = 240, .fini = teardown)
 {
     session s;
     fixture(&s, "tui");
@@ -229,7 +241,7 @@ Test(tui, explore_select_ablate_export_quit, .timeout = 240)
     stop(&s);
 }
 
-Test(tui, too_small_says_so, .timeout = 120)
+Test(tui, too_small_says_so, .timeout = 120, .fini = teardown)
 {
     session s;
     fixture(&s, "tui-small");
