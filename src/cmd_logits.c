@@ -99,6 +99,12 @@ int cmd_logits(int argc, char **argv)
         rc = hc_fail(HC_EUSAGE, "logits: no tokens");
     else if (S > (size_t)m.cfg.n_ctx)
         rc = hc_fail(HC_EUSAGE, "logits: %zu positions exceed the model's context of %d", S, m.cfg.n_ctx);
+    for (size_t i = 0; !rc && i < n; i++)
+        if (ids[i] >= m.cfg.d_vocab)
+            rc = tokens ? hc_fail(HC_EUSAGE, "--tokens: id %d is outside the vocabulary [0, %d)", (int)ids[i],
+                                  m.cfg.d_vocab)
+                        : hc_fail(HC_EBAD, "%s: the tokenizer's id %d is outside the model's vocabulary [0, %d)",
+                                  dir, (int)ids[i], m.cfg.d_vocab);
     float *logits = NULL;
     if (!rc) {
         seq[0] = m.cfg.bos;

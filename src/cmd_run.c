@@ -112,7 +112,13 @@ int cmd_run(int argc, char **argv)
     if (!rc && resume && access(out, F_OK) == 0) {
         /* continue from the batches the file already holds */
         hc_results prev;
-        rc = hc_results_read(&prev, out) || hc_results_compatible(&r, &prev, out);
+        rc = hc_results_read(&prev, out);
+        if (!rc && hc_results_compatible(&r, &prev, out)) {
+            /* the options differ from the interrupted run's: a usage error */
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", hc_errmsg());
+            rc = hc_fail(HC_EUSAGE, "%s (--resume needs the options of the run that wrote it)", msg);
+        }
         if (!rc && (prev.params.shard_index != shard_i || prev.params.shard_count != shard_n))
             rc = hc_fail(HC_EUSAGE, "%s: written by shard %d/%d, not %d/%d", out, prev.params.shard_index,
                          prev.params.shard_count, shard_i, shard_n);
@@ -132,7 +138,7 @@ int cmd_run(int argc, char **argv)
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     if (!rc)
-        rc = hc_results_write(&r, out) || hc_analysis_run(&a, &r);
+        rc = hc_analysis_run(&a, &r);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (rc && atomic_load(&interrupted)) {

@@ -25,6 +25,7 @@ static double compare(const char *tag, const char *synth_args, const char *ids, 
     double d = strtod(out, NULL);
     free(out);
     free(err);
+    free(dir);
     return d;
 }
 

@@ -142,7 +142,7 @@ Test(run, resume_of_a_complete_file_changes_nothing, .init = setup, .timeout = 1
     cr_assert_eq(a.params.ln, HC_LN_RECOMPUTE);
     /* resuming with other parameters is refused */
     snprintf(args, sizeof args, "--heads 0.0 --resume --out %s/r.json", dir);
-    cr_assert_eq(run(args, &err), 1);
+    cr_assert_eq(run(args, &err), 2);
     cr_assert(strstr(err, "cannot be merged") || strstr(err, "ablation"), "%s", err);
     free(err);
     hc_results_free(&a);
