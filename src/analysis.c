@@ -8,30 +8,35 @@
 
 static int add_list(hc_results *r, const char *list, int sets)
 {
-    char *copy = strdup(list), *save = NULL;
+    const char *opt = sets ? "--sets" : "--heads";
+    char *copy = strdup(list), *rest = copy;
     if (!copy)
         return hc_fail(HC_EBAD, "out of memory");
     int rc = 0;
-    for (char *item = strtok_r(copy, ",", &save); item && !rc; item = strtok_r(NULL, ",", &save)) {
+    /* strsep, not strtok: "0.1,,0.2" has an empty entry, which is an error */
+    for (char *item; !rc && (item = strsep(&rest, ",")) != NULL;) {
         hc_component members[256];
         int n = 0;
-        char *s2 = NULL;
-        for (char *m = strtok_r(item, "+", &s2); m && !rc; m = strtok_r(NULL, "+", &s2)) {
-            if (n == 256)
+        char *more = item;
+        for (char *m; !rc && (m = strsep(&more, "+")) != NULL;) {
+            if (!*m)
+                rc = hc_fail(HC_EUSAGE, "%s: '%s' has an empty entry", opt, list);
+            else if (n == 256)
                 rc = hc_fail(HC_EUSAGE, "--sets: a set has more than 256 members");
             else if (hc_component_parse(m, &members[n]))
-                rc = hc_fail(HC_EUSAGE, "%s: '%s' is not a head (L.H or LxHy) or an MLP (MLPn)",
-                             sets ? "--sets" : "--heads", m);
+                rc = hc_fail(HC_EUSAGE, "%s: '%s' is not a head (L.H or LxHy) or an MLP (MLPn)", opt, m);
             else if (!sets && members[n].head == HC_MLP)
                 rc = hc_fail(HC_EUSAGE, "--heads: '%s' is an MLP; use --mlp", m);
             n++;
         }
-        if (!rc && n == 0)
-            rc = hc_fail(HC_EUSAGE, "%s: empty entry", sets ? "--sets" : "--heads");
         if (!rc && sets && n < 2)
             rc = hc_fail(HC_EUSAGE, "--sets: '%s' has one member; a set needs two or more", item);
-        if (!rc)
-            rc = hc_results_add_variant(r, sets ? HC_VARIANT_SET : HC_VARIANT_HEAD, members, n);
+        if (!rc && hc_results_add_variant(r, sets ? HC_VARIANT_SET : HC_VARIANT_HEAD, members, n) < 0) {
+            /* a head outside the model or one listed twice: the user's list is wrong */
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", hc_errmsg());
+            rc = hc_fail(HC_EUSAGE, "%s: %s", opt, msg);
+        }
     }
     free(copy);
     return rc;
@@ -39,19 +44,19 @@ static int add_list(hc_results *r, const char *list, int sets)
 
 int hc_analysis_variants(hc_results *r, const char *heads, int mlp, const char *sets)
 {
-    if (hc_results_add_variant(r, HC_VARIANT_BASELINE, NULL, 0))
+    if (hc_results_add_variant(r, HC_VARIANT_BASELINE, NULL, 0) < 0)
         return -1;
     const hc_results_model *m = &r->model;
     if (heads && !strcmp(heads, "all")) {
         for (int l = 0; l < m->n_layers; l++)
             for (int h = 0; h < m->n_heads; h++)
-                if (hc_results_add_variant(r, HC_VARIANT_HEAD, &(hc_component){l, h}, 1))
+                if (hc_results_add_variant(r, HC_VARIANT_HEAD, &(hc_component){l, h}, 1) < 0)
                     return -1;
     } else if (heads && strcmp(heads, "none") && add_list(r, heads, 0)) {
         return -1;
     }
     for (int l = 0; mlp && l < m->n_layers; l++)
-        if (hc_results_add_variant(r, HC_VARIANT_MLP, &(hc_component){l, HC_MLP}, 1))
+        if (hc_results_add_variant(r, HC_VARIANT_MLP, &(hc_component){l, HC_MLP}, 1) < 0)
             return -1;
     return sets && *sets ? add_list(r, sets, 1) : 0;
 }
@@ -99,7 +104,7 @@ int hc_analysis_run(const hc_analysis *a, hc_results *r)
     for (int b = 0; b < nb; b++)
         todo += hc_shard_has(p->shard_index, p->shard_count, b) && !r->done[b];
     if (!todo)
-        return 0;
+        return a->checkpoint ? hc_results_write(r, a->checkpoint) : 0;
     hc_variant_spec *specs = calloc((size_t)r->n_variants, sizeof *specs);
     if (!specs)
         return hc_fail(HC_EBAD, "out of memory");
@@ -110,6 +115,10 @@ int hc_analysis_run(const hc_analysis *a, hc_results *r)
     int rc = hc_sweep_new(&sw, a->model, specs, r->n_variants, &a->sweep);
     if (!rc)
         hc_sweep_set_cancel(sw, a->cancel);
+    /* The options are valid: the first checkpoint, before any long
+     * computation, shows the file can be written; a refused run wrote none. */
+    if (!rc && a->checkpoint)
+        rc = hc_results_write(r, a->checkpoint);
     if (!rc && a->sweep.ablation == HC_ABLATION_MEAN) {
         /* Means over the whole dataset, not the shard, so shards agree. */
         rc = hc_means_init(&mn, &a->model->cfg, p->seq_len);

@@ -26,7 +26,7 @@ int cli_long(const char *opt, const char *s, long lo, long hi, long *out)
 
 int cli_int(const char *opt, const char *s, int lo, int hi, int *out)
 {
-    long v;
+    long v = 0;
     if (cli_long(opt, s, lo, hi, &v))
         return -1;
     *out = (int)v;

@@ -8,6 +8,7 @@
 #include "headcal/forward.h"
 #include "headcal/model.h"
 #include "headcal/npy.h"
+#include "headcal/tokenizer.h"
 
 static int parse_ids(const char *s, int32_t **ids, size_t *n)
 {
@@ -47,31 +48,43 @@ int cmd_logits(int argc, char **argv)
     enum { O_NOBOS = 256, O_PROCESSED };
     static const struct option opts[] = {{"model", required_argument, 0, 'm'},
                                          {"tokens", required_argument, 0, 't'},
+                                         {"text", required_argument, 0, 'x'},
                                          {"out", required_argument, 0, 'o'},
                                          {"no-bos", no_argument, 0, O_NOBOS},
                                          {"processed", no_argument, 0, O_PROCESSED},
                                          {0, 0, 0, 0}};
-    const char *dir = NULL, *tokens = NULL, *out = NULL;
+    const char *dir = NULL, *tokens = NULL, *text = NULL, *out = NULL;
     int bos = 1, processed = 0, ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (ch) {
         case 'm': dir = optarg; break;
         case 't': tokens = optarg; break;
+        case 'x': text = optarg; break;
         case 'o': out = optarg; break;
         case O_NOBOS: bos = 0; break;
         case O_PROCESSED: processed = 1; break;
         default: cli_bad_option("logits", argc, argv); return HC_EUSAGE;
         }
     }
-    if (!dir || !tokens || !out || optind < argc) {
-        hc_fail(HC_EUSAGE, "logits: usage: headcal logits --model DIR --tokens \"ID ID...\" [--no-bos] --out FILE.npy");
+    if (!dir || !tokens == !text || !out || optind < argc) {
+        hc_fail(HC_EUSAGE,
+                "logits: usage: headcal logits --model DIR (--tokens \"ID ID...\" | --text STR) [--no-bos] --out FILE.npy");
         return HC_EUSAGE;
     }
     int32_t *ids = NULL;
     size_t n = 0;
-    if (parse_ids(tokens, &ids, &n))
+    if (tokens && parse_ids(tokens, &ids, &n))
         return hc_errstatus();
+    if (text) {
+        hc_tokenizer *tk;
+        if (hc_tokenizer_load_dir(&tk, dir))
+            return hc_errstatus();
+        int bad = hc_tokenize(tk, text, strlen(text), &ids, &n);
+        hc_tokenizer_free(tk);
+        if (bad)
+            return hc_errstatus();
+    }
     hc_model m;
     if (hc_model_load(&m, dir)) {
         free(ids);
@@ -86,6 +99,12 @@ int cmd_logits(int argc, char **argv)
         rc = hc_fail(HC_EUSAGE, "logits: no tokens");
     else if (S > (size_t)m.cfg.n_ctx)
         rc = hc_fail(HC_EUSAGE, "logits: %zu positions exceed the model's context of %d", S, m.cfg.n_ctx);
+    for (size_t i = 0; !rc && i < n; i++)
+        if (ids[i] >= m.cfg.d_vocab)
+            rc = tokens ? hc_fail(HC_EUSAGE, "--tokens: id %d is outside the vocabulary [0, %d)", (int)ids[i],
+                                  m.cfg.d_vocab)
+                        : hc_fail(HC_EBAD, "%s: the tokenizer's id %d is outside the model's vocabulary [0, %d)",
+                                  dir, (int)ids[i], m.cfg.d_vocab);
     float *logits = NULL;
     if (!rc) {
         seq[0] = m.cfg.bos;

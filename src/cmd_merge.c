@@ -16,7 +16,6 @@ int cmd_merge(int argc, char **argv)
     const char *out = NULL;
     int c;
     optind = 1;
-    opterr = 0;
     while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
         if (c != 'o') {
             cli_bad_option("merge", argc, argv);

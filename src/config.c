@@ -2,6 +2,7 @@
  * change the computation and that headcal does not implement is refused
  * by name rather than silently ignored. */
 #include <cJSON.h>
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +44,9 @@ int hc_config_load(hc_config *cfg, const char *path)
     cJSON *root = cJSON_ParseWithLength(text, len);
     free(text);
     if (!cJSON_IsObject(root)) {
+        int parsed = root != NULL;
         cJSON_Delete(root);
-        return hc_fail(HC_EBAD, "%s: not a JSON object", path);
+        return hc_fail(HC_EBAD, "%s: %s", path, parsed ? "not a JSON object" : "not valid JSON");
     }
     memset(cfg, 0, sizeof *cfg);
     int rc = 0;
@@ -90,13 +92,18 @@ int hc_config_load(hc_config *cfg, const char *path)
     }
     if (!rc) {
         cfg->bos = 50256;
-        rc = get_int(root, path, "bos_token_id", 0, cfg->d_vocab - 1, &cfg->bos, 0) < 0;
+        int r = get_int(root, path, "bos_token_id", 0, cfg->d_vocab - 1, &cfg->bos, 0);
+        if (r == 1 && cfg->bos >= cfg->d_vocab)
+            r = hc_fail(HC_EBAD, "%s: \"bos_token_id\" is missing, and GPT-2's 50256 is not below vocab_size %d",
+                        path, cfg->d_vocab);
+        rc = r < 0;
     }
     if (!rc) {
         cfg->ln_eps = 1e-5f;
         const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "layer_norm_epsilon");
-        if (eps && (!cJSON_IsNumber(eps) || !(eps->valuedouble > 0) || eps->valuedouble > 1))
-            rc = hc_fail(HC_EBAD, "%s: layer_norm_epsilon must be a number in (0, 1]", path);
+        /* float32 must hold it: 1e-50 would become 0 and LayerNorm divide by 0 */
+        if (eps && (!cJSON_IsNumber(eps) || !(eps->valuedouble >= FLT_MIN) || eps->valuedouble > 1))
+            rc = hc_fail(HC_EBAD, "%s: layer_norm_epsilon must be a number in [%g, 1]", path, (double)FLT_MIN);
         else if (eps)
             cfg->ln_eps = (float)eps->valuedouble;
     }

@@ -153,7 +153,7 @@ static int json_ids(doc *d, const cJSON *arr, int vocab)
                            where(d, w, sizeof w));
         double v = it->valuedouble;
         if (v < 0 || v >= vocab)
-            return hc_fail(HC_EBAD, "%s: token id %.0f is outside the vocabulary [0, %d)",
+            return hc_fail(HC_EBAD, "%s: token id %.15g is outside the vocabulary [0, %d)",
                            where(d, w, sizeof w), v, vocab);
         d->ids[k++] = (int32_t)v;
     }

@@ -71,6 +71,23 @@ int hc_atomic_open(hc_atomic_file *af, const char *path)
     return 0;
 }
 
+/* Makes a rename in path's directory durable (a crash after rename() may
+ * otherwise lose it).  Best effort: some filesystems cannot sync a
+ * directory, and the data itself is already on disk. */
+static void sync_dir_of(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        slash[slash == dir] = 0; /* "/x" -> "/" */
+    int fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
 int hc_atomic_commit(hc_atomic_file *af)
 {
     int bad = fflush(af->f) != 0 || ferror(af->f) || fsync(fileno(af->f)) != 0;
@@ -83,6 +100,7 @@ int hc_atomic_commit(hc_atomic_file *af)
         unlink(af->tmp);
         return hc_fail(HC_EBAD, "%s: write failed: %s", af->path, strerror(saved));
     }
+    sync_dir_of(af->path);
     return 0;
 }
 

@@ -55,7 +55,7 @@ static void matmul(float *y, const float *x, const float *W, const float *bias, 
 
 /* gelu_new(x) = 0.5·x·(1 + tanh(u)) = x·sigmoid(2u), u = √(2/π)(x + 0.044715x³):
  * the sigmoid form vectorises through expf where tanhf stays scalar. */
-static void gelu_new(float *x, size_t n)
+void hc_gelu_new(float *x, size_t n)
 {
     const float k = -2.0f * 0.7978845608028654f;
     for (size_t i = 0; i < n; i++) {
@@ -129,7 +129,7 @@ int hc_forward(const hc_model *m, const int32_t *tokens, int B, int S, const hc_
             matmul(x, z, p->w_o + (size_t)l * D * D, p->b_o + l * D, N, D, D, 1.0f);
             layernorm(h, NULL, x, p->ln2_w + l * D, p->ln2_b + l * D, N, D, c->ln_eps);
             matmul(a, h, p->w_in + (size_t)l * D * F, p->b_in + (size_t)l * F, N, D, F, 0.0f);
-            gelu_new(a, N * F);
+            hc_gelu_new(a, N * F);
             matmul(mo, a, p->w_out + (size_t)l * F * D, p->b_out + l * D, N, F, D, 0.0f);
             for (size_t i = 0; i < N * D; i++)
                 x[i] += mo[i];

@@ -1,7 +1,9 @@
 /* headcal: the command-line front end.  Dispatches to one cmd_* per
  * subcommand and is the single place that reports errors to the user. */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "config.h"
@@ -13,14 +15,18 @@ static const struct {
     int (*fn)(int, char **);
     const char *summary;
 } commands[] = {
+    {"tui", cmd_tui, "the explorer (also: headcal with no arguments)"},
     {"info", cmd_info, "print a model's configuration"},
     {"logits", cmd_logits, "write a model's logits as float32 NPY"},
     {"synth", cmd_synth, "write a random GPT-2 checkpoint in HF layout"},
     {"train", cmd_train, "train a small GPT-2 on a token file"},
+    {"run", cmd_run, "run the calibration sweep, write a results file"},
+    {"plot", cmd_plot, "draw a results file as PNG, SVG or sixel"},
     {"merge", cmd_merge, "combine the shards of a run into one results file"},
     {"tokenize", cmd_tokenize, "text on stdin -> GPT-2 token ids"},
     {"detokenize", cmd_detokenize, "token ids on stdin -> text"},
     {"data", cmd_data, "print the token sequences a run would feed the model"},
+    {"qk", cmd_qk, "a head's bag-of-words QK panel (self-attention scores)"},
 };
 
 static void usage(FILE *f)
@@ -34,22 +40,25 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     hc_blas_tune(argv);
-    if (argc < 2) {
+    if (argc < 2 && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
         usage(stderr);
         return HC_EUSAGE;
     }
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))) {
         usage(stdout);
         return 0;
     }
-    if (!strcmp(argv[1], "--version")) {
+    if (argc >= 2 && !strcmp(argv[1], "--version")) {
         printf("headcal %s\n", PACKAGE_VERSION);
         return 0;
     }
+    /* no arguments on a terminal: the explorer on the bundled default */
+    const char *name = argc < 2 ? "tui" : argv[1];
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-        if (strcmp(argv[1], commands[i].name))
+        if (strcmp(name, commands[i].name))
             continue;
-        int rc = commands[i].fn(argc - 1, argv + 1);
+        opterr = 0; /* cli_bad_option reports a bad option, once */
+        int rc = argc < 2 ? commands[i].fn(argc, argv) : commands[i].fn(argc - 1, argv + 1);
         if (rc != 0) {
             const char *m = hc_errmsg();
             fprintf(stderr, "headcal: %s\n", *m ? m : "failed");

@@ -112,18 +112,44 @@ static int check_shape(const char *path, const hc_st_tensor *t, size_t rows, siz
                    cols);
 }
 
-static int load_tensor(const hc_safetensors *st, const char *name, size_t rows, size_t cols, int vector,
-                       float *dst)
+/* The tensor, present with the config's shape and a float dtype; or NULL. */
+static const hc_st_tensor *usable(const hc_safetensors *st, const char *name, size_t rows, size_t cols,
+                                  int vector)
 {
     const hc_st_tensor *t = hc_st_find(st, name);
-    if (!t)
-        return hc_fail(HC_EBAD, "%s: tensor '%s' is missing", st->path, name);
+    if (!t) {
+        hc_fail(HC_EBAD, "%s: tensor '%s' is missing", st->path, name);
+        return NULL;
+    }
     if (check_shape(st->path, t, rows, cols, vector))
-        return -1;
-    if (t->dtype == HC_DTYPE_OTHER)
-        return hc_fail(HC_EBAD, "%s: tensor '%s' has dtype %s (F32, F16 and BF16 are supported)", st->path,
-                       t->name, t->dtype_name);
-    return hc_st_to_f32(t, dst);
+        return NULL;
+    if (t->dtype == HC_DTYPE_OTHER) {
+        hc_fail(HC_EBAD, "%s: tensor '%s' has dtype %s (F32, F16 and BF16 are supported)", st->path,
+                t->name, t->dtype_name);
+        return NULL;
+    }
+    return t;
+}
+
+/* Converts every section's tensor into p's fields (p NULL: only checks them). */
+static int load_sections(const hc_safetensors *st, const hc_config *cfg, hc_params *p)
+{
+    char name[128];
+    for (size_t i = 0; i < N_SECTIONS; i++) {
+        const section *s = &sections[i];
+        if (!s->name)
+            continue;
+        size_t rows = dim(cfg, s->rows), cols = dim(cfg, s->cols), per = rows * cols;
+        for (int l = 0; l < (s->layered ? cfg->n_layer : 1); l++) {
+            snprintf(name, sizeof name, s->name, l);
+            const hc_st_tensor *t = usable(st, name, rows, cols, s->rows == D_ONE);
+            if (!t)
+                return -1;
+            if (p && hc_st_to_f32(t, *(float **)((char *)p + s->offset) + (size_t)l * per))
+                return -1;
+        }
+    }
+    return 0;
 }
 
 /* w_u[D, V] = src[V, D]ᵀ */
@@ -146,31 +172,23 @@ int hc_model_load(hc_model *m, const char *dir)
     hc_safetensors st;
     if (hc_st_open(&st, path))
         return -1;
-    if (hc_model_alloc(m, &cfg)) {
+    size_t V = (size_t)cfg.d_vocab, D = (size_t)cfg.d_model;
+    /* Check every tensor before allocating: a config that claims a huge
+     * model next to a small file is refused by name, not by running out of
+     * memory, and the tensors' byte sizes (inside the file) bound the slab. */
+    const hc_st_tensor *head = hc_st_find(&st, "lm_head.weight");
+    if (load_sections(&st, &cfg, NULL) || (head && !usable(&st, "lm_head.weight", V, D, 0)) ||
+        hc_model_alloc(m, &cfg)) {
         hc_st_close(&st);
         return -1;
     }
     snprintf(m->dir, sizeof m->dir, "%s", dir);
-    int rc = 0;
-    char name[128];
-    for (size_t i = 0; i < N_SECTIONS && !rc; i++) {
-        const section *s = &sections[i];
-        if (!s->name)
-            continue;
-        size_t rows = dim(&cfg, s->rows), cols = dim(&cfg, s->cols), per = rows * cols;
-        float *base = *(float **)((char *)&m->p + s->offset);
-        for (int l = 0; l < (s->layered ? cfg.n_layer : 1) && !rc; l++) {
-            snprintf(name, sizeof name, s->name, l);
-            rc = load_tensor(&st, name, rows, cols, s->rows == D_ONE, base + (size_t)l * per);
-        }
-    }
-    size_t V = (size_t)cfg.d_vocab, D = (size_t)cfg.d_model;
-    const hc_st_tensor *head = hc_st_find(&st, "lm_head.weight");
+    int rc = load_sections(&st, &cfg, &m->p);
     if (!rc && head) {
         /* An untied head: stage it in w_u's own space, then transpose via
          * a temporary the size of one matrix. */
         float *tmp = hc_malloc(V * D * sizeof(float));
-        rc = !tmp || load_tensor(&st, "lm_head.weight", V, D, 0, tmp);
+        rc = !tmp || hc_st_to_f32(head, tmp);
         if (!rc)
             transpose(m->p.w_u, tmp, V, D);
         free(tmp);

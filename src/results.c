@@ -298,10 +298,6 @@ static int differs_int(const char *path, const char *field, const char *const *n
 
 int hc_results_compatible(const hc_results *r, const hc_results *o, const char *o_path)
 {
-    if (strcmp(r->model.sha256, o->model.sha256))
-        return differs(o_path, "model.sha256", r->model.sha256, o->model.sha256);
-    if (strcmp(r->data.sha256, o->data.sha256))
-        return differs(o_path, "data.sha256", r->data.sha256, o->data.sha256);
     const struct {
         const char *name;
         const char *const *names;
@@ -320,12 +316,19 @@ int hc_results_compatible(const hc_results *r, const hc_results *o, const char *
         {"params.bins", NULL, r->params.bins, o->params.bins},
         {"params.ablation", hc_ablation_names, r->params.ablation, o->params.ablation},
         {"params.ln", hc_ln_names, r->params.ln, o->params.ln},
-        {"the number of variants", NULL, r->n_variants, o->n_variants},
     };
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         if (fields[i].mine != fields[i].theirs)
             return differs_int(o_path, fields[i].name, fields[i].names, fields[i].mine,
                                fields[i].theirs);
+    /* The hashes last: different parameters change the data's hash too, and
+     * the parameter is the more useful thing to name. */
+    if (strcmp(r->model.sha256, o->model.sha256))
+        return differs(o_path, "model.sha256", r->model.sha256, o->model.sha256);
+    if (strcmp(r->data.sha256, o->data.sha256))
+        return differs(o_path, "data.sha256", r->data.sha256, o->data.sha256);
+    if (r->n_variants != o->n_variants)
+        return differs_int(o_path, "the number of variants", NULL, r->n_variants, o->n_variants);
     for (int i = 0; i < r->n_variants; i++)
         if (hc_results_find(o, r->variants[i].id) < 0)
             return hc_fail(HC_EBAD, "%s: cannot be merged: it has no variant %s", o_path,

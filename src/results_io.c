@@ -421,7 +421,7 @@ static int read_description(reader *rd, const cJSON *root, hc_results *r)
         return -1;
     d.shuffle_seed = -1;
     if (!cJSON_IsNull(it)) {
-        uint64_t s;
+        uint64_t s = 0;
         if (as_count(rd, it, "shuffle_seed", &s))
             return -1;
         if (s > UINT32_MAX)
@@ -458,7 +458,7 @@ static int read_batches(reader *rd, const cJSON *root, hc_results *r, int *n_don
     int n = cJSON_GetArraySize(done), i = 0, prev = -1;
     for (const cJSON *it = done->child; it; it = it->next, i++) {
         char el[48];
-        uint64_t b;
+        uint64_t b = 0;
         snprintf(el, sizeof el, "completed_batches[%d]", i);
         if (as_count(rd, it, el, &b))
             return -1;
@@ -470,7 +470,7 @@ static int read_batches(reader *rd, const cJSON *root, hc_results *r, int *n_don
         r->done[b] = 1;
         prev = (int)b;
     }
-    uint64_t total;
+    uint64_t total = 0;
     if (read_counts(rd, field(rd, root, "batch_positions"), "batch_positions", n, positions) ||
         !field(rd, root, "positions") || as_count(rd, field(rd, root, "positions"), "positions", &total))
         return -1;

@@ -101,7 +101,10 @@ uint16_t hc_f32_to_bf16(float f)
 static int cmp_begin(const void *a, const void *b)
 {
     const hc_st_tensor *x = a, *y = b;
-    return (x->data > y->data) - (x->data < y->data);
+    if (x->data != y->data)
+        return x->data > y->data ? 1 : -1;
+    /* an empty tensor first: it shares no bytes with one at the same offset */
+    return (x->nbytes > y->nbytes) - (x->nbytes < y->nbytes);
 }
 
 static int parse_tensor(hc_safetensors *st, const cJSON *e, hc_st_tensor *t, const uint8_t *data,
@@ -165,27 +168,41 @@ static int parse_tensor(hc_safetensors *st, const cJSON *e, hc_st_tensor *t, con
     return 0;
 }
 
+/* Releases what hc_st_open holds so far; the message is already set. */
+static int open_failed(hc_safetensors *st, int fd)
+{
+    if (fd >= 0)
+        close(fd);
+    hc_st_close(st);
+    return -1;
+}
+
 int hc_st_open(hc_safetensors *st, const char *path)
 {
     memset(st, 0, sizeof *st);
-    st->path = strdup(path);
+    if (!(st->path = strdup(path)))
+        return hc_fail(HC_EBAD, "out of memory");
     int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return hc_fail(HC_EBAD, "%s: %s", path, strerror(errno));
+    if (fd < 0) {
+        hc_fail(HC_EBAD, "%s: %s", path, strerror(errno));
+        return open_failed(st, fd);
+    }
     struct stat sb;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return hc_fail(HC_EBAD, "%s: not a regular file", path);
+        hc_fail(HC_EBAD, "%s: not a regular file", path);
+        return open_failed(st, fd);
     }
     size_t size = (size_t)sb.st_size;
     if (size < 8) {
-        close(fd);
-        return hc_fail(HC_EBAD, "%s: too short for a safetensors file (%zu bytes)", path, size);
+        hc_fail(HC_EBAD, "%s: too short for a safetensors file (%zu bytes)", path, size);
+        return open_failed(st, fd);
     }
     void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
-    if (map == MAP_FAILED)
-        return hc_fail(HC_EBAD, "%s: cannot map: %s", path, strerror(errno));
+    if (map == MAP_FAILED) {
+        hc_fail(HC_EBAD, "%s: cannot map: %s", path, strerror(errno));
+        return open_failed(st, -1);
+    }
     st->map = map;
     st->map_size = size;
     uint64_t hlen = 0;

@@ -157,6 +157,12 @@ int hc_sweep_new(hc_sweep **out, const hc_model *m, const hc_variant_spec *vars,
     size_t per_slot = (size_t)m->cfg.d_head * m->cfg.d_vocab * sizeof(float);
     size_t lh = (size_t)m->cfg.n_layer * m->cfg.n_head;
     sw->max_slots = o->mem_budget ? (int)(o->mem_budget / per_slot < lh ? o->mem_budget / per_slot : lh) : (int)lh;
+    for (int i = 0; sw->max_slots == 0 && i < total; i++)
+        if (sw->comps[i].head != HC_MLP) {
+            hc_sweep_free(sw);
+            return hc_fail(HC_EUSAGE, "--mem %zu MB cannot hold one head's W_OU (%zu MB); raise --mem",
+                           o->mem_budget >> 20, (per_slot + (1u << 20) - 1) >> 20);
+        }
     if (make_groups(sw)) {
         hc_sweep_free(sw);
         return -1;

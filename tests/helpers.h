@@ -5,8 +5,8 @@
 
 #include <stddef.h>
 
-/* A fresh empty directory under the build tree's tests/tmp; the returned
- * string is static per call site only until the next call. */
+/* A fresh empty directory under the build tree's tests/tmp; the caller
+ * frees the returned string. */
 char *th_tmpdir(const char *tag);
 /* Runs a shell command; returns its exit status (or -1).  stdout and stderr
  * are captured into *out / *err when those are not NULL (malloc'd). */

@@ -46,12 +46,13 @@ static hc_dataset_opts opts(int b, int n, int seq_len)
                              .bos = BOS, .vocab_size = VOCAB};
 }
 
-/* Asserts that row r of b is exactly want[0..n) followed by BOS padding. */
+/* Asserts that row r of b is exactly want[0..n) followed by padding with
+ * the row's BOS, want[0]. */
 static void assert_row(const hc_batch *b, int r, const int32_t *want, int n)
 {
     cr_assert_eq(b->lens[r], n, "row %d: length %d, want %d", r, b->lens[r], n);
     for (int t = 0; t < b->cols; t++) {
-        int32_t w = t < n ? want[t] : BOS;
+        int32_t w = t < n ? want[t] : want[0];
         cr_assert_eq(b->tokens[(size_t)r * b->cols + t], w, "row %d pos %d: %d, want %d", r, t,
                      b->tokens[(size_t)r * b->cols + t], w);
     }
@@ -486,7 +487,7 @@ Test(dataset, text_documents_from_txt_and_jsonl)
 {
     hc_tokenizer *tk = gpt2();
     char *dir = th_tmpdir("dstext");
-    write_in(dir, "a.txt", "One whole file,\nwith two lines.\n");
+    char *txt = write_in(dir, "a.txt", "One whole file,\nwith two lines.\n");
     write_in(dir, "b.jsonl", "{\"text\": \"A JSONL document.\"}\n{\"text\": \"x\"}\n"
                              "{\"tokens\": [40, 716]}\n");
     hc_dataset_opts o = gpt2_opts(tk, 3, 1, 5);
@@ -501,9 +502,10 @@ Test(dataset, text_documents_from_txt_and_jsonl)
     hc_dataset_free(ds);
 
     /* Ids the tokenizer makes must fit the model's vocabulary too. */
+    o = gpt2_opts(tk, 1, 1, 5);
     o.bos = 0;
     o.vocab_size = 300;
-    cr_assert_eq(hc_dataset_open(&ds, dir, &o), -1);
+    cr_assert_eq(hc_dataset_open(&ds, txt, &o), -1);
     cr_assert(strstr(hc_errmsg(), "a.txt: token id"), "%s", hc_errmsg());
     cr_assert(strstr(hc_errmsg(), "outside the vocabulary [0, 300)"), "%s", hc_errmsg());
     hc_tokenizer_free(tk);
@@ -589,8 +591,8 @@ Test(dataset, data_command_reports_bad_input_and_model_limits)
     free(out);
     free(err);
     f = write_in(dir, "u.jsonl", "{\"tokens\": [5, 299, 7]}\n");
-    snprintf(args, sizeof args, "data --model '%s' --data '%s' --batch-size 1 --batches 1 --format tokens",
-             model, f);
+    snprintf(args, sizeof args, "data --model '%s' --data '%s' --batch-size 1 --batches 1 --seq-len 10 "
+             "--format tokens", model, f);
     cr_assert_eq(headcal(args, &out, &err), 0, "%s", err);
     cr_assert_str_eq(out, "0 5 299 7\n");   /* the config's BOS */
     free(out);
@@ -645,4 +647,44 @@ Test(dataset, data_command_prints_the_ioi_prompts)
     free(ref1);
     free(out);
     free(err);
+}
+
+Test(dataset, data_command_takes_every_run_option)
+{
+    /* --preset paper: sequences of 1000 tokens, shorter documents skipped.
+     * d0 has 999 tokens (BOS + 999 = 1000: kept), d1 998 (skipped), d2 1500
+     * (kept, cut to BOS + 999). */
+    static const int lens[] = {999, 998, 1500};
+    char *dir = th_tmpdir("dscli");
+    size_t cap = 3 * 1500 * 8 + 64, k = 0;
+    char *content = malloc(cap);
+    for (int d = 0; d < 3; d++) {
+        k += (size_t)snprintf(content + k, cap - k, "{\"tokens\": [");
+        for (int i = 0; i < lens[d]; i++)
+            k += (size_t)snprintf(content + k, cap - k, i ? ",%d" : "%d", d * 10000 + i);
+        k += (size_t)snprintf(content + k, cap - k, "]}\n");
+    }
+    char *f = write_in(dir, "long.jsonl", content);
+    free(content);
+    char args[8192], *out, *err;
+    snprintf(args, sizeof args, "data --model '%s' --data '%s' --preset paper --batches 1 --batch-size 2 "
+             "--top-k 3 --bins 10 --ablation mean --ln recompute --threads 2 --format tokens",
+             th_src("data"), f);
+    cr_assert_eq(headcal(args, &out, &err), 0, "%s", err);
+    char *line2 = strchr(out, '\n');
+    cr_assert_not_null(line2);
+    *line2++ = 0;
+    static const int docs[] = {0, 2};
+    const char *lines[] = {out, line2};
+    for (int r = 0; r < 2; r++) {
+        char *p = (char *)lines[r], *end;
+        cr_assert_eq(strtol(p, &end, 10), 50256);
+        int n = 0;
+        for (p = end; *p && *p != '\n'; p = end, n++)
+            cr_assert_eq(strtol(p, &end, 10), docs[r] * 10000 + n, "row %d token %d", r, n);
+        cr_assert_eq(n, 999, "row %d holds %d tokens after BOS", r, n);
+    }
+    free(out);
+    free(err);
+    free(dir);
 }

@@ -35,6 +35,7 @@ Test(fileio, atomic_write_replaces_only_on_commit)
     cr_assert_str_eq(buf, "new contents");
     cr_assert_eq(access(af.tmp, F_OK), -1, "the temporary must be removed");
     free(buf);
+    free(dir);
 }
 
 Test(fileio, read_errors_name_the_file)
@@ -51,6 +52,7 @@ Test(fileio, read_errors_name_the_file)
     cr_assert_eq(th_write_file(path, "0123456789", 10), 0);
     cr_assert_eq(hc_read_file(path, 5, &buf, &len), -1);
     cr_assert(strstr(hc_errmsg(), "too large") != NULL);
+    free(dir);
 }
 
 Test(fileio, unwritable_directory_is_reported)

@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "helpers.h"
 
@@ -24,6 +25,7 @@ static double compare(const char *tag, const char *synth_args, const char *ids, 
     double d = strtod(out, NULL);
     free(out);
     free(err);
+    free(dir);
     return d;
 }
 
@@ -48,4 +50,27 @@ Test(forward, matches_numpy_reference_f16_bf16, .timeout = 120)
     cr_assert_leq(d, 1e-3, "f16: %g", d);
     d = compare("bf16", "--layers 2 --heads 2 --d-model 32 --n-ctx 16 --dtype bf16 --seed 5", "464 2068 7586 21831", 1);
     cr_assert_leq(d, 1e-3, "bf16: %g", d);
+}
+
+Test(forward, logits_of_text_are_those_of_its_tokens, .timeout = 60)
+{
+    char *dir = th_tmpdir("text");
+    char cmd[8192], *err, *out;
+    snprintf(cmd, sizeof cmd, "%s synth --out %s/m --layers 1 --heads 2 --d-model 16 --n-ctx 16", th_headcal(), dir);
+    cr_assert_eq(th_run(cmd, NULL, &err), 0, "%s", err);
+    free(err);
+    /* REFERENCE §1: "Hello world" is 15496 995; BOS first, so 3 rows */
+    snprintf(cmd, sizeof cmd,
+             "%s logits --model %s/m --text 'Hello world' --out %s/a.npy && "
+             "%s logits --model %s/m --tokens '15496 995' --out %s/b.npy && cmp %s/a.npy %s/b.npy && "
+             "%s -c 'import numpy; print(numpy.load(\"%s/a.npy\").shape)'",
+             th_headcal(), dir, dir, th_headcal(), dir, dir, dir, dir, TEST_PYTHON, dir);
+    cr_assert_eq(th_run(cmd, &out, &err), 0, "%s", err);
+    cr_assert_str_eq(out, "(3, 50257)\n");
+    free(out);
+    free(err);
+    snprintf(cmd, sizeof cmd, "%s logits --model %s/m --text x --tokens 1 --out %s/c.npy", th_headcal(), dir, dir);
+    cr_assert_eq(th_run(cmd, NULL, &err), 2);
+    free(err);
+    free(dir);
 }

@@ -72,6 +72,7 @@ Test(safetensors, reads_f32_f16_bf16_and_unaligned_data)
             cr_assert_float_eq(out[i], a[i], 1e-6, "%s[%d]", names[k], i);
     }
     hc_st_close(&st);
+    free(dir);
 }
 
 Test(safetensors, half_precision_conversions_round_trip)
@@ -125,6 +126,7 @@ Test(safetensors, hostile_headers_are_rejected_with_the_file_named)
     expect_st_error(raw_st(dir, "fields", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1]}}", 0, z, 4), "data_offsets");
     expect_st_error(raw_st(dir, "meta", "{\"__metadata__\":3}", 0, z, 4), "__metadata__");
     expect_st_error("/nonexistent/model.safetensors", "No such file");
+    free(dir);
 }
 
 static void synth(const char *dir, int layers, int heads, int d, int ctx, enum hc_dtype dt, int prefix, int lm_head,
@@ -166,6 +168,7 @@ Test(model, naming_variants_load_to_the_same_weights)
     cr_assert_eq(ma.p.w_u[3 * V + 1234], ma.p.w_e[1234 * D + 3]);
     hc_model_free(&ma);
     hc_model_free(&mb);
+    free(a), free(b);
 }
 
 Test(model, untied_lm_head_is_used)
@@ -178,6 +181,7 @@ Test(model, untied_lm_head_is_used)
     /* synth's untied head is 0.9 × wte */
     cr_assert_float_eq(m.p.w_u[5 * V + 77], 0.9f * m.p.w_e[77 * D + 5], 1e-6);
     hc_model_free(&m);
+    free(a);
 }
 
 Test(model, shapes_and_config_are_checked)
@@ -205,6 +209,8 @@ Test(model, shapes_and_config_are_checked)
     write_text(dir, "config.json", "{\"n_layer\": -2}");
     expect_load_error(dir, "\"n_layer\" must be an integer");
     write_text(dir, "config.json", "{\"n_layer\": 2, \"n_head\": 2");
+    expect_load_error(dir, "not valid JSON");
+    write_text(dir, "config.json", "[2]");
     expect_load_error(dir, "not a JSON object");
     write_text(dir, "config.json", "{\"n_layer\": 2, \"n_head\": 2, \"n_embd\": 16, \"vocab_size\": 50257}");
     expect_load_error(dir, "missing \"n_ctx\"");
@@ -215,6 +221,7 @@ Test(model, shapes_and_config_are_checked)
     remove(st);
     expect_load_error(dir, "model.safetensors");
     expect_load_error("/nonexistent-model-dir", "config.json");
+    free(dir);
 }
 
 Test(model, unsupported_tensor_dtype_is_named)
@@ -236,6 +243,7 @@ Test(model, unsupported_tensor_dtype_is_named)
     free(buf);
     hc_model_free(&m);
     expect_load_error(dir, "dtype I32");
+    free(dir);
 }
 
 /* Centred logits of a model on a fixed token sequence. */
@@ -278,4 +286,5 @@ Test(model, weight_processing_leaves_probabilities_unchanged)
     free(raw);
     free(proc);
     hc_model_free(&m);
+    free(dir);
 }

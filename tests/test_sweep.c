@@ -219,6 +219,7 @@ static void check_against_reference(const char *ablation, const char *ln)
     free(top1);
     free(vars);
     free(comps);
+    free(dir);
 }
 
 Test(sweep, zero_ablation_frozen_scale_matches_reference, .timeout = 300) { check_against_reference("zero", "frozen"); }

@@ -2,6 +2,7 @@
  * independent implementation: the npm package gpt-3-encoder (tests/peer). */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -309,12 +310,60 @@ Test(tokenizer, decode_inverts_encode)
     hc_tokenizer_free(tk);
 }
 
+struct job {
+    const hc_tokenizer *tk;
+    const char *text;
+    int rc;
+    int32_t *ids;
+    size_t n;
+};
+
+/* No Criterion assertions here: they may only run on the test's thread. */
+static void *tokenize_job(void *arg)
+{
+    struct job *j = arg;
+    j->rc = hc_tokenize(j->tk, j->text, strlen(j->text), &j->ids, &j->n);
+    return NULL;
+}
+
+/* One loaded tokenizer serves several threads at once. */
+Test(tokenizer, threads_share_a_tokenizer)
+{
+    hc_tokenizer *tk = bundled();
+    size_t n;
+    char *whole;
+    char **docs = corpus(&n, &whole);
+    int32_t *want;
+    size_t nwant;
+    cr_assert_eq(hc_tokenize(tk, whole, strlen(whole), &want, &nwant), 0);
+    pthread_t th[4];
+    struct job jobs[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (struct job){tk, whole, -1, NULL, 0};
+        cr_assert_eq(pthread_create(&th[i], NULL, tokenize_job, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        cr_assert_eq(jobs[i].rc, 0);
+        cr_assert_eq(jobs[i].n, nwant);
+        cr_assert(memcmp(jobs[i].ids, want, nwant * sizeof *want) == 0, "thread %d differs", i);
+        free(jobs[i].ids);
+    }
+    free(want);
+    free(whole);
+    free_docs(docs, n);
+    hc_tokenizer_free(tk);
+}
+
 /* ---------------------------------------------------------------- hostile files */
 
-static char *tmp_file(const char *dir, const char *name, const char *body)
+/* Writes body to dir/name; the path stays valid for the next 8 calls. */
+static const char *tmp_file(const char *dir, const char *name, const char *body)
 {
-    char *p = malloc(4400);
-    snprintf(p, 4400, "%s/%s", dir, name);
+    static char paths[8][4400];
+    static int k;
+    char *p = paths[k++ % 8];
+    snprintf(p, sizeof paths[0], "%s/%s", dir, name);
     cr_assert_eq(th_write_file(p, body, strlen(body)), 0);
     return p;
 }
@@ -332,7 +381,7 @@ static void assert_load_fails(const char *vocab, const char *merges, const char 
 }
 
 /* The bundled vocab with one change, written to dir/name. */
-static char *edited_vocab(const char *dir, const char *name, const char *key, cJSON *value)
+static const char *edited_vocab(const char *dir, const char *name, const char *key, cJSON *value)
 {
     char *text;
     size_t len;
@@ -345,7 +394,7 @@ static char *edited_vocab(const char *dir, const char *name, const char *key, cJ
         cJSON_AddItemToObject(v, key, value);
     char *out = cJSON_PrintUnformatted(v);
     cJSON_Delete(v);
-    char *p = tmp_file(dir, name, out);
+    const char *p = tmp_file(dir, name, out);
     free(out);
     return p;
 }
@@ -353,7 +402,8 @@ static char *edited_vocab(const char *dir, const char *name, const char *key, cJ
 Test(tokenizer, hostile_vocab_is_rejected)
 {
     char *dir = th_tmpdir("tok-vocab");
-    char *merges = tmp_file(dir, "merges.txt", "#version: 0.2\n");
+    char merges[4400]; /* kept: tmp_file's paths are recycled */
+    snprintf(merges, sizeof merges, "%s", tmp_file(dir, "merges.txt", "#version: 0.2\n"));
     assert_load_fails(tmp_file(dir, "array.json", "[1, 2]"), merges, "array.json", "not a JSON object");
     assert_load_fails(tmp_file(dir, "broken.json", "{\"a\": 0,"), merges, "broken.json", "JSON");
     assert_load_fails(tmp_file(dir, "empty.json", "{}"), merges, "empty.json", "empty");
@@ -370,6 +420,7 @@ Test(tokenizer, hostile_vocab_is_rejected)
     assert_load_fails(edited_vocab(dir, "euro.json", "€", cJSON_CreateNumber(50257)), merges, "euro.json",
                       "outside GPT-2's byte alphabet");
     assert_load_fails("/nonexistent/vocab.json", merges, "/nonexistent/vocab.json", "");
+    free(dir);
 }
 
 Test(tokenizer, hostile_merges_are_rejected)
@@ -390,6 +441,7 @@ Test(tokenizer, hostile_merges_are_rejected)
     hc_tokenizer *tk;
     cr_assert_eq(hc_tokenizer_load_dir(&tk, dir), -1);
     cr_assert(strstr(hc_errmsg(), "vocab.json") != NULL, "%s", hc_errmsg());
+    free(dir);
 }
 
 /* Merges define the BPE: without any, every byte is its own token; with
@@ -424,6 +476,7 @@ Test(tokenizer, merges_drive_bpe)
     cr_assert_str_eq(got, expect);
     free(got);
     hc_tokenizer_free(tk);
+    free(dir);
 }
 
 /* ---------------------------------------------------------------- command line */
@@ -464,7 +517,7 @@ Test(tokenize_cli, detokenize_inverts_tokenize)
     snprintf(cmd, sizeof cmd, "echo '15496  995\n' | '%s' detokenize", th_headcal());
     cr_assert_eq(th_run(cmd, &out, &err), 0, "%s", err);
     cr_assert_str_eq(out, "Hello world");
-    free(out), free(err);
+    free(out), free(err), free(dir);
 }
 
 static void assert_cli_fails(const char *args_and_input, int status, const char *what)

@@ -25,7 +25,7 @@ typedef struct {
     const hc_model *model;      /* processed */
     const hc_dataset *ds;
     hc_sweep_opts sweep;
-    const char *checkpoint;     /* results file rewritten after every batch; NULL: none */
+    const char *checkpoint;     /* results file written at the start and after every batch; NULL: none */
     atomic_int *cancel;         /* set from a signal handler or the UI; may be NULL */
     /* Progress: phase "means" (mean ablation's pre-pass) or "sweep";
      * batches done and to do in this phase. */

@@ -11,9 +11,9 @@
 int hc_read_file(const char *path, size_t max_bytes, char **buf, size_t *len);
 
 /* Atomic replacement of a file: write to a temporary beside it, fsync,
- * rename.  hc_atomic_open returns the stream to write; hc_atomic_commit
- * closes, syncs and renames (or removes the temporary on failure);
- * hc_atomic_abort discards it. */
+ * rename, fsync the directory.  hc_atomic_open returns the stream to
+ * write; hc_atomic_commit closes, syncs and renames (or removes the
+ * temporary on failure); hc_atomic_abort discards it. */
 typedef struct {
     FILE *f;
     char path[4096];

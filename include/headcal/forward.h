@@ -4,6 +4,7 @@
 #ifndef HEADCAL_FORWARD_H
 #define HEADCAL_FORWARD_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "headcal/model.h"
@@ -29,5 +30,7 @@ void hc_attention_head(float *z, float *att, const float *q, const float *k, con
 /* LayerNorm of one row (biased variance, eps inside the sqrt); returns the
  * scale.  w and b may be NULL (the "pre" norm of a processed model). */
 float hc_layernorm_row(float *out, const float *x, const float *w, const float *b, int D, float eps);
+/* GPT-2's gelu_new (tanh approximation), in place on x[n]. */
+void hc_gelu_new(float *x, size_t n);
 
 #endif

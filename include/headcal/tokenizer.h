@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A loaded tokenizer is read-only: any number of threads may tokenize with
+ * it at once. */
 typedef struct hc_tokenizer hc_tokenizer;
 
 int hc_tokenizer_load(hc_tokenizer **tk, const char *vocab_json, const char *merges_txt);

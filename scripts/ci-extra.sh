@@ -1,0 +1,28 @@
+#!/bin/sh
+# The sanitizer builds, for CI (scripts/test.sh runs this when
+# HEADCAL_CI_EXTRA=1) or by hand: the working tree is copied to a temporary
+# directory, built with ./configure --enable-sanitizers (ASan + UBSan) and
+# checked with make check, then `make tsan-check` runs the ThreadSanitizer
+# program.  A few minutes; exits non-zero on any finding.
+set -e
+cd "$(dirname "$0")/.."
+top="$PWD"
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/headcal-san.XXXXXX")"
+trap 'rm -rf "$tmp"' EXIT
+git ls-files -z -co --exclude-standard | tar --null -T - -cf - | tar -C "$tmp" -xf -
+[ ! -d tests/peer/node_modules ] || ln -s "$top/tests/peer/node_modules" "$tmp/tests/peer/node_modules"
+cd "$tmp"
+autoreconf -fi >/dev/null 2>&1
+./configure -q --enable-sanitizers
+make -s -j"$(nproc)" >/dev/null 2>&1
+status=0
+make -s -j"$(nproc)" check >/dev/null 2>&1 || status=$?
+summary="$(grep 'Synthesis:' tests/test_headcal.log | tail -n 1 || true)"
+if [ "$status" -ne 0 ]; then
+    cat tests/test-suite.log >&2 || true
+    echo "ci-extra: make check under ASan + UBSan failed (status $status)" >&2
+    exit "$status"
+fi
+echo "ci-extra: ASan + UBSan make check clean: ${summary#*Synthesis: }"
+make -s tsan-check 2>&1 | grep -v '^  CC ' | tail -n 3
+echo "ci-extra: ThreadSanitizer check clean"

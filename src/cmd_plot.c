@@ -1,0 +1,137 @@
+/* headcal plot: the explorer's plots from a results file, for scripts and
+ * papers (same renderer as the explorer). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "headcal/error.h"
+#include "headcal/fileio.h"
+#include "headcal/imgout.h"
+#include "headcal/report.h"
+
+/* Variant indices for --heads "L.H,MLP3,L10H7+L11H10": the baseline first. */
+static int pick_variants(const hc_results *r, const char *list, int **out, int *n)
+{
+    int cap = r->n_variants + 1, k = 0;
+    int *v = malloc((size_t)cap * sizeof *v);
+    if (!v)
+        return hc_fail(HC_EBAD, "out of memory");
+    v[k++] = hc_results_baseline(r);
+    char *copy = strdup(list ? list : ""), *save = NULL;
+    for (char *it = strtok_r(copy, ",", &save); it; it = strtok_r(NULL, ",", &save)) {
+        /* accept L.H spellings: normalise each member to its canonical id */
+        char id[4096] = "", *s2 = NULL;
+        for (char *m = strtok_r(it, "+", &s2); m; m = strtok_r(NULL, "+", &s2)) {
+            hc_component c;
+            if (hc_component_parse(m, &c)) {
+                /* the message quotes m, which lives in copy */
+                hc_fail(HC_EUSAGE, "--heads: '%s' is not a head (L.H or LxHy) or an MLP (MLPn)", m);
+                free(copy);
+                free(v);
+                return -1;
+            }
+            char name[32];
+            hc_component_name(c, name, sizeof name);
+            snprintf(id + strlen(id), sizeof id - strlen(id), "%s%s", *id ? "+" : "", name);
+        }
+        int idx = hc_results_find(r, id);
+        if (idx < 0) {
+            free(copy);
+            free(v);
+            return hc_fail(HC_EUSAGE, "--heads: the results have no variant %s", id);
+        }
+        if (k < cap)
+            v[k++] = idx;
+    }
+    free(copy);
+    *out = v;
+    *n = k;
+    return 0;
+}
+
+int cmd_plot(int argc, char **argv)
+{
+    enum { O_KIND = 1, O_HEADS, O_METRIC, O_FORMAT, O_OUT, O_CLIP, O_WIDTH, O_HEIGHT };
+    static const struct option opts[] = {
+        {"kind", required_argument, 0, O_KIND},     {"heads", required_argument, 0, O_HEADS},
+        {"metric", required_argument, 0, O_METRIC}, {"format", required_argument, 0, O_FORMAT},
+        {"out", required_argument, 0, O_OUT},       {"clip", no_argument, 0, O_CLIP},
+        {"width", required_argument, 0, O_WIDTH},   {"height", required_argument, 0, O_HEIGHT},
+        {0, 0, 0, 0}};
+    const char *kind = NULL, *heads = NULL, *format = NULL, *out = NULL;
+    int metric = HC_DELTA_OC, clip = 0, ch, rc = 0;
+    hc_plot_layout lay = {.width = 800, .height = 600};
+    optind = 1;
+    while (!rc && (ch = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+        switch (ch) {
+        case O_KIND: kind = optarg; break;
+        case O_HEADS: heads = optarg; break;
+        case O_METRIC:
+            if ((metric = hc_metric_lookup(optarg)) < 0)
+                rc = hc_fail(HC_EUSAGE, "--metric: unknown metric '%s' (e.g. delta_oc, relative, paper, oc, ece)",
+                             optarg);
+            break;
+        case O_FORMAT: format = optarg; break;
+        case 'o':
+        case O_OUT: out = optarg; break;
+        case O_CLIP: clip = 1; break;
+        case O_WIDTH: rc = cli_int("--width", optarg, 200, 8000, &lay.width); break;
+        case O_HEIGHT: rc = cli_int("--height", optarg, 120, 8000, &lay.height); break;
+        default: rc = cli_bad_option("plot", argc, argv);
+        }
+    }
+    if (!rc && optind != argc - 1)
+        rc = hc_fail(HC_EUSAGE, "plot: usage: headcal plot RESULTS.json --kind heatmap|curves --format png|svg|sixel [-o FILE]");
+    if (!rc && (!kind || (strcmp(kind, "heatmap") && strcmp(kind, "curves"))))
+        rc = hc_fail(HC_EUSAGE, "plot: --kind must be heatmap or curves");
+    if (!rc && (!format || (strcmp(format, "png") && strcmp(format, "svg") && strcmp(format, "sixel"))))
+        rc = hc_fail(HC_EUSAGE, "plot: --format must be png, svg or sixel");
+    if (!rc && !out && strcmp(format, "sixel"))
+        rc = hc_fail(HC_EUSAGE, "plot: -o FILE is required for %s", format);
+    if (rc)
+        return hc_errstatus();
+    hc_results r;
+    if (hc_results_read(&r, argv[optind]))
+        return hc_errstatus();
+    hc_draw *d = NULL;
+    if (!strcmp(kind, "heatmap")) {
+        hc_grid g;
+        rc = hc_grid_build(&g, &r, metric);
+        if (!rc) {
+            rc = hc_report_heatmap(&d, &r, &g, metric, clip, NULL, -1, -1, &lay, NULL);
+            hc_grid_free(&g);
+        }
+    } else {
+        int *v = NULL, n = 0;
+        rc = pick_variants(&r, heads, &v, &n);
+        if (!rc) {
+            rc = hc_report_curves(&d, &r, v, n, &lay);
+            free(v);
+        }
+    }
+    hc_canvas cv = {0};
+    if (!rc && !strcmp(format, "svg")) {
+        rc = hc_write_svg(d, out);
+    } else if (!rc) {
+        rc = hc_draw_render(d, &cv);
+        if (!rc && !strcmp(format, "png")) {
+            rc = hc_write_png(&cv, out);
+        } else if (!rc) {
+            char *six;
+            size_t len;
+            rc = hc_sixel_encode(&cv, &six, &len);
+            if (!rc) {
+                FILE *f = out ? fopen(out, "wb") : stdout;
+                if (!f || fwrite(six, 1, len, f) != len || (out ? fclose(f) : fflush(f)))
+                    rc = hc_fail(HC_EBAD, "%s: cannot write", out ? out : "stdout");
+                free(six);
+            }
+        }
+        hc_canvas_free(&cv);
+    }
+    hc_draw_free(d);
+    hc_results_free(&r);
+    return rc ? hc_errstatus() : 0;
+}
