@@ -1,7 +1,10 @@
 #!/bin/sh
-# The explorer's bundled default model: until a trained model ships in
-# data/, a small random GPT-2 written by `headcal synth` at setup time.
+# The bundled default model ships as data/default/{config.json,
+# model.safetensors} (trained by scripts/train-default.sh, data/MODEL.md);
+# its tokenizer is the bundled one, copied beside it (the copies are not
+# committed) so that the directory loads like any HF checkpoint.
 set -e
 cd "$(dirname "$0")/.."
-[ -f data/default/model.safetensors ] || ./headcal synth --out data/default --layers 4 --heads 4 \
-    --d-model 64 --n-ctx 128 --seed 1
+for f in vocab.json merges.txt; do
+    [ -f data/default/$f ] || cp data/$f data/default/$f
+done

@@ -33,6 +33,28 @@ int cli_int(const char *opt, const char *s, int lo, int hi, int *out)
     return 0;
 }
 
+int cli_float(const char *opt, const char *s, float lo, float hi, float *out)
+{
+    char *end;
+    errno = 0;
+    float v = strtof(s, &end);
+    if (errno || end == s || *end || v != v)
+        return hc_fail(HC_EUSAGE, "%s: '%s' is not a number", opt, s);
+    if (v < lo || v > hi)
+        return hc_fail(HC_EUSAGE, "%s: %g is out of range [%g, %g]", opt, (double)v, (double)lo, (double)hi);
+    *out = v;
+    return 0;
+}
+
+int cli_dtype(const char *opt, const char *s, enum hc_dtype *out)
+{
+    if (!strcmp(s, "f32")) *out = HC_F32;
+    else if (!strcmp(s, "f16")) *out = HC_F16;
+    else if (!strcmp(s, "bf16")) *out = HC_BF16;
+    else return hc_fail(HC_EUSAGE, "%s: '%s' is not f32, f16 or bf16", opt, s);
+    return 0;
+}
+
 int cli_bad_option(const char *cmd, int argc, char **argv)
 {
     int i = optind - 1;

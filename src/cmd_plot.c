@@ -26,9 +26,11 @@ static int pick_variants(const hc_results *r, const char *list, int **out, int *
         for (char *m = strtok_r(it, "+", &s2); m; m = strtok_r(NULL, "+", &s2)) {
             hc_component c;
             if (hc_component_parse(m, &c)) {
+                /* the message quotes m, which lives in copy */
+                hc_fail(HC_EUSAGE, "--heads: '%s' is not a head (L.H or LxHy) or an MLP (MLPn)", m);
                 free(copy);
                 free(v);
-                return hc_fail(HC_EUSAGE, "--heads: '%s' is not a head (L.H or LxHy) or an MLP (MLPn)", m);
+                return -1;
             }
             char name[32];
             hc_component_name(c, name, sizeof name);

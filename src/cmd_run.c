@@ -12,7 +12,6 @@
 #include "headcal/analysis.h"
 #include "headcal/error.h"
 #include "headcal/fileio.h"
-#include "headcal/sha256.h"
 #include "run_opts.h"
 
 static atomic_int interrupted;
@@ -53,25 +52,6 @@ static void progress(void *ctx, const char *phase, int done, int total)
     if (done == total)
         fputc('\n', stderr);
     fflush(stderr);
-}
-
-/* Describes the run in r (model, data, params, variants). */
-static int describe(hc_results *r, const run_opts *o, const hc_model *m, const hc_dataset *ds, int shard_i,
-                    int shard_n, const char *heads, int mlp, const char *sets)
-{
-    hc_results_model rm = {.n_layers = m->cfg.n_layer, .n_heads = m->cfg.n_head, .d_model = m->cfg.d_model,
-                           .d_vocab = m->cfg.d_vocab};
-    hc_results_data rd = {.shuffle_seed = o->ds.shuffle ? (int64_t)o->ds.shuffle_seed : -1, .chunk = o->ds.chunk};
-    hc_results_params rp = {.batch_size = o->ds.batch_size, .batches = o->ds.n_batches, .seq_len = o->ds.seq_len,
-                            .top_k = o->top_k, .bins = o->bins, .ablation = o->ablation, .ln = o->ln,
-                            .shard_index = shard_i, .shard_count = shard_n};
-    char path[4200];
-    snprintf(rm.path, sizeof rm.path, "%s", o->model);
-    snprintf(rd.source, sizeof rd.source, "%s", o->data);
-    if (hc_path_join(path, sizeof path, o->model, "model.safetensors") || hc_sha256_file(path, rm.sha256) ||
-        hc_analysis_data_sha256(ds, rd.sha256) || hc_results_init(r, &rm, &rd, &rp))
-        return -1;
-    return hc_analysis_variants(r, heads, mlp, sets);
 }
 
 static int parse_shard(const char *s, int *i, int *n)
@@ -128,7 +108,7 @@ int cmd_run(int argc, char **argv)
     if (run_open(&o, &m, 1, &tk, &ds))
         return hc_errstatus();
     hc_results r = {0};
-    rc = describe(&r, &o, &m, ds, shard_i, shard_n, heads, mlp, sets);
+    rc = run_describe(&r, &o, &m, ds, shard_i, shard_n, heads, mlp, sets);
     if (!rc && resume && access(out, F_OK) == 0) {
         /* continue from the batches the file already holds */
         hc_results prev;

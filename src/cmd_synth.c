@@ -34,12 +34,7 @@ int cmd_synth(int argc, char **argv)
         case 'c': rc = cli_int("--n-ctx", optarg, 2, 1 << 16, &o.cfg.n_ctx); break;
         case O_DMLP: rc = cli_int("--d-mlp", optarg, 1, 1 << 17, &d_mlp); break;
         case 's': rc = cli_long("--seed", optarg, 0, 0x7fffffffL, &seed); break;
-        case 't':
-            if (!strcmp(optarg, "f32")) o.dtype = HC_F32;
-            else if (!strcmp(optarg, "f16")) o.dtype = HC_F16;
-            else if (!strcmp(optarg, "bf16")) o.dtype = HC_BF16;
-            else rc = hc_fail(HC_EUSAGE, "--dtype: '%s' is not f32, f16 or bf16", optarg);
-            break;
+        case 't': rc = cli_dtype("--dtype", optarg, &o.dtype); break;
         case O_PREFIX: o.prefix = 1; break;
         case O_LMHEAD: o.lm_head = 1; break;
         case O_EXTRAS: o.extras = 1; break;

@@ -20,8 +20,9 @@ static int get_int(const cJSON *root, const char *path, const char *key, int lo,
             return hc_fail(HC_EBAD, "%s: missing \"%s\"", path, key);
         return 1;
     }
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble || v->valuedouble < lo ||
-        v->valuedouble > hi)
+    /* range first: casting an out-of-range double is undefined */
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi) ||
+        v->valuedouble != (double)(int)v->valuedouble)
         return hc_fail(HC_EBAD, "%s: \"%s\" must be an integer in [%d, %d]", path, key, lo, hi);
     *out = (int)v->valuedouble;
     return 0;

@@ -111,3 +111,21 @@ void hc_atomic_abort(hc_atomic_file *af)
     af->f = NULL;
     unlink(af->tmp);
 }
+
+int hc_copy_into(const char *from_dir, const char *to_dir, const char *name)
+{
+    char src[4200], dst[4200];
+    char *buf;
+    size_t len;
+    if (hc_path_join(src, sizeof src, from_dir, name) || hc_path_join(dst, sizeof dst, to_dir, name) ||
+        hc_read_file(src, 64u << 20, &buf, &len))
+        return -1;
+    hc_atomic_file af;
+    int rc = hc_atomic_open(&af, dst);
+    if (!rc) {
+        fwrite(buf, 1, len, af.f);
+        rc = hc_atomic_commit(&af);
+    }
+    free(buf);
+    return rc;
+}

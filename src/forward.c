@@ -65,32 +65,34 @@ void hc_gelu_new(float *x, size_t n)
     }
 }
 
-/* z[S, D] (head columns) = softmax(mask(Q·Kᵀ/√dh)) · V for one sequence.
- * qkv[S, 3D]; att[S, S] scratch. */
+void hc_attention_head(float *z, float *att, const float *q, const float *k, const float *v, int S, int dh,
+                       int ld_qkv, int ld_z)
+{
+    float alpha = 1.0f / sqrtf((float)dh);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, S, S, dh, alpha, q, ld_qkv, k, ld_qkv, 0.0f, att, S);
+    for (int i = 0; i < S; i++) {
+        float *row = att + (size_t)i * S, mx = row[0], sum = 0;
+        for (int j = 1; j <= i; j++)
+            mx = row[j] > mx ? row[j] : mx;
+        for (int j = 0; j <= i; j++) {
+            row[j] = expf(row[j] - mx);
+            sum += row[j];
+        }
+        float inv = 1.0f / sum;
+        for (int j = 0; j <= i; j++)
+            row[j] *= inv;
+        for (int j = i + 1; j < S; j++)
+            row[j] = 0.0f;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, dh, S, 1.0f, att, S, v, ld_qkv, 0.0f, z, ld_z);
+}
+
+/* z[S, D] (head columns) for one sequence; qkv[S, 3D]; att[S, S] scratch. */
 static void attention(float *z, const float *qkv, float *att, int S, int D, int H)
 {
     int dh = D / H;
-    float alpha = 1.0f / sqrtf((float)dh);
-    for (int h = 0; h < H; h++) {
-        const float *q = qkv + h * dh, *k = qkv + D + h * dh, *v = qkv + 2 * D + h * dh;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, S, S, dh, alpha, q, 3 * D, k, 3 * D, 0.0f, att, S);
-        for (int i = 0; i < S; i++) {
-            float *row = att + (size_t)i * S, mx = row[0], sum = 0;
-            for (int j = 1; j <= i; j++)
-                mx = row[j] > mx ? row[j] : mx;
-            for (int j = 0; j <= i; j++) {
-                row[j] = expf(row[j] - mx);
-                sum += row[j];
-            }
-            float inv = 1.0f / sum;
-            for (int j = 0; j <= i; j++)
-                row[j] *= inv;
-            for (int j = i + 1; j < S; j++)
-                row[j] = 0.0f;
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, dh, S, 1.0f, att, S, v, 3 * D, 0.0f, z + h * dh,
-                    D);
-    }
+    for (int h = 0; h < H; h++)
+        hc_attention_head(z + h * dh, att, qkv + h * dh, qkv + D + h * dh, qkv + 2 * D + h * dh, S, dh, 3 * D, D);
 }
 
 int hc_forward(const hc_model *m, const int32_t *tokens, int B, int S, const hc_acts *acts)

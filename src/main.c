@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "config.h"
@@ -14,9 +15,11 @@ static const struct {
     int (*fn)(int, char **);
     const char *summary;
 } commands[] = {
+    {"tui", cmd_tui, "the explorer (also: headcal with no arguments)"},
     {"info", cmd_info, "print a model's configuration"},
     {"logits", cmd_logits, "write a model's logits as float32 NPY"},
     {"synth", cmd_synth, "write a random GPT-2 checkpoint in HF layout"},
+    {"train", cmd_train, "train a small GPT-2 on a token file"},
     {"run", cmd_run, "run the calibration sweep, write a results file"},
     {"plot", cmd_plot, "draw a results file as PNG, SVG or sixel"},
     {"merge", cmd_merge, "combine the shards of a run into one results file"},
@@ -37,23 +40,25 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     hc_blas_tune(argv);
-    if (argc < 2) {
+    if (argc < 2 && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
         usage(stderr);
         return HC_EUSAGE;
     }
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))) {
         usage(stdout);
         return 0;
     }
-    if (!strcmp(argv[1], "--version")) {
+    if (argc >= 2 && !strcmp(argv[1], "--version")) {
         printf("headcal %s\n", PACKAGE_VERSION);
         return 0;
     }
+    /* no arguments on a terminal: the explorer on the bundled default */
+    const char *name = argc < 2 ? "tui" : argv[1];
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-        if (strcmp(argv[1], commands[i].name))
+        if (strcmp(name, commands[i].name))
             continue;
         opterr = 0; /* cli_bad_option reports a bad option, once */
-        int rc = commands[i].fn(argc - 1, argv + 1);
+        int rc = argc < 2 ? commands[i].fn(argc, argv) : commands[i].fn(argc - 1, argv + 1);
         if (rc != 0) {
             const char *m = hc_errmsg();
             fprintf(stderr, "headcal: %s\n", *m ? m : "failed");

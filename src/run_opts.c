@@ -1,9 +1,13 @@
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "headcal/analysis.h"
 #include "headcal/component.h"
 #include "headcal/error.h"
+#include "headcal/fileio.h"
+#include "headcal/sha256.h"
 #include "headcal/sweep.h"
 #include "run_opts.h"
 
@@ -158,4 +162,22 @@ int run_open(run_opts *o, hc_model *m, int process, hc_tokenizer **tk, hc_datase
         *tk = NULL;
     }
     return rc ? -1 : 0;
+}
+
+int run_describe(hc_results *r, const run_opts *o, const hc_model *m, const hc_dataset *ds, int shard_i,
+                 int shard_n, const char *heads, int mlp, const char *sets)
+{
+    hc_results_model rm = {.n_layers = m->cfg.n_layer, .n_heads = m->cfg.n_head, .d_model = m->cfg.d_model,
+                           .d_vocab = m->cfg.d_vocab};
+    hc_results_data rd = {.shuffle_seed = o->ds.shuffle ? (int64_t)o->ds.shuffle_seed : -1, .chunk = o->ds.chunk};
+    hc_results_params rp = {.batch_size = o->ds.batch_size, .batches = o->ds.n_batches, .seq_len = o->ds.seq_len,
+                            .top_k = o->top_k, .bins = o->bins, .ablation = o->ablation, .ln = o->ln,
+                            .shard_index = shard_i, .shard_count = shard_n};
+    char path[4200];
+    snprintf(rm.path, sizeof rm.path, "%s", o->model);
+    snprintf(rd.source, sizeof rd.source, "%s", o->data);
+    if (hc_path_join(path, sizeof path, o->model, "model.safetensors") || hc_sha256_file(path, rm.sha256) ||
+        hc_analysis_data_sha256(ds, rd.sha256) || hc_results_init(r, &rm, &rd, &rp))
+        return -1;
+    return hc_analysis_variants(r, heads, mlp, sets);
 }

@@ -9,6 +9,7 @@
 
 #include "headcal/dataset.h"
 #include "headcal/model.h"
+#include "headcal/results.h"
 #include "headcal/tokenizer.h"
 
 typedef struct {
@@ -36,5 +37,11 @@ void run_opts_longopts(struct option *out, const struct option *own, int n_own);
 /* Loads the tokenizer and the model (processed when `process`), checks
  * the options against it, and opens the dataset. */
 int run_open(run_opts *o, hc_model *m, int process, hc_tokenizer **tk, hc_dataset **ds);
+
+/* Describes the run of o on m and ds in r (model and data hashes,
+ * parameters, shard I/N) with the variants hc_analysis_variants adds for
+ * heads, mlp and sets. */
+int run_describe(hc_results *r, const run_opts *o, const hc_model *m, const hc_dataset *ds, int shard_i,
+                 int shard_n, const char *heads, int mlp, const char *sets);
 
 #endif

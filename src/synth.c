@@ -10,7 +10,7 @@
 #include "headcal/fileio.h"
 #include "headcal/synth.h"
 
-static uint64_t splitmix(uint64_t *s)
+uint64_t hc_splitmix64(uint64_t *s)
 {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -20,8 +20,8 @@ static uint64_t splitmix(uint64_t *s)
 
 static float gauss(uint64_t *s)
 {
-    double u1 = ((double)(splitmix(s) >> 11) + 0.5) / 9007199254740992.0;
-    double u2 = (double)(splitmix(s) >> 11) / 9007199254740992.0;
+    double u1 = ((double)(hc_splitmix64(s) >> 11) + 0.5) / 9007199254740992.0;
+    double u2 = (double)(hc_splitmix64(s) >> 11) / 9007199254740992.0;
     return (float)(sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
 }
 
@@ -61,22 +61,28 @@ void hc_synth_params(hc_model *m, uint64_t seed)
             p->w_u[d * V + v] = p->w_e[v * D + d];
 }
 
-static int copy_file(const char *from_dir, const char *to_dir, const char *name)
+void hc_gpt2_init(hc_model *m, uint64_t seed)
 {
-    char src[4200], dst[4200];
-    char *buf;
-    size_t len;
-    if (hc_path_join(src, sizeof src, from_dir, name) || hc_path_join(dst, sizeof dst, to_dir, name) ||
-        hc_read_file(src, 64u << 20, &buf, &len))
-        return -1;
-    hc_atomic_file af;
-    int rc = hc_atomic_open(&af, dst);
-    if (!rc) {
-        fwrite(buf, 1, len, af.f);
-        rc = hc_atomic_commit(&af);
-    }
-    free(buf);
-    return rc;
+    const hc_config *c = &m->cfg;
+    hc_params *p = &m->p;
+    size_t L = (size_t)c->n_layer, D = (size_t)c->d_model, F = (size_t)c->d_mlp, V = (size_t)c->d_vocab;
+    uint64_t s = seed * 0x2545f4914f6cdd1dull + 7;
+    /* the residual projections add to a stream that 2L blocks write into:
+     * scaling them keeps the stream's variance independent of depth */
+    float proj = 0.02f / sqrtf(2.0f * (float)L);
+    memset(m->slab, 0, m->n_floats * sizeof(float));
+    fill(p->w_e, V * D, 0, 0.02f, &s);
+    fill(p->w_pos, (size_t)c->n_ctx * D, 0, 0.01f, &s);
+    fill(p->w_qkv, L * D * 3 * D, 0, 0.02f, &s);
+    fill(p->w_o, L * D * D, 0, proj, &s);
+    fill(p->w_in, L * D * F, 0, 0.02f, &s);
+    fill(p->w_out, L * F * D, 0, proj, &s);
+    fill(p->ln1_w, L * D, 1, 0, &s);
+    fill(p->ln2_w, L * D, 1, 0, &s);
+    fill(p->lnf_w, D, 1, 0, &s);
+    for (size_t v = 0; v < V; v++)
+        for (size_t d = 0; d < D; d++)
+            p->w_u[d * V + v] = p->w_e[v * D + d];
 }
 
 int hc_synth_write(const char *dir, const hc_synth_opts *o)
@@ -91,7 +97,7 @@ int hc_synth_write(const char *dir, const hc_synth_opts *o)
         for (size_t i = 0; i < (size_t)o->cfg.d_model * o->cfg.d_vocab; i++)
             m.p.w_u[i] *= 0.9f;
     int rc = hc_model_save(&m, dir, o->dtype, o->prefix, o->lm_head, o->extras) ||
-             copy_file(o->tokenizer_dir, dir, "vocab.json") || copy_file(o->tokenizer_dir, dir, "merges.txt");
+             hc_copy_into(o->tokenizer_dir, dir, "vocab.json") || hc_copy_into(o->tokenizer_dir, dir, "merges.txt");
     hc_model_free(&m);
     return rc ? -1 : 0;
 }

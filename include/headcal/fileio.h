@@ -26,4 +26,7 @@ void hc_atomic_abort(hc_atomic_file *af);
 /* Joins dir and name into out (size n); fails if it does not fit. */
 int hc_path_join(char *out, size_t n, const char *dir, const char *name);
 
+/* Copies from_dir/name to to_dir/name (atomically, up to 64 MiB). */
+int hc_copy_into(const char *from_dir, const char *to_dir, const char *name);
+
 #endif

@@ -21,6 +21,12 @@ typedef struct {
 /* Runs the model on tokens[B*S] (ids < d_vocab, S <= n_ctx). */
 int hc_forward(const hc_model *m, const int32_t *tokens, int B, int S, const hc_acts *acts);
 
+/* One head of causal attention over one sequence: att[S, S] = softmax(
+ * mask(q·kᵀ/√dh)), z[S, dh] = att · v.  q, k, v are views with rows ld_qkv
+ * floats apart, z with rows ld_z apart (head columns of a wider array). */
+void hc_attention_head(float *z, float *att, const float *q, const float *k, const float *v, int S, int dh,
+                       int ld_qkv, int ld_z);
+
 /* LayerNorm of one row (biased variance, eps inside the sqrt); returns the
  * scale.  w and b may be NULL (the "pre" norm of a processed model). */
 float hc_layernorm_row(float *out, const float *x, const float *w, const float *b, int D, float eps);

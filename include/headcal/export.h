@@ -1,0 +1,26 @@
+/* Exporting what the explorer shows: the heatmap of a metric and the
+ * calibration curves of some variants, each as PNG and SVG (the shared
+ * renderer, report.h) and its numbers as JSON and CSV, into a directory,
+ * under names that say what they hold:
+ *   heatmap-<metric>[-clipped].{png,svg,json,csv}
+ *   curves-<id>_<id>....{png,svg,json,csv}   (curves-<n>-variants... when long)
+ * Every file is written atomically. */
+#ifndef HEADCAL_EXPORT_H
+#define HEADCAL_EXPORT_H
+
+#include <stddef.h>
+
+#include "headcal/results.h"
+
+typedef struct {
+    int metric, clip_negative;
+    const unsigned char *selected; /* [grid rows, cols] outlined cells, or NULL */
+    const int *curves;             /* variant indices, baseline first */
+    int n_curves;
+    int width, height;             /* pixels of each plot; 0 = 1000 x 750 */
+} hc_export_view;
+
+/* Creates dir (one level) if missing and writes the eight files. */
+int hc_export(const hc_results *r, const hc_export_view *v, const char *dir);
+
+#endif

@@ -1,0 +1,262 @@
+/* Training: gradients against finite differences, learning a tiny corpus,
+ * checkpoints that the loader and the inference forward pass agree with,
+ * and resume giving the uninterrupted result. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "headcal/error.h"
+#include "headcal/forward.h"
+#include "headcal/synth.h"
+#include "headcal/train.h"
+#include "helpers.h"
+
+static hc_config tiny(int L, int H, int D, int C, int V)
+{
+    return (hc_config){.n_layer = L, .n_head = H, .d_model = D, .d_head = D / H, .d_mlp = 4 * D, .n_ctx = C,
+                       .d_vocab = V, .ln_eps = 1e-5f, .bos = V - 1};
+}
+
+/* Every trained parameter: the analytic gradient against a central
+ * difference of the loss, computed in double around float parameters. */
+Test(train, gradient_matches_finite_differences, .timeout = 120)
+{
+    hc_config cfg = tiny(2, 2, 8, 8, 11);
+    hc_model m;
+    cr_assert_eq(hc_model_alloc(&m, &cfg), 0);
+    /* synth's non-trivial LayerNorm weights and biases exercise every term */
+    hc_synth_params(&m, 3);
+    int B = 2, S = 6;
+    int32_t tok[12], tgt[12];
+    uint64_t s = 42;
+    for (int i = 0; i < B * S; i++) {
+        tok[i] = (int32_t)(hc_splitmix64(&s) % 11);
+        tgt[i] = (int32_t)(hc_splitmix64(&s) % 11);
+    }
+    float *g = malloc(m.n_floats * sizeof(float));
+    double loss;
+    cr_assert_eq(hc_train_grad(&m, tok, tgt, B, S, g, &loss), 0);
+    size_t n = (size_t)(m.p.w_u - m.slab), bad = 0, checked = 0;
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        /* the five-point stencil: O(h⁴) truncation, so h can stay well
+         * above float rounding */
+        float keep = m.slab[i], h = 1e-2f;
+        double l[4];
+        const float at[4] = {keep + h, keep - h, keep + 2 * h, keep - 2 * h};
+        for (int k = 0; k < 4; k++) {
+            m.slab[i] = at[k];
+            hc_train_grad(&m, tok, tgt, B, S, NULL, &l[k]);
+        }
+        m.slab[i] = keep;
+        double fd = (8 * (l[0] - l[1]) - (l[2] - l[3])) / (12.0 * (double)h), err = fabs(fd - g[i]);
+        if (err > 2e-3 + 2e-2 * fabs(fd))
+            bad++;
+        worst = err > worst ? err : worst;
+        checked++;
+    }
+    cr_assert_eq(bad, 0, "%zu of %zu gradients off (worst |err| %g)", bad, checked, worst);
+    /* the untrained sections stay zero: the head is tied to w_e */
+    for (size_t i = n; i < m.n_floats; i++)
+        cr_assert_eq(g[i], 0.0f);
+    free(g);
+    hc_model_free(&m);
+}
+
+static int32_t *cycle_corpus(size_t n, int V)
+{
+    int32_t *t = malloc(n * sizeof *t);
+    for (size_t i = 0; i < n; i++)
+        t[i] = (int32_t)((i * 7) % (size_t)(V - 1)); /* a fixed permutation cycle */
+    return t;
+}
+
+static void opts_for(hc_train_opts *o, int steps)
+{
+    hc_train_defaults(o);
+    o->batch = 4;
+    o->seq = 16;
+    o->steps = steps;
+    o->warmup = 5;
+    o->lr = 1e-2f;
+    o->min_lr = 1e-3f;
+    o->eval_every = 0;
+    o->save_every = 10;
+}
+
+Test(train, learns_a_repeated_sequence, .timeout = 120)
+{
+    hc_config cfg = tiny(2, 2, 16, 16, 13);
+    int32_t *t = cycle_corpus(600, 13);
+    hc_train_opts o;
+    opts_for(&o, 80);
+    char *dir = th_tmpdir("train-learn");
+    double before, after;
+    hc_model m;
+    cr_assert_eq(hc_model_alloc(&m, &cfg), 0);
+    hc_gpt2_init(&m, o.seed);
+    cr_assert_eq(hc_train_eval(&m, t, 600, 4, 16, &before), 0);
+    hc_model_free(&m);
+    cr_assert_eq(hc_train(&cfg, &o, t, 600, t, 600, dir, NULL, &after), 0);
+    /* a fresh model is near uniform (log 13 = 2.56); the cycle is fully
+     * predictable after its first token */
+    cr_assert_gt(before, 2.3, "initial loss %g", before);
+    cr_assert_lt(after, 0.3, "loss after training %g (from %g)", after, before);
+    free(t);
+}
+
+/* The checkpoint loads with hc_model_load, and the inference forward pass on
+ * it gives the loss the training forward pass reported. */
+Test(train, checkpoint_loads_and_agrees_with_inference, .timeout = 120)
+{
+    hc_config cfg = tiny(2, 4, 16, 16, 13);
+    int32_t *t = cycle_corpus(400, 13);
+    hc_train_opts o;
+    opts_for(&o, 20);
+    char *dir = th_tmpdir("train-ckpt");
+    double loss;
+    cr_assert_eq(hc_train(&cfg, &o, t, 400, t, 400, dir, NULL, &loss), 0);
+    hc_model m;
+    cr_assert_eq(hc_model_load(&m, dir), 0, "%s", hc_errmsg());
+    cr_assert_eq(m.cfg.n_layer, 2);
+    cr_assert_eq(m.cfg.n_head, 4);
+    size_t windows = (400 - 1) / 16, V = 13;
+    float *logits = malloc(16 * V * sizeof(float));
+    double total = 0;
+    for (size_t w = 0; w < windows; w++) {
+        hc_acts a = {.logits = logits};
+        cr_assert_eq(hc_forward(&m, t + w * 16, 1, 16, &a), 0);
+        for (int i = 0; i < 16; i++) {
+            const float *r = logits + i * V;
+            double mx = r[0], sum = 0;
+            for (size_t j = 1; j < V; j++)
+                mx = r[j] > mx ? r[j] : mx;
+            for (size_t j = 0; j < V; j++)
+                sum += exp(r[j] - mx);
+            total += log(sum) + mx - r[t[w * 16 + i + 1]];
+        }
+    }
+    double ref = total / (double)(windows * 16);
+    cr_assert_lt(fabs(ref - loss), 1e-4, "inference %g, training %g", ref, loss);
+    free(logits);
+    hc_model_free(&m);
+    free(t);
+}
+
+static float *read_params(const char *dir)
+{
+    hc_model m;
+    cr_assert_eq(hc_model_load(&m, dir), 0, "%s", hc_errmsg());
+    float *p = m.slab;
+    m.slab = NULL;
+    hc_model_free(&m);
+    return p;
+}
+
+Test(train, resume_matches_uninterrupted, .timeout = 120)
+{
+    hc_config cfg = tiny(2, 2, 16, 16, 13);
+    int32_t *t = cycle_corpus(500, 13);
+    hc_train_opts o;
+    opts_for(&o, 30);
+    char *a = th_tmpdir("train-whole"), *whole = strdup(a);
+    double la, lb;
+    cr_assert_eq(hc_train(&cfg, &o, t, 500, t, 500, whole, NULL, &la), 0);
+    char *b = th_tmpdir("train-resumed"), *resumed = strdup(b);
+    /* interrupted after the step-20 checkpoint, then the same command again */
+    hc_train_opts part = o;
+    part.stop_at = 20;
+    cr_assert_eq(hc_train(&cfg, &part, t, 500, NULL, 0, resumed, NULL, &lb), 0);
+    cr_assert_eq(hc_train(&cfg, &o, t, 500, t, 500, resumed, NULL, &lb), 0);
+    hc_model m;
+    cr_assert_eq(hc_model_alloc(&m, &cfg), 0);
+    float *pa = read_params(whole), *pb = read_params(resumed);
+    size_t n = (size_t)(m.p.w_u - m.slab);
+    double worst = 0;
+    for (size_t i = 0; i < n; i++)
+        worst = fmax(worst, fabs((double)pa[i] - pb[i]));
+    cr_assert_leq(worst, 1e-6, "max |Δparam| %g", worst);
+    cr_assert_leq(fabs(la - lb), 1e-6, "held-out %g vs %g", la, lb);
+    free(pa);
+    free(pb);
+    free(whole);
+    free(resumed);
+    hc_model_free(&m);
+    free(t);
+}
+
+Test(train, cli_reports_bad_input, .timeout = 60)
+{
+    char *dir = th_tmpdir("train-cli");
+    char cmd[8800], path[4200], *err;
+    snprintf(path, sizeof path, "%s/odd.tokens", dir);
+    cr_assert_eq(th_write_file(path, "abc", 3), 0);
+    snprintf(cmd, sizeof cmd, "%s train --data %s --out %s/m", th_headcal(), path, dir);
+    cr_assert_eq(th_run(cmd, NULL, &err), 1);
+    cr_assert(strstr(err, "odd.tokens: not a .tokens file"), "%s", err);
+    free(err);
+    uint16_t big[4] = {1, 2, 60000, 3};
+    cr_assert_eq(th_write_file(path, big, sizeof big), 0);
+    cr_assert_eq(th_run(cmd, NULL, &err), 1);
+    cr_assert(strstr(err, "outside the vocabulary"), "%s", err);
+    free(err);
+    snprintf(cmd, sizeof cmd, "%s train --data %s", th_headcal(), path);
+    cr_assert_eq(th_run(cmd, NULL, &err), 2);
+    cr_assert(strstr(err, "--out DIR are required"), "%s", err);
+    free(err);
+    snprintf(cmd, sizeof cmd, "%s train --data %s --out %s/m --d-model 10 --heads 4", th_headcal(), path, dir);
+    cr_assert_eq(th_run(cmd, NULL, &err), 2);
+    free(err);
+}
+
+/* The command end to end on a tiny vocabulary: trains, resumes a finished
+ * run without training further, and re-exports in F16. */
+Test(train, cli_trains_and_resumes, .timeout = 120)
+{
+    char *dir = th_tmpdir("train-cli2");
+    char cmd[8800], path[4200], *out, *err;
+    uint16_t ids[400];
+    for (int i = 0; i < 400; i++)
+        ids[i] = (uint16_t)((i * 5) % 11);
+    snprintf(path, sizeof path, "%s/c.tokens", dir);
+    cr_assert_eq(th_write_file(path, ids, sizeof ids), 0);
+    snprintf(cmd, sizeof cmd,
+             "%s train --data %s --eval %s --out %s/m --vocab 12 --layers 1 --heads 2 --d-model 8 --n-ctx 8 "
+             "--steps 30 --batch-size 4 --lr 0.01 --warmup 3",
+             th_headcal(), path, path, dir);
+    cr_assert_eq(th_run(cmd, &out, &err), 0, "%s", err);
+    cr_assert(strstr(err, "step 30/30"), "%s", err);
+    double first = strtod(strstr(out, "held-out loss ") + 14, NULL);
+    free(out);
+    free(err);
+    char again[8900];
+    snprintf(again, sizeof again, "%s --dtype f16", cmd);
+    cr_assert_eq(th_run(again, &out, &err), 0, "%s", err);
+    cr_assert(strstr(err, "resuming"), "%s", err);
+    cr_assert_null(strstr(err, "step 30/30"), "a finished run trained again: %s", err);
+    double second = strtod(strstr(out, "held-out loss ") + 14, NULL);
+    cr_assert_leq(fabs(first - second), 1e-6);
+    free(out);
+    free(err);
+    snprintf(cmd, sizeof cmd, "%s info --model %s/m", th_headcal(), dir);
+    cr_assert_eq(th_run(cmd, &out, &err), 0, "%s", err);
+    free(out);
+    free(err);
+}
+
+/* The corpus recipe's own GPT-2 encoder (scripts/make-corpus.py) gives the
+ * ids headcal's tokenizer gives, on the whole shipped held-out set. */
+Test(train, corpus_recipe_tokens_match_headcal_tokenizer, .timeout = 120)
+{
+    char *dir = th_tmpdir("train-corpus");
+    char cmd[8800], *out, *err;
+    snprintf(cmd, sizeof cmd, "%s %s %s %s/eval", TEST_PYTHON, th_src("tests/corpus_tokens.py"), th_src(""), dir);
+    cr_assert_eq(th_run(cmd, NULL, &err), 0, "%s", err);
+    free(err);
+    snprintf(cmd, sizeof cmd, "%s tokenize < %s/eval.txt | cmp - %s/eval.ids", th_headcal(), dir, dir);
+    cr_assert_eq(th_run(cmd, &out, &err), 0, "the recipe's ids differ from headcal tokenize: %s%s", out, err);
+    free(out);
+    free(err);
+}

@@ -1,0 +1,31 @@
+/* The explorer (DESIGN §8): an ncurses UI over one analysis.  The caller
+ * loads the model and data and describes the run; the explorer sweeps it
+ * in the background, shows the grid as results arrive and takes it from
+ * there.  This header is curses-free so that the command-line front end
+ * can include it. */
+#ifndef HEADCAL_TUI_EXPLORER_H
+#define HEADCAL_TUI_EXPLORER_H
+
+#include "headcal/dataset.h"
+#include "headcal/model.h"
+#include "headcal/results.h"
+#include "headcal/sweep.h"
+
+enum { EXPLORER_GRAPHICS_AUTO, EXPLORER_GRAPHICS_SIXEL, EXPLORER_GRAPHICS_TEXT };
+
+typedef struct {
+    const hc_model *model;      /* processed */
+    const hc_dataset *ds;
+    hc_sweep_opts sweep;
+    hc_results *results;        /* described run, possibly partly done; the explorer takes it */
+    const char *checkpoint;     /* cache file rewritten as results arrive; NULL: none */
+    const char *export_dir;
+    int graphics;               /* EXPLORER_GRAPHICS_* */
+    int metric;                 /* initial metric (HC_DELTA_OC, HC_PAPER, ...) */
+} explorer_opts;
+
+/* Runs the explorer until the user quits (0) or it fails (-1, message
+ * recorded).  The terminal is restored on every way out. */
+int explorer_run(const explorer_opts *o);
+
+#endif

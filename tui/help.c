@@ -1,0 +1,57 @@
+#include <curses.h>
+#include <string.h>
+
+#include "ui.h"
+
+/* Every key the explorer knows; the man page lists the same. */
+static const char *const lines[] = {
+    "headcal explorer: keys",
+    "",
+    "arrows, h j k l   move the cursor over the grid",
+    "mouse click       put the cursor on a cell",
+    "space             select or unselect the cursor's head",
+    "a                 ablate the selected heads jointly",
+    "u                 clear the selection",
+    "m                 next metric: \u0394OC, relative, paper sign,",
+    "                  \u0394ECE, \u0394NLL, \u0394entropy",
+    "c                 clip negatives to 0 (the notebook's view)",
+    "e                 export plots (PNG, SVG) and data (JSON, CSV)",
+    "b                 bag-of-words QK panel of the cursor's head",
+    "?                 this help",
+    "Esc               close this help or the QK panel; cancel work",
+    "q, Ctrl-C         quit",
+};
+
+void help_draw(int rows, int cols)
+{
+    int n = (int)(sizeof lines / sizeof lines[0]), w = 0;
+    for (int i = 0; i < n; i++)
+        w = (int)strlen(lines[i]) > w ? (int)strlen(lines[i]) : w;
+    int bw = w + 4, bh = n + 2;
+    if (bw > cols)
+        bw = cols;
+    if (bh > rows - 1)
+        bh = rows - 1;
+    int y0 = (rows - 1 - bh) / 2, x0 = (cols - bw) / 2;
+    for (int y = 0; y < bh; y++) {
+        move(y0 + y, x0);
+        for (int x = 0; x < bw; x++)
+            addch(' ');
+    }
+    attron(A_BOLD);
+    for (int x = 0; x < bw; x++) {
+        mvaddch(y0, x0 + x, ACS_HLINE);
+        mvaddch(y0 + bh - 1, x0 + x, ACS_HLINE);
+    }
+    for (int y = 0; y < bh; y++) {
+        mvaddch(y0 + y, x0, ACS_VLINE);
+        mvaddch(y0 + y, x0 + bw - 1, ACS_VLINE);
+    }
+    mvaddch(y0, x0, ACS_ULCORNER);
+    mvaddch(y0, x0 + bw - 1, ACS_URCORNER);
+    mvaddch(y0 + bh - 1, x0, ACS_LLCORNER);
+    mvaddch(y0 + bh - 1, x0 + bw - 1, ACS_LRCORNER);
+    attroff(A_BOLD);
+    for (int i = 0; i < n && i < bh - 2; i++)
+        ui_text(y0 + 1 + i, x0 + 2, bw - 4, lines[i]);
+}

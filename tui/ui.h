@@ -1,0 +1,75 @@
+/* The explorer's state and its panels.  Everything here runs on the UI
+ * thread, the only one that touches curses. */
+#ifndef HEADCAL_TUI_UI_H
+#define HEADCAL_TUI_UI_H
+
+#include <stddef.h>
+
+#include "explorer.h"
+#include "headcal/report.h"
+#include "jobs.h"
+
+typedef struct {
+    int y, x, h, w;
+} rect;
+
+#define UI_MAX_PENDING 32
+#define UI_MAX_SERIES 12
+enum { QK_NONE, QK_PENDING, QK_DONE };
+
+typedef struct {
+    const explorer_opts *o;
+    jobs *jobs;
+    hc_results *r;           /* what is shown: the sweep's newest snapshot, then its results */
+    int version;             /* bumped whenever r changes */
+    hc_grid grid;            /* of r for the current metric */
+    int metric, clip, cur_row, cur_col;
+    unsigned char *selected; /* [grid rows, cols] */
+    int help, sixel;
+    int qk_open;             /* the QK panel of the cursor's head is shown */
+    hc_qk_result *qk;        /* [grid rows, cols] panels computed so far */
+    unsigned char *qk_state; /* [grid rows, cols] QK_NONE, QK_PENDING, QK_DONE */
+    job_progress prog;
+    char pending[UI_MAX_PENDING][128]; /* joint ablations queued or running */
+    int n_pending;
+    char msg[1024];         /* the status bar's last message */
+    /* layout of the last frame */
+    rect grid_r, detail_r, curves_r;
+    int cell_w, cells_x, cells_y;
+    /* the curves panel's sixel image and what it shows */
+    char *six;
+    size_t six_len;
+    char six_key[1024];
+} ui;
+
+/* Display names of the metrics m cycles through. */
+const char *ui_metric_label(int metric);
+/* Batches done in r, out of its total. */
+int ui_batches_done(const ui *u);
+/* Variant indices the curves show: the baseline, the cursor's head, the
+ * selected heads and every joint ablation, without repeats. */
+int ui_series(const ui *u, int *v, int max);
+/* The colour scale's half range for the current grid and clip setting. */
+double ui_vmax(const ui *u);
+/* Shown value of grid cell i (clipped as the notebook's heatmap). */
+double ui_shown(const ui *u, int i);
+/* Writes s into the panel line at (y, x), cut to w columns (UTF-8 aware). */
+void ui_text(int y, int x, int w, const char *s);
+
+/* -- panels: each draws into its rectangle */
+/* Grid plus colour bar; returns the rows used. */
+void grid_panel_draw(ui *u, rect r);
+/* The cell under screen position (y, x): 1 and *row, *col set, or 0. */
+int grid_panel_hit(const ui *u, int y, int x, int *row, int *col);
+int grid_panel_width(const hc_grid *g, int cell_w);
+int grid_panel_height(const hc_grid *g);
+void detail_panel_draw(ui *u, rect r);
+void curves_panel_draw(ui *u, rect r);
+/* In sixel mode, after refresh: sends the curves image again. */
+void curves_panel_place(ui *u);
+void help_draw(int rows, int cols);
+/* The bag-of-words QK panel of the cursor's head, over the curves. */
+void qk_panel_draw(ui *u, rect r);
+void statusbar_draw(ui *u, int y, int w);
+
+#endif
