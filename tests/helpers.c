@@ -21,7 +21,7 @@ char *th_tmpdir(const char *tag)
     return dir;
 }
 
-static char *slurp(const char *path)
+char *th_slurp(const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -48,9 +48,9 @@ int th_run(const char *cmd, char **out, char **err)
     int st = system(full);
     free(full);
     if (out)
-        *out = slurp(o);
+        *out = th_slurp(o);
     if (err)
-        *err = slurp(e);
+        *err = th_slurp(e);
     unlink(o);
     unlink(e);
     rmdir(dir);
@@ -81,4 +81,12 @@ int th_write_file(const char *path, const void *data, size_t len)
         return -1;
     size_t w = fwrite(data, 1, len, f);
     return (fclose(f) == 0 && w == len) ? 0 : -1;
+}
+
+char *th_path(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    snprintf(p, n, "%s/%s", dir, name);
+    return p;
 }

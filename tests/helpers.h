@@ -16,5 +16,9 @@ const char *th_headcal(void);
 const char *th_src(const char *rel);
 /* Writes len bytes to path; returns 0 on success. */
 int th_write_file(const char *path, const void *data, size_t len);
+/* A file's contents, NUL-terminated ("" if it cannot be read), and
+ * dir/name; both malloc'd. */
+char *th_slurp(const char *path);
+char *th_path(const char *dir, const char *name);
 
 #endif

@@ -69,13 +69,6 @@ static void succeeds(const char *fmt, ...)
     free(err);
 }
 
-static char *path_in(const char *dir, const char *name)
-{
-    char *p = malloc(4400);
-    snprintf(p, 4400, "%s/%s", dir, name);
-    return p;
-}
-
 static int exists(const char *path)
 {
     return access(path, F_OK) == 0;
@@ -95,7 +88,7 @@ static void no_temporaries(const char *dir)
 /* A tiny random GPT-2 checkpoint (n_ctx 32) with the bundled tokenizer. */
 static char *model(const char *dir, const char *name)
 {
-    char *m = path_in(dir, name);
+    char *m = th_path(dir, name);
     succeeds("synth --out '%s' --layers 2 --heads 2 --d-model 16 --n-ctx 32", m);
     return m;
 }
@@ -103,7 +96,7 @@ static char *model(const char *dir, const char *name)
 /* n documents of 20 random token ids each (a fixed generator). */
 static char *docs(const char *dir, const char *name, int n)
 {
-    char *p = path_in(dir, name);
+    char *p = th_path(dir, name);
     FILE *f = fopen(p, "w");
     cr_assert_not_null(f);
     uint64_t s = 12345;
@@ -124,20 +117,6 @@ static void write_text(const char *path, const char *text)
     cr_assert_eq(th_write_file(path, text, strlen(text)), 0);
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "%s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    cr_assert_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    b[n] = 0;
-    fclose(f);
-    return b;
-}
-
 /* The small run options every run here uses: 2 batches of 2 sequences of 8. */
 #define SMALL "--batches 2 --batch-size 2 --seq-len 8 --threads 1 --quiet"
 
@@ -146,7 +125,7 @@ static char *slurp(const char *path)
 Test(cli, nonexistent_paths_are_named)
 {
     char *dir = th_tmpdir("cli"), *m = model(dir, "m"), *d = docs(dir, "d.jsonl", 8);
-    char *none = path_in(dir, "none"), *out = path_in(dir, "out.json");
+    char *none = th_path(dir, "none"), *out = th_path(dir, "out.json");
     fails(1, "none/config.json: No such file", "info --model '%s'", none);
     fails(1, "none/config.json: No such file", "logits --model '%s' --tokens 1 --out '%s'", none, out);
     fails(1, "none/vocab.json: No such file", "run --model '%s' --data '%s' --out '%s' " SMALL, none, d, out);
@@ -166,9 +145,9 @@ Test(cli, nonexistent_paths_are_named)
 Test(cli, invalid_json_and_tokenizer_files)
 {
     char *dir = th_tmpdir("cli"), *m = model(dir, "m"), *d = docs(dir, "d.jsonl", 8);
-    char *out = path_in(dir, "out.json"), *cfg = path_in(m, "config.json");
-    char *vocab = path_in(m, "vocab.json"), *merges = path_in(m, "merges.txt");
-    char *good_cfg = slurp(cfg), *good_vocab = slurp(vocab);
+    char *out = th_path(dir, "out.json"), *cfg = th_path(m, "config.json");
+    char *vocab = th_path(m, "vocab.json"), *merges = th_path(m, "merges.txt");
+    char *good_cfg = th_slurp(cfg), *good_vocab = th_slurp(vocab);
 
     write_text(cfg, "{\"n_layer\": 2,");
     fails(1, "config.json: not valid JSON", "info --model '%s'", m);
@@ -200,8 +179,8 @@ Test(cli, invalid_json_and_tokenizer_files)
 
 Test(cli, bad_jsonl_lines_are_named_by_number)
 {
-    char *dir = th_tmpdir("cli"), *m = model(dir, "m"), *out = path_in(dir, "out.json");
-    char *f = path_in(dir, "bad.jsonl");
+    char *dir = th_tmpdir("cli"), *m = model(dir, "m"), *out = th_path(dir, "out.json");
+    char *f = th_path(dir, "bad.jsonl");
     static const struct {
         const char *content, *message;
     } cases[] = {
@@ -227,7 +206,7 @@ Test(cli, bad_jsonl_lines_are_named_by_number)
 Test(cli, too_few_documents)
 {
     char *dir = th_tmpdir("cli"), *m = model(dir, "m"), *d = docs(dir, "d.jsonl", 7);
-    char *out = path_in(dir, "out.json");
+    char *out = th_path(dir, "out.json");
     fails(1, "d.jsonl: need 8 documents for 4 batches of 2, have 7",
           "run --model '%s' --data '%s' --out '%s' --batches 4 --batch-size 2 --seq-len 8 --quiet", m, d, out);
     fails(1, "need 8 documents", "data --model '%s' --data '%s' --batches 4 --batch-size 2 --seq-len 8", m, d);
@@ -242,7 +221,7 @@ Test(cli, too_few_documents)
  * length when it is not 0. */
 static void rewrite_header(const char *dir, void (*mutate)(cJSON *), uint64_t claim, long cut)
 {
-    char *path = path_in(dir, "model.safetensors");
+    char *path = th_path(dir, "model.safetensors");
     FILE *f = fopen(path, "rb");
     cr_assert_not_null(f);
     fseek(f, 0, SEEK_END);
@@ -323,7 +302,7 @@ static void m_missing(cJSON *h) { cJSON_DeleteItemFromObjectCaseSensitive(h, "h.
 
 Test(cli, damaged_checkpoints)
 {
-    char *dir = th_tmpdir("cli"), *d = docs(dir, "d.jsonl", 8), *out = path_in(dir, "out.json");
+    char *dir = th_tmpdir("cli"), *d = docs(dir, "d.jsonl", 8), *out = th_path(dir, "out.json");
     static const struct {
         void (*mutate)(cJSON *);
         uint64_t claim;
@@ -357,7 +336,7 @@ Test(cli, damaged_checkpoints)
 
 Test(cli, shapes_that_disagree_with_the_config)
 {
-    char *dir = th_tmpdir("cli"), *m = model(dir, "m"), *cfg = path_in(m, "config.json");
+    char *dir = th_tmpdir("cli"), *m = model(dir, "m"), *cfg = th_path(m, "config.json");
     static const struct {
         const char *config, *message;
     } cases[] = {
@@ -392,7 +371,7 @@ Test(cli, shapes_that_disagree_with_the_config)
 Test(cli, out_of_range_options_are_usage_errors)
 {
     char *dir = th_tmpdir("cli"), *m = model(dir, "m"), *d = docs(dir, "d.jsonl", 8);
-    char *out = path_in(dir, "out.json");
+    char *out = th_path(dir, "out.json");
     static const struct {
         const char *opt, *message;
     } cases[] = {
@@ -452,7 +431,7 @@ Test(cli, unknown_flags_and_missing_arguments)
 Test(cli, heads_that_do_not_exist)
 {
     char *dir = th_tmpdir("cli"), *m = model(dir, "m"), *d = docs(dir, "d.jsonl", 8);
-    char *out = path_in(dir, "out.json");
+    char *out = th_path(dir, "out.json");
     static const struct {
         const char *opt, *message;
     } cases[] = {
@@ -485,7 +464,7 @@ Test(cli, heads_that_do_not_exist)
 Test(cli, unwritable_outputs)
 {
     char *dir = th_tmpdir("cli"), *m = model(dir, "m"), *d = docs(dir, "d.jsonl", 8);
-    char *file = path_in(dir, "file"), *res = path_in(dir, "res.json");
+    char *file = th_path(dir, "file"), *res = th_path(dir, "res.json");
     write_text(file, "x");
     succeeds("run --model '%s' --data '%s' --out '%s' " SMALL, m, d, res);
     /* Under a regular file, in a missing directory, onto a directory. */
@@ -516,8 +495,8 @@ Test(cli, unwritable_outputs)
 Test(cli, incompatible_results_are_not_merged_or_resumed)
 {
     char *dir = th_tmpdir("cli"), *m = model(dir, "m"), *d = docs(dir, "d.jsonl", 8);
-    char *a = path_in(dir, "a.json"), *b = path_in(dir, "b.json"), *c = path_in(dir, "c.json");
-    char *out = path_in(dir, "out.json");
+    char *a = th_path(dir, "a.json"), *b = th_path(dir, "b.json"), *c = th_path(dir, "c.json");
+    char *out = th_path(dir, "out.json");
     succeeds("run --model '%s' --data '%s' --out '%s' " SMALL " --shard 0/2", m, d, a);
     succeeds("run --model '%s' --data '%s' --out '%s' " SMALL " --shard 1/2 --bins 7", m, d, b);
     succeeds("run --model '%s' --data '%s' --out '%s' " SMALL " --shard 1/2 --heads 0.1", m, d, c);
@@ -533,7 +512,7 @@ Test(cli, incompatible_results_are_not_merged_or_resumed)
     cr_assert_eq(unlink(out), 0);
 
     /* --resume with other options: refused, and the file is kept as it was */
-    char *before = slurp(a);
+    char *before = th_slurp(a);
     fails(2, "a.json: cannot be merged: params.bins is 40, expected 7 (--resume needs the options",
           "run --model '%s' --data '%s' --out '%s' " SMALL " --shard 0/2 --bins 7 --resume", m, d, a);
     fails(2, "written by shard 0/2, not 1/2",
@@ -541,7 +520,7 @@ Test(cli, incompatible_results_are_not_merged_or_resumed)
     /* not a results file at all: never overwritten */
     write_text(out, "precious");
     fails(1, "out.json: not valid JSON", "run --model '%s' --data '%s' --out '%s' " SMALL " --resume", m, d, out);
-    char *after = slurp(a), *kept = slurp(out);
+    char *after = th_slurp(a), *kept = th_slurp(out);
     cr_assert_str_eq(after, before);
     cr_assert_str_eq(kept, "precious");
     free(before), free(after), free(kept);
@@ -556,7 +535,7 @@ Test(cli, invalid_utf8_is_tokenized_bytewise)
     /* stray continuation, overlong, surrogate, truncated sequence, a NUL,
      * bytes that are never UTF-8, between valid text */
     static const char text[] = "ok \x80\xbf caf\xc3\xa9 \xc0\xaf \xed\xa0\x80 \xe2\x82 \xff\xfe\x00 end\xf4";
-    char *in = path_in(dir, "in.bin"), *txt = path_in(dir, "doc.txt"), *jl = path_in(dir, "doc.jsonl");
+    char *in = th_path(dir, "in.bin"), *txt = th_path(dir, "doc.txt"), *jl = th_path(dir, "doc.jsonl");
     cr_assert_eq(th_write_file(in, text, sizeof text - 1), 0);
     char cmd[16384], *out, *err;
     snprintf(cmd, sizeof cmd, "'%s' tokenize < '%s' | '%s' detokenize | cmp - '%s'", th_headcal(), in,
@@ -568,7 +547,7 @@ Test(cli, invalid_utf8_is_tokenized_bytewise)
     write_text(jl, "{\"text\": \"caf\xc3 \xff\xfe\"}\n");
     succeeds("data --model '%s' --data '%s' --batches 1 --batch-size 1 --seq-len 32 --format jsonl", m, txt);
     succeeds("data --model '%s' --data '%s' --batches 1 --batch-size 1 --seq-len 32 --format text", m, jl);
-    char *res = path_in(dir, "r.json");
+    char *res = th_path(dir, "r.json");
     succeeds("run --model '%s' --data '%s' --out '%s' --batches 1 --batch-size 1 --seq-len 32 --quiet", m, txt,
              res);
     free(res), free(in), free(txt), free(jl), free(m), free(dir);
@@ -578,8 +557,8 @@ Test(cli, invalid_utf8_is_tokenized_bytewise)
 
 Test(cli, mem_too_small_for_one_head)
 {
-    char *dir = th_tmpdir("cli"), *d = docs(dir, "d.jsonl", 4), *out = path_in(dir, "out.json");
-    char *m = path_in(dir, "wide");
+    char *dir = th_tmpdir("cli"), *d = docs(dir, "d.jsonl", 4), *out = th_path(dir, "out.json");
+    char *m = th_path(dir, "wide");
     /* one head of d_head 336: its W_OU is 336 × 50257 floats, 64.4 MiB,
      * more than the smallest --mem (64 MiB) */
     succeeds("synth --out '%s' --layers 1 --heads 1 --d-model 336 --n-ctx 8 --dtype f16", m);
@@ -600,7 +579,7 @@ Test(cli, mem_too_small_for_one_head)
 /* Writes a JSONL file whose second line is a document of about mib MiB. */
 static char *long_line_file(const char *dir, const char *name, int mib)
 {
-    char *f = path_in(dir, name);
+    char *f = th_path(dir, name);
     FILE *fp = fopen(f, "w");
     cr_assert_not_null(fp);
     fputs("{\"tokens\": [1, 2, 3]}\n{\"text\": \"", fp);
@@ -614,7 +593,7 @@ static char *long_line_file(const char *dir, const char *name, int mib)
 Test(cli, a_50_megabyte_jsonl_line_is_read, .timeout = 120)
 {
     char *dir = th_tmpdir("cli"), *m = model(dir, "m"), *f = long_line_file(dir, "long.jsonl", 50);
-    char *head = path_in(dir, "head.txt");
+    char *head = th_path(dir, "head.txt");
     write_text(head, WORDS);
     char cmd[16384], *out, *err, *want;
     snprintf(cmd, sizeof cmd, "'%s' data --model '%s' --data '%s' --batches 1 --batch-size 2 --seq-len 8 "

@@ -20,27 +20,6 @@
 
 enum { BATCHES = 16 };
 
-static char *path_in(const char *dir, const char *name)
-{
-    char *p = malloc(4400);
-    snprintf(p, 4400, "%s/%s", dir, name);
-    return p;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "%s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    cr_assert_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    b[n] = 0;
-    fclose(f);
-    return b;
-}
-
 static int n_done(const hc_results *r)
 {
     int n = 0;
@@ -110,8 +89,8 @@ static int interrupt(const char *out, const char *err_path, char *const args[], 
 static void kill_and_resume(int sig)
 {
     char *dir = th_tmpdir("resume");
-    char *m = path_in(dir, "m"), *d = path_in(dir, "d.jsonl"), *full = path_in(dir, "full.json");
-    char *part = path_in(dir, "part.json"), *err = path_in(dir, "err");
+    char *m = th_path(dir, "m"), *d = th_path(dir, "d.jsonl"), *full = th_path(dir, "full.json");
+    char *part = th_path(dir, "part.json"), *err = th_path(dir, "err");
     char cmd[16384];
     snprintf(cmd, sizeof cmd, "'%s' synth --out '%s' --layers 2 --heads 2 --d-model 16 --n-ctx 32", th_headcal(), m);
     cr_assert_eq(th_run(cmd, NULL, NULL), 0);
@@ -136,13 +115,13 @@ static void kill_and_resume(int sig)
     char *args_full[] = {"run", "--model", m, "--data", d, "--out", full, "--batches", batches, "--batch-size", "8",
                          "--seq-len", "32", "--ablation", "mean", "--mlp", "--sets", "L0H0+L1H1", "--threads", "1",
                          "--quiet", NULL};
-    cr_assert_eq(run_to_end(err, args_full), 0, "%s", slurp(err));
+    cr_assert_eq(run_to_end(err, args_full), 0, "%s", th_slurp(err));
     char *args[] = {"run", "--model", m, "--data", d, "--out", part, "--batches", batches, "--batch-size", "8",
                     "--seq-len", "32", "--ablation", "mean", "--mlp", "--sets", "L0H0+L1H1", "--threads", "2",
                     "--quiet", NULL, NULL};
 
     int done, st = interrupt(part, err, args, sig, &done);
-    char *msg = slurp(err);
+    char *msg = th_slurp(err);
     if (sig == SIGKILL) {
         cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
     } else {
@@ -167,10 +146,10 @@ static void kill_and_resume(int sig)
     free(msg);
 
     args[21] = "--resume";
-    cr_assert_eq(run_to_end(err, args), 0, "%s", slurp(err));
+    cr_assert_eq(run_to_end(err, args), 0, "%s", th_slurp(err));
     /* Identical counts give an identical file (the paths differ only in
      * --out, which the file does not record). */
-    char *a = slurp(full), *b = slurp(part);
+    char *a = th_slurp(full), *b = th_slurp(part);
     size_t i = 0;
     while (a[i] && a[i] == b[i])
         i++;
