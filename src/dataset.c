@@ -166,19 +166,22 @@ static int parse_jsonl_line(doc *d, const char *line, size_t len, int vocab)
     char w[4200];
     cJSON *j = cJSON_ParseWithLength(line, len);
     if (!j)
-        return hc_fail(HC_EBAD, "%s: not valid JSON", where(d, w, sizeof w));
+        /* cJSON answers NULL for a failed allocation too */
+        return hc_fail(HC_EBAD, len < (1u << 20) ? "%s: not valid JSON"
+                                                 : "%s: not valid JSON, or too long to parse in the memory available",
+                       where(d, w, sizeof w));
     int rc = 0;
     const cJSON *tokens = cJSON_GetObjectItemCaseSensitive(j, "tokens");
-    const cJSON *text = cJSON_GetObjectItemCaseSensitive(j, "text");
+    cJSON *text = cJSON_GetObjectItemCaseSensitive(j, "text");
     if (!cJSON_IsObject(j))
         rc = hc_fail(HC_EBAD, "%s: not a JSON object", where(d, w, sizeof w));
     else if (cJSON_IsArray(tokens))
         rc = json_ids(d, tokens, vocab);
     else if (cJSON_IsString(text)) {
-        d->text_len = strlen(text->valuestring);
-        d->text = strdup(text->valuestring);
-        if (!d->text)
-            rc = hc_fail(HC_EBAD, "out of memory");
+        /* taken from the tree, not copied: a huge line costs one copy less */
+        d->text = text->valuestring;
+        d->text_len = strlen(d->text);
+        text->valuestring = NULL;
     } else
         rc = hc_fail(HC_EBAD, "%s: needs \"text\" (a string) or \"tokens\" (an array of ids)",
                      where(d, w, sizeof w));
@@ -209,13 +212,20 @@ static int read_jsonl(doclist *dl, const char *path, int vocab)
     int rc = 0;
     while (rc == 0 && (len = getline(&line, &cap, f)) != -1) {
         lineno++;
-        if (blank(line, (size_t)len))
-            continue;
-        doc *d = doc_add(dl, file, lineno);
-        rc = d ? parse_jsonl_line(d, line, (size_t)len, vocab) : -1;
+        if (!blank(line, (size_t)len)) {
+            doc *d = doc_add(dl, file, lineno);
+            rc = d ? parse_jsonl_line(d, line, (size_t)len, vocab) : -1;
+        }
+        if (cap > (1u << 20)) { /* do not keep a huge line's buffer for the rest of the file */
+            free(line);
+            line = NULL;
+            cap = 0;
+        }
     }
-    if (rc == 0 && ferror(f))
-        rc = hc_fail(HC_EBAD, "%s: read error", path);
+    /* getline also returns -1 when it cannot allocate: that is not the end */
+    if (rc == 0 && (ferror(f) || !feof(f)))
+        rc = hc_fail(HC_EBAD, "%s:%ld: %s", path, lineno + 1,
+                     errno == ENOMEM ? "out of memory reading the line" : "read error");
     free(line);
     fclose(f);
     return rc;
@@ -292,8 +302,11 @@ static int tokenize_checked(const hc_dataset_opts *o, const doc *d, const char *
     char w[4200];
     if (!o->tk)
         return hc_fail(HC_EBAD, "%s: text needs a tokenizer", where(d, w, sizeof w));
-    if (hc_tokenize(o->tk, text, len, ids, n))
-        return -1;
+    if (hc_tokenize(o->tk, text, len, ids, n)) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", hc_errmsg());
+        return hc_fail(hc_errstatus(), "%s: %s", where(d, w, sizeof w), msg);
+    }
     if (check_ids(d, *ids, *n, o->vocab_size)) {
         free(*ids);
         *ids = NULL;
