@@ -11,6 +11,7 @@ runs="${1:-4000}"
 make -s fuzz >/dev/null
 for h in safetensors config results tokenizer vocab jsonl; do
     out="tests/fuzz/out/$h"
+    rm -rf "$out"   # a fresh corpus each time, or the runs would differ
     mkdir -p "$out"
     if ! tests/fuzz/bin/fuzz_$h -seed=1 -runs="$runs" -rss_limit_mb=2048 -timeout=10 \
             -artifact_prefix="tests/fuzz/out/$h-" -print_final_stats=1 \

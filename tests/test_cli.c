@@ -436,7 +436,8 @@ Test(cli, out_of_range_options_are_usage_errors)
 
 Test(cli, unknown_flags_and_missing_arguments)
 {
-    static const char *const cmds[] = {"run", "data", "info", "logits", "merge", "synth", "tokenize", "detokenize"};
+    static const char *const cmds[] = {"run",   "data",     "info",       "logits", "merge", "synth",
+                                       "plot",  "tokenize", "detokenize", "qk",     "train", "tui"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         fails(2, "--bogus", "%s --bogus", cmds[i]);
         fails(2, "-x", "%s -x", cmds[i]);
@@ -526,6 +527,9 @@ Test(cli, incompatible_results_are_not_merged_or_resumed)
     fails(1, "a.json: cannot be merged: batch 0 is already complete", "merge --out '%s' '%s' '%s'", out, a, a);
     write_text(out, "{\"format\": \"headcal-results/1\"");
     fails(1, "out.json: not valid JSON (line 1)", "merge --out '%s' '%s' '%s'", c, a, out);
+    fails(1, "out.json: not valid JSON (line 1)", "plot '%s' --kind heatmap --format svg -o '%s/p.svg'", out, dir);
+    fails(1, "none.json: No such file", "plot '%s/none.json' --kind heatmap --format svg -o '%s/p.svg'", dir, dir);
+    fails(1, "missing/p.svg: cannot write", "plot '%s' --kind heatmap --format svg -o '%s/missing/p.svg'", a, dir);
     cr_assert_eq(unlink(out), 0);
 
     /* --resume with other options: refused, and the file is kept as it was */
@@ -632,13 +636,14 @@ Test(cli, a_line_too_long_for_the_memory_is_an_error_not_the_end_of_the_file, .t
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
     cr_skip_test("needs a small address-space limit, which a sanitizer's shadow memory exceeds");
 #else
-    char *dir = th_tmpdir("cli"), *m = model(dir, "m"), *f = long_line_file(dir, "l.jsonl", 60);
-    /* ~98 MiB of address space: the program and its tokenizer fit, a copy
-     * of the 60 MiB line does not (one OpenBLAS thread: its buffers stay
-     * small).  Whichever allocation fails, the run stops with a message; it
-     * must not take the failed read for the end of the file. */
+    char *dir = th_tmpdir("cli"), *m = model(dir, "m"), *f = long_line_file(dir, "l.jsonl", 100);
+    /* ~146 MiB of address space: the program and its tokenizer fit (about
+     * 60 MiB with one OpenBLAS thread, whose buffers then stay small), the
+     * 128 MiB buffer of the 100 MiB line does not.  Whichever allocation
+     * fails, the run stops with a message; it must not take the failed read
+     * for the end of the file. */
     char cmd[16384], *out, *err;
-    snprintf(cmd, sizeof cmd, "ulimit -v 100000 && OPENBLAS_NUM_THREADS=1 '%s' data --model '%s' --data '%s' "
+    snprintf(cmd, sizeof cmd, "ulimit -v 150000 && OPENBLAS_NUM_THREADS=1 '%s' data --model '%s' --data '%s' "
              "--batches 1 --batch-size 2 --seq-len 8 --format tokens", th_headcal(), m, f);
     cr_assert_eq(th_run(cmd, &out, &err), 1, "%s%s", out, err);
     cr_assert(!strncmp(err, "headcal: ", 9) && strchr(err, '\n') == err + strlen(err) - 1, "%s", err);

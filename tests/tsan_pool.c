@@ -1,10 +1,12 @@
 /* ThreadSanitizer check of the engine's threading (`make tsan-check`; not
  * Criterion, whose runner cannot start under TSan): the pool on its own,
  * including a failing task; the sweep on 4 threads, which must give the
- * one-thread sweep's outputs bit for bit; and an analysis as the
- * explorer runs it, a background job cancelled from another thread and
- * then resumed.  Prints "tsan_pool: ok" and exits 0 when TSan reports
- * nothing (TSan makes the exit status non-zero otherwise). */
+ * one-thread sweep's outputs bit for bit; an analysis run as a background
+ * job, cancelled from another thread and then resumed; and the explorer's
+ * job queue (tui/jobs.c: snapshots, cancellation, a joint ablation and a
+ * QK panel) driven from a UI thread.  Prints "tsan_pool: ok" and exits 0
+ * when TSan reports nothing (TSan makes the exit status non-zero
+ * otherwise). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,7 @@
 #include "headcal/results.h"
 #include "headcal/sweep.h"
 #include "headcal/synth.h"
+#include "jobs.h"
 
 #define CHECK(cond)                                                                            \
     do {                                                                                       \
@@ -114,19 +117,35 @@ static void check_sweep(const hc_model *m, const hc_dataset *ds)
 
 /* ---------------------------------------------------------------- a background job */
 
+/* Empty results for the run of ds on m with these variants (malloc'd). */
+static hc_results *new_results(const hc_model *m, const hc_dataset *ds, const char *heads, int mlp,
+                               const char *sets)
+{
+    hc_results_model rm = {.n_layers = m->cfg.n_layer, .n_heads = m->cfg.n_head, .d_model = m->cfg.d_model,
+                           .d_vocab = m->cfg.d_vocab};
+    memset(rm.sha256, '0', 64);
+    hc_results_data rd = {.shuffle_seed = -1};
+    hc_results_params rp = {.batch_size = ROWS, .batches = BATCHES, .seq_len = SEQ, .top_k = 5, .bins = 10,
+                            .ablation = HC_ABLATION_MEAN, .shard_count = 1};
+    hc_results *r = malloc(sizeof *r);
+    CHECK(r && hc_analysis_data_sha256(ds, rd.sha256) == 0);
+    CHECK(hc_results_init(r, &rm, &rd, &rp) == 0 && hc_analysis_variants(r, heads, mlp, sets) == 0);
+    return r;
+}
+
 typedef struct {
     hc_analysis a;
     hc_results *r;
     int hold;               /* after the first batch, wait to be cancelled */
     atomic_int batches_done;
     int rc;
-} job;
+} bg_job;
 
 /* Runs on the job's thread.  Holding the job after its first batch until
  * the UI thread cancels it makes the cancellation land mid-run every time. */
 static void progress(void *ctx, const char *phase, int done, int total)
 {
-    job *j = ctx;
+    bg_job *j = ctx;
     if (strcmp(phase, "sweep"))
         return;
     atomic_store(&j->batches_done, done);
@@ -136,24 +155,17 @@ static void progress(void *ctx, const char *phase, int done, int total)
 
 static void *run_job(void *p)
 {
-    job *j = p;
+    bg_job *j = p;
     j->rc = hc_analysis_run(&j->a, j->r);
     return NULL;
 }
 
 static void check_background_job(const hc_model *m, const hc_dataset *ds)
 {
-    hc_results_model rm = {.n_layers = m->cfg.n_layer, .n_heads = m->cfg.n_head, .d_model = m->cfg.d_model,
-                           .d_vocab = m->cfg.d_vocab};
-    memset(rm.sha256, '0', 64);
-    hc_results_data rd = {.shuffle_seed = -1};
-    hc_results_params rp = {.batch_size = ROWS, .batches = BATCHES, .seq_len = SEQ, .top_k = 5, .bins = 10,
-                            .ablation = HC_ABLATION_MEAN, .shard_count = 1};
-    hc_results r;
-    CHECK(hc_analysis_data_sha256(ds, rd.sha256) == 0);
-    CHECK(hc_results_init(&r, &rm, &rd, &rp) == 0 && hc_analysis_variants(&r, "all", 1, "L0H1+L1H0") == 0);
+    hc_results *rp = new_results(m, ds, "all", 1, "L0H1+L1H0"), r = *rp;
+    free(rp);
     atomic_int cancel = 0;
-    job j = {.a = {.model = m, .ds = ds, .sweep = {.top_k = 5, .ablation = HC_ABLATION_MEAN, .threads = THREADS},
+    bg_job j = {.a = {.model = m, .ds = ds, .sweep = {.top_k = 5, .ablation = HC_ABLATION_MEAN, .threads = THREADS},
                    .cancel = &cancel, .progress = progress},
              .r = &r, .hold = 1};
     j.a.progress_ctx = &j;
@@ -179,6 +191,52 @@ static void check_background_job(const hc_model *m, const hc_dataset *ds)
     hc_results_free(&r);
 }
 
+/* ---------------------------------------------------------------- the explorer's jobs */
+
+/* Polls until an event of one of the two types arrives (others are
+ * dropped); returns its type. */
+static int wait_event(jobs *j, int type_a, int type_b, job_event *ev)
+{
+    for (;;) {
+        job_progress p;
+        jobs_progress(j, &p); /* what the status bar reads */
+        if (jobs_poll(j, ev)) {
+            if (ev->type == type_a || ev->type == type_b)
+                return ev->type;
+            results_destroy(ev->r);
+        }
+        usleep(500);
+    }
+}
+
+static void check_explorer_jobs(const hc_model *m, const hc_dataset *ds, const char *model_dir)
+{
+    hc_sweep_opts o = {.top_k = 5, .ablation = HC_ABLATION_MEAN, .threads = THREADS};
+    jobs *j;
+    CHECK(jobs_start(&j, m, ds, &o, NULL, model_dir) == 0);
+    /* the initial sweep, cancelled once a snapshot has come */
+    CHECK(jobs_submit(j, JOB_SWEEP, "sweep", new_results(m, ds, "all", 1, NULL)) == 0);
+    job_event ev;
+    wait_event(j, JOB_SNAPSHOT, JOB_SNAPSHOT, &ev);
+    CHECK(ev.r && hc_results_validate(ev.r, "snapshot") == 0);
+    results_destroy(ev.r);
+    jobs_cancel(j);
+    int t = wait_event(j, JOB_STOPPED, JOB_DONE, &ev); /* it may have finished first */
+    CHECK(t == JOB_DONE || !strcmp(ev.msg, "cancelled"));
+    results_destroy(ev.r);
+    /* then a joint ablation and a QK panel, to the end */
+    CHECK(jobs_submit(j, JOB_SET, "L0H1+L1H0", new_results(m, ds, "none", 0, "L0H1+L1H0")) == 0);
+    CHECK(jobs_submit_qk(j, 1, 2) == 0);
+    for (int done = 0; done < 2; done++) {
+        CHECK(wait_event(j, JOB_DONE, JOB_STOPPED, &ev) == JOB_DONE);
+        CHECK(ev.kind == JOB_QK || (ev.r && hc_results_validate(ev.r, "set") == 0));
+        results_destroy(ev.r);
+    }
+    /* stopping with work queued */
+    CHECK(jobs_submit(j, JOB_SWEEP, "sweep", new_results(m, ds, "all", 0, NULL)) == 0);
+    jobs_stop(j);
+}
+
 int main(void)
 {
     check_pool();
@@ -188,6 +246,9 @@ int main(void)
     hc_model m;
     CHECK(hc_model_alloc(&m, &cfg) == 0);
     hc_synth_params(&m, 3);
+    /* the unprocessed model on disk, for the QK panel */
+    char model_dir[] = "/tmp/headcal-tsan-XXXXXX";
+    CHECK(mkdtemp(model_dir) && hc_model_save(&m, model_dir, HC_F32, false, false, false) == 0);
     hc_model_process(&m);
 
     char path[] = "/tmp/headcal-tsan-XXXXXX.jsonl";
@@ -213,6 +274,14 @@ int main(void)
 
     check_sweep(&m, ds);
     check_background_job(&m, ds);
+    check_explorer_jobs(&m, ds, model_dir);
+
+    char p2[4200];
+    snprintf(p2, sizeof p2, "%s/model.safetensors", model_dir);
+    unlink(p2);
+    snprintf(p2, sizeof p2, "%s/config.json", model_dir);
+    unlink(p2);
+    rmdir(model_dir);
 
     hc_dataset_free(ds);
     hc_model_free(&m);
