@@ -124,20 +124,6 @@ static void write_text(const char *path, const char *text)
     cr_assert_eq(th_write_file(path, text, strlen(text)), 0);
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "%s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    cr_assert_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    b[n] = 0;
-    fclose(f);
-    return b;
-}
-
 /* The small run options every run here uses: 2 batches of 2 sequences of 8. */
 #define SMALL "--batches 2 --batch-size 2 --seq-len 8 --threads 1 --quiet"
 
@@ -168,7 +154,7 @@ Test(cli, invalid_json_and_tokenizer_files)
     char *dir = th_tmpdir("cli"), *m = model(dir, "m"), *d = docs(dir, "d.jsonl", 8);
     char *out = path_in(dir, "out.json"), *cfg = path_in(m, "config.json");
     char *vocab = path_in(m, "vocab.json"), *merges = path_in(m, "merges.txt");
-    char *good_cfg = slurp(cfg), *good_vocab = slurp(vocab);
+    char *good_cfg = th_read(cfg), *good_vocab = th_read(vocab);
 
     write_text(cfg, "{\"n_layer\": 2,");
     fails(1, "config.json: not valid JSON", "info --model '%s'", m);
@@ -533,7 +519,7 @@ Test(cli, incompatible_results_are_not_merged_or_resumed)
     cr_assert_eq(unlink(out), 0);
 
     /* --resume with other options: refused, and the file is kept as it was */
-    char *before = slurp(a);
+    char *before = th_read(a);
     fails(2, "a.json: cannot be merged: params.bins is 40, expected 7 (--resume needs the options",
           "run --model '%s' --data '%s' --out '%s' " SMALL " --shard 0/2 --bins 7 --resume", m, d, a);
     fails(2, "written by shard 0/2, not 1/2",
@@ -541,7 +527,7 @@ Test(cli, incompatible_results_are_not_merged_or_resumed)
     /* not a results file at all: never overwritten */
     write_text(out, "precious");
     fails(1, "out.json: not valid JSON", "run --model '%s' --data '%s' --out '%s' " SMALL " --resume", m, d, out);
-    char *after = slurp(a), *kept = slurp(out);
+    char *after = th_read(a), *kept = th_read(out);
     cr_assert_str_eq(after, before);
     cr_assert_str_eq(kept, "precious");
     free(before), free(after), free(kept);

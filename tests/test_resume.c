@@ -27,20 +27,6 @@ static char *path_in(const char *dir, const char *name)
     return p;
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "%s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    cr_assert_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    b[n] = 0;
-    fclose(f);
-    return b;
-}
-
 static int n_done(const hc_results *r)
 {
     int n = 0;
@@ -136,13 +122,13 @@ static void kill_and_resume(int sig)
     char *args_full[] = {"run", "--model", m, "--data", d, "--out", full, "--batches", batches, "--batch-size", "8",
                          "--seq-len", "32", "--ablation", "mean", "--mlp", "--sets", "L0H0+L1H1", "--threads", "1",
                          "--quiet", NULL};
-    cr_assert_eq(run_to_end(err, args_full), 0, "%s", slurp(err));
+    cr_assert_eq(run_to_end(err, args_full), 0, "%s", th_read(err));
     char *args[] = {"run", "--model", m, "--data", d, "--out", part, "--batches", batches, "--batch-size", "8",
                     "--seq-len", "32", "--ablation", "mean", "--mlp", "--sets", "L0H0+L1H1", "--threads", "2",
                     "--quiet", NULL, NULL};
 
     int done, st = interrupt(part, err, args, sig, &done);
-    char *msg = slurp(err);
+    char *msg = th_read(err);
     if (sig == SIGKILL) {
         cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
     } else {
@@ -167,10 +153,10 @@ static void kill_and_resume(int sig)
     free(msg);
 
     args[21] = "--resume";
-    cr_assert_eq(run_to_end(err, args), 0, "%s", slurp(err));
+    cr_assert_eq(run_to_end(err, args), 0, "%s", th_read(err));
     /* Identical counts give an identical file (the paths differ only in
      * --out, which the file does not record). */
-    char *a = slurp(full), *b = slurp(part);
+    char *a = th_read(full), *b = th_read(part);
     size_t i = 0;
     while (a[i] && a[i] == b[i])
         i++;
