@@ -31,6 +31,9 @@ int cli_dtype(const char *opt, const char *s, enum hc_dtype *out);
 /* Standard usage error for an unknown option or a missing argument, as
  * reported by getopt_long (optopt / argv). */
 int cli_bad_option(const char *cmd, int argc, char **argv);
+/* A usage error naming the first operand left after the options (the
+ * commands take options only); 0 when there is none. */
+int cli_no_operands(const char *cmd, int argc, char **argv);
 /* Location of the bundled data directory: $HEADCAL_DATA, else the build
  * tree's data/ (next to the binary), else the installed pkgdatadir. */
 const char *cli_data_dir(void);

@@ -63,6 +63,13 @@ int cli_bad_option(const char *cmd, int argc, char **argv)
                    cmd, what);
 }
 
+int cli_no_operands(const char *cmd, int argc, char **argv)
+{
+    if (optind < argc)
+        return hc_fail(HC_EUSAGE, "%s: unexpected argument '%s'", cmd, argv[optind]);
+    return 0;
+}
+
 static int is_dir(const char *p)
 {
     struct stat sb;

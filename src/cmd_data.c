@@ -55,11 +55,11 @@ int cmd_data(int argc, char **argv)
     while (rc == 0 && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         if (c == O_FORMAT)
             rc = hc_data_format_parse(optarg, &fmt);
-        else if ((rc = run_opts_apply(&o, c, optarg)) == 1)
-            rc = cli_bad_option("data", argc, argv);
+        else
+            rc = run_opts_apply(&o, c, optarg, "data", argc, argv);
     }
-    if (rc == 0 && optind < argc)
-        rc = hc_fail(HC_EUSAGE, "data: unexpected argument '%s'", argv[optind]);
+    if (rc == 0)
+        rc = cli_no_operands("data", argc, argv);
     if (rc == 0 && (!o.model || !o.data))
         rc = hc_fail(HC_EUSAGE, "data: --model DIR and --data SRC are required");
     if (rc)

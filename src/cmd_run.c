@@ -90,13 +90,11 @@ int cmd_run(int argc, char **argv)
         case O_OUT: out = optarg; break;
         case O_QUIET: quiet = 1; break;
         default:
-            rc = run_opts_apply(&o, ch, optarg);
-            if (rc == 1)
-                rc = cli_bad_option("run", argc, argv);
+            rc = run_opts_apply(&o, ch, optarg, "run", argc, argv);
         }
     }
-    if (!rc && optind < argc)
-        rc = hc_fail(HC_EUSAGE, "run: unexpected argument '%s'", argv[optind]);
+    if (!rc)
+        rc = cli_no_operands("run", argc, argv);
     if (!rc && !out)
         rc = hc_fail(HC_EUSAGE, "run: --out FILE.json is required");
     if (rc)

@@ -41,8 +41,8 @@ int cmd_synth(int argc, char **argv)
         default: rc = cli_bad_option("synth", argc, argv);
         }
     }
-    if (!rc && optind < argc)
-        rc = hc_fail(HC_EUSAGE, "synth: unexpected argument '%s'", argv[optind]);
+    if (!rc)
+        rc = cli_no_operands("synth", argc, argv);
     if (!rc && !out)
         rc = hc_fail(HC_EUSAGE, "synth: --out DIR is required");
     if (!rc && o.cfg.d_model % o.cfg.n_head)

@@ -62,8 +62,8 @@ int cmd_train(int argc, char **argv)
         default: rc = cli_bad_option("train", argc, argv);
         }
     }
-    if (!rc && optind < argc)
-        rc = hc_fail(HC_EUSAGE, "train: unexpected argument '%s'", argv[optind]);
+    if (!rc)
+        rc = cli_no_operands("train", argc, argv);
     if (!rc && (!data || !out))
         rc = hc_fail(HC_EUSAGE, "train: --data FILE.tokens and --out DIR are required");
     if (!rc && cfg.d_model % cfg.n_head)

@@ -135,13 +135,11 @@ int cmd_tui(int argc, char **argv)
         case O_MLP: mlp = 1; break;
         case O_NO_CACHE: use_cache = 0; break;
         default:
-            rc = run_opts_apply(&o, ch, optarg);
-            if (rc == 1)
-                rc = cli_bad_option("tui", argc, argv);
+            rc = run_opts_apply(&o, ch, optarg, "tui", argc, argv);
         }
     }
-    if (!rc && optind < argc)
-        rc = hc_fail(HC_EUSAGE, "tui: unexpected argument '%s'", argv[optind]);
+    if (!rc)
+        rc = cli_no_operands("tui", argc, argv);
     if (!rc && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)))
         rc = hc_fail(HC_EUSAGE, "tui: the explorer needs a terminal (for scripts: headcal run, headcal plot)");
     if (rc)

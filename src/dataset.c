@@ -1,7 +1,9 @@
-/* Data sources → documents → sequences → batches (dataset.h).  Documents
- * are read whole (raw text or ids), ordered, and only then tokenised one
- * by one until the N*B sequences a run needs exist, so a large corpus
- * costs its reading, not its tokenisation. */
+/* Data sources → documents → sequences → batches (dataset.h).  A first
+ * pass validates every document and remembers only where it is (file,
+ * line, byte range); documents are then ordered, read back and tokenised
+ * one by one until the N*B sequences a run needs exist.  A corpus larger
+ * than memory streams: what stays in memory is one reference per document
+ * and the sequences the run uses. */
 #include <cJSON.h>
 #include <dirent.h>
 #include <errno.h>
@@ -65,15 +67,27 @@ static int seq_add(seqbuf *s, int32_t bos, const int32_t *ids, size_t n)
     return 0;
 }
 
-/* One document: where it came from, and either its text or its ids. */
+/* One document: where it is, and, once loaded, either its text or its
+ * ids. */
 typedef struct {
     const char *file;
     long line;              /* 0: the whole file is the document */
+    long offset;            /* of the line in the file */
+    size_t len;             /* bytes of the line, or of the whole file */
     char *text;
     size_t text_len;
     int32_t *ids;
     size_t n_ids;
 } doc;
+
+static void doc_unload(doc *d)
+{
+    free(d->text);
+    free(d->ids);
+    d->text = NULL;
+    d->ids = NULL;
+    d->text_len = d->n_ids = 0;
+}
 
 typedef struct {
     doc *v;
@@ -84,10 +98,8 @@ typedef struct {
 
 static void doclist_free(doclist *dl)
 {
-    for (size_t i = 0; i < dl->n; i++) {
-        free(dl->v[i].text);
-        free(dl->v[i].ids);
-    }
+    for (size_t i = 0; i < dl->n; i++)
+        doc_unload(&dl->v[i]);
     for (size_t i = 0; i < dl->n_files; i++)
         free(dl->files[i]);
     free(dl->v);
@@ -208,14 +220,21 @@ static int read_jsonl(doclist *dl, const char *path, int vocab)
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
-    long lineno = 0;
+    long lineno = 0, offset = 0;
     int rc = 0;
     while (rc == 0 && (len = getline(&line, &cap, f)) != -1) {
         lineno++;
         if (!blank(line, (size_t)len)) {
+            /* validated now, kept as a reference: loaded again when used */
             doc *d = doc_add(dl, file, lineno);
             rc = d ? parse_jsonl_line(d, line, (size_t)len, vocab) : -1;
+            if (d) {
+                d->offset = offset;
+                d->len = (size_t)len;
+                doc_unload(d);
+            }
         }
+        offset += len;
         if (cap > (1u << 20)) { /* do not keep a huge line's buffer for the rest of the file */
             free(line);
             line = NULL;
@@ -233,11 +252,38 @@ static int read_jsonl(doclist *dl, const char *path, int vocab)
 
 static int read_txt(doclist *dl, const char *path)
 {
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return hc_fail(HC_EBAD, "%s: %s", path, strerror(errno));
+    if ((unsigned long long)sb.st_size > MAX_TXT_BYTES)
+        return hc_fail(HC_EBAD, "%s: file too large (%lld bytes, limit %d)", path, (long long)sb.st_size,
+                       MAX_TXT_BYTES);
     const char *file = file_add(dl, path);
     doc *d = file ? doc_add(dl, file, 0) : NULL;
     if (!d)
         return -1;
-    return hc_read_file(path, MAX_TXT_BYTES, &d->text, &d->text_len);
+    d->len = (size_t)sb.st_size;
+    return 0;
+}
+
+/* Reads a document back (it was validated by the first pass; a file that
+ * changed since is reported, not trusted). */
+static int doc_load(doc *d, int vocab)
+{
+    if (!d->line)
+        return hc_read_file(d->file, MAX_TXT_BYTES, &d->text, &d->text_len);
+    FILE *f = fopen(d->file, "rb");
+    if (!f)
+        return hc_fail(HC_EBAD, "%s: %s", d->file, strerror(errno));
+    char *buf = malloc(d->len + 1);
+    int rc = buf ? 0 : hc_fail(HC_EBAD, "%s:%ld: out of memory reading the line", d->file, d->line);
+    if (!rc && (fseek(f, d->offset, SEEK_SET) != 0 || fread(buf, 1, d->len, f) != d->len))
+        rc = hc_fail(HC_EBAD, "%s:%ld: the file changed while it was being read", d->file, d->line);
+    fclose(f);
+    if (!rc)
+        rc = parse_jsonl_line(d, buf, d->len, vocab);
+    free(buf);
+    return rc;
 }
 
 static int has_suffix(const char *s, const char *suf)
@@ -376,9 +422,14 @@ static int build_from_docs(seqbuf *s, const char *src, const hc_dataset_opts *o,
     size_t skipped = 0;
     for (size_t i = 0; !rc && i < dl.n && s->n_seq < need; i++) {
         doc *d = &dl.v[order[i]];
+        if (doc_load(d, o->vocab_size)) {
+            rc = -1;
+            break;
+        }
         int32_t *ids = d->ids;
         size_t n = d->n_ids, added = 0;
         if (d->text && tokenize_checked(o, d, d->text, d->text_len, &ids, &n)) {
+            doc_unload(d);
             rc = -1;
             break;
         }
@@ -386,6 +437,7 @@ static int build_from_docs(seqbuf *s, const char *src, const hc_dataset_opts *o,
         skipped += added == 0;
         if (ids != d->ids)
             free(ids);
+        doc_unload(d);
     }
     if (!rc && s->n_seq < need)
         rc = too_few(src, o, s->n_seq, dl.n, skipped);

@@ -76,7 +76,7 @@ int run_opts_init(run_opts *o, int argc, char **argv)
     return 0;
 }
 
-int run_opts_apply(run_opts *o, int ch, const char *arg)
+int run_opts_apply(run_opts *o, int ch, const char *arg, const char *cmd, int argc, char **argv)
 {
     long v;
     switch (ch) {
@@ -119,7 +119,7 @@ int run_opts_apply(run_opts *o, int ch, const char *arg)
             return hc_fail(HC_EUSAGE, "--ln: '%s' is not frozen or recompute", arg);
         return 0;
     }
-    return 1;
+    return cli_bad_option(cmd, argc, argv);
 }
 
 void run_opts_longopts(struct option *out, const struct option *own, int n_own)

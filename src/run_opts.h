@@ -28,8 +28,9 @@ extern const struct option run_longopts[];
 /* Defaults (the notebook preset), then --preset wherever it appears on the
  * command line, so that explicit flags override the preset. */
 int run_opts_init(run_opts *o, int argc, char **argv);
-/* Applies one parsed option; returns 1 if ch is not a run option. */
-int run_opts_apply(run_opts *o, int ch, const char *arg);
+/* Applies one option getopt_long returned; an option that is not a run
+ * option is a usage error of command cmd. */
+int run_opts_apply(run_opts *o, int ch, const char *arg, const char *cmd, int argc, char **argv);
 /* Builds a longopts array: the command's own options followed by the run
  * options (out must hold n_own + RUN_LONGOPTS_N + 1 entries). */
 void run_opts_longopts(struct option *out, const struct option *own, int n_own);

@@ -11,7 +11,7 @@
 #include "headcal/sweep.h"
 #include "sweep_kernel.h"
 
-enum { TILE_T = 64, TILE_V = 1024 };
+enum { TILE_T = 128, TILE_V = 1024 };
 
 /* Variants are processed in groups whose heads' W_OU fit the memory
  * budget together; with one group the matrices are computed once. */

@@ -1,3 +1,4 @@
+#include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,7 @@ char *th_tmpdir(const char *tag)
     return dir;
 }
 
-char *th_slurp(const char *path)
+static char *slurp(const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -48,9 +49,9 @@ int th_run(const char *cmd, char **out, char **err)
     int st = system(full);
     free(full);
     if (out)
-        *out = th_slurp(o);
+        *out = slurp(o);
     if (err)
-        *err = th_slurp(e);
+        *err = slurp(e);
     unlink(o);
     unlink(e);
     rmdir(dir);
@@ -81,6 +82,20 @@ int th_write_file(const char *path, const void *data, size_t len)
         return -1;
     size_t w = fwrite(data, 1, len, f);
     return (fclose(f) == 0 && w == len) ? 0 : -1;
+}
+
+char *th_read(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    cr_assert_eq(fread(b, 1, (size_t)n, f), (size_t)n, "%s", path);
+    b[n] = 0;
+    fclose(f);
+    return b;
 }
 
 char *th_path(const char *dir, const char *name)

@@ -14,6 +14,11 @@ int th_run(const char *cmd, char **out, char **err);
 /* Path of the built headcal binary, and of a file in the source tree. */
 const char *th_headcal(void);
 const char *th_src(const char *rel);
+/* The whole file as a NUL-terminated malloc'd string; the test fails if
+ * it cannot be read. */
+char *th_read(const char *path);
+/* dir/name, malloc'd. */
+char *th_path(const char *dir, const char *name);
 /* Writes len bytes to path; returns 0 on success. */
 int th_write_file(const char *path, const void *data, size_t len);
 /* A file's contents, NUL-terminated ("" if it cannot be read), and

@@ -147,7 +147,7 @@ Test(cli, invalid_json_and_tokenizer_files)
     char *dir = th_tmpdir("cli"), *m = model(dir, "m"), *d = docs(dir, "d.jsonl", 8);
     char *out = th_path(dir, "out.json"), *cfg = th_path(m, "config.json");
     char *vocab = th_path(m, "vocab.json"), *merges = th_path(m, "merges.txt");
-    char *good_cfg = th_slurp(cfg), *good_vocab = th_slurp(vocab);
+    char *good_cfg = th_read(cfg), *good_vocab = th_read(vocab);
 
     write_text(cfg, "{\"n_layer\": 2,");
     fails(1, "config.json: not valid JSON", "info --model '%s'", m);
@@ -512,7 +512,7 @@ Test(cli, incompatible_results_are_not_merged_or_resumed)
     cr_assert_eq(unlink(out), 0);
 
     /* --resume with other options: refused, and the file is kept as it was */
-    char *before = th_slurp(a);
+    char *before = th_read(a);
     fails(2, "a.json: cannot be merged: params.bins is 40, expected 7 (--resume needs the options",
           "run --model '%s' --data '%s' --out '%s' " SMALL " --shard 0/2 --bins 7 --resume", m, d, a);
     fails(2, "written by shard 0/2, not 1/2",
@@ -520,7 +520,7 @@ Test(cli, incompatible_results_are_not_merged_or_resumed)
     /* not a results file at all: never overwritten */
     write_text(out, "precious");
     fails(1, "out.json: not valid JSON", "run --model '%s' --data '%s' --out '%s' " SMALL " --resume", m, d, out);
-    char *after = th_slurp(a), *kept = th_slurp(out);
+    char *after = th_read(a), *kept = th_read(out);
     cr_assert_str_eq(after, before);
     cr_assert_str_eq(kept, "precious");
     free(before), free(after), free(kept);

@@ -688,3 +688,37 @@ Test(dataset, data_command_takes_every_run_option)
     free(err);
     free(dir);
 }
+
+/* A corpus streams: `headcal data` on a 96 MB JSONL keeps one reference
+ * per document and the sequences it prints, not the corpus (the process's
+ * peak resident memory, read by the kernel's accounting). */
+Test(dataset, a_large_corpus_is_streamed, .timeout = 120)
+{
+    char *dir = th_tmpdir("stream"), path[4300], cmd[16000], *out, *err;
+    snprintf(path, sizeof path, "%s/big.jsonl", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    char line[12100];
+    int k = snprintf(line, sizeof line, "{\"text\": \"");
+    while (k < 12000)
+        k += snprintf(line + k, sizeof line - (size_t)k, "the quick brown fox jumps over the lazy dog ");
+    snprintf(line + k, sizeof line - (size_t)k, "\"}\n");
+    for (int i = 0; i < 8000; i++)
+        fputs(line, f);
+    cr_assert_eq(fclose(f), 0);
+    snprintf(cmd, sizeof cmd,
+             "%s -c 'import resource, subprocess, sys; "
+             "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode; "
+             "print(r, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "
+             "'%s' data --model '%s' --data '%s' --batches 2 --batch-size 2 --seq-len 64 --format tokens",
+             TEST_PYTHON, th_headcal(), th_src("data/default"), path);
+    cr_assert_eq(th_run(cmd, &out, &err), 0, "%s", err);
+    int rc = -1;
+    long kb = 0;
+    cr_assert_eq(sscanf(out, "%d %ld", &rc, &kb), 2, "%s", out);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert_lt(kb, 48 * 1024, "peak RSS %ld kB for a 96 MB corpus", kb);
+    free(out);
+    free(err);
+    free(dir);
+}

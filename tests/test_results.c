@@ -116,14 +116,6 @@ static char *path_in(const char *dir, const char *name)
     return p;
 }
 
-static char *slurp(const char *path)
-{
-    char *buf;
-    size_t len;
-    cr_assert_eq(hc_read_file(path, 1 << 26, &buf, &len), 0, "%s", hc_errmsg());
-    return buf;
-}
-
 static void assert_same_counts(const hc_results *a, const hc_results *b)
 {
     cr_assert_eq(a->n_variants, b->n_variants);
@@ -218,7 +210,7 @@ Test(results, write_read_round_trip)
 
     /* Reading and writing again gives the same bytes (numbers included). */
     cr_assert_eq(hc_results_write(&back, b), 0, "%s", hc_errmsg());
-    char *ta = slurp(a), *tb = slurp(b);
+    char *ta = th_read(a), *tb = th_read(b);
     cr_assert_str_eq(ta, tb);
 
     /* The file's fields as DESIGN §7 names them. */
@@ -406,7 +398,7 @@ Test(results, damaged_files_are_rejected_with_a_message)
     make_results(&r, 5, 0, 1, -1);
     cr_assert_eq(hc_results_write(&r, good), 0, "%s", hc_errmsg());
     hc_results_free(&r);
-    char *text = slurp(good);
+    char *text = th_read(good);
 
     /* Damaged text. */
     const struct {
@@ -522,7 +514,7 @@ Test(results, shards_merge_into_exactly_the_full_run)
     assert_same_counts(&full, &merged);
 
     cr_assert_eq(hc_results_write(&merged, merged_path), 0, "%s", hc_errmsg());
-    char *a = slurp(full_path), *b = slurp(merged_path);
+    char *a = th_read(full_path), *b = th_read(merged_path);
     cr_assert_str_eq(a, b, "the merged file is the unsharded run's file");
     free(a);
     free(b);
@@ -676,7 +668,7 @@ Test(results, merge_command)
     char cmd[20000], *o, *e;
     snprintf(cmd, sizeof cmd, "%s merge --out '%s' '%s' '%s'", th_headcal(), out, s[1], s[0]);
     cr_assert_eq(th_run(cmd, &o, &e), 0, "%s", e);
-    char *a = slurp(full), *b = slurp(out);
+    char *a = th_read(full), *b = th_read(out);
     cr_assert_str_eq(a, b);
     free(a);
     free(b);
@@ -721,7 +713,7 @@ Test(results, merge_command)
     cr_assert_eq(th_write_file(out, "old", 3), 0);
     snprintf(cmd, sizeof cmd, "%s merge --out '%s' '%s' '%s'", th_headcal(), out, s[0], damaged);
     cr_assert_eq(th_run(cmd, &o, &e), 1);
-    a = slurp(out);
+    a = th_read(out);
     cr_assert_str_eq(a, "old");
     free(a);
     free(o);

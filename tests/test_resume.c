@@ -115,13 +115,13 @@ static void kill_and_resume(int sig)
     char *args_full[] = {"run", "--model", m, "--data", d, "--out", full, "--batches", batches, "--batch-size", "8",
                          "--seq-len", "32", "--ablation", "mean", "--mlp", "--sets", "L0H0+L1H1", "--threads", "1",
                          "--quiet", NULL};
-    cr_assert_eq(run_to_end(err, args_full), 0, "%s", th_slurp(err));
+    cr_assert_eq(run_to_end(err, args_full), 0, "%s", th_read(err));
     char *args[] = {"run", "--model", m, "--data", d, "--out", part, "--batches", batches, "--batch-size", "8",
                     "--seq-len", "32", "--ablation", "mean", "--mlp", "--sets", "L0H0+L1H1", "--threads", "2",
                     "--quiet", NULL, NULL};
 
     int done, st = interrupt(part, err, args, sig, &done);
-    char *msg = th_slurp(err);
+    char *msg = th_read(err);
     if (sig == SIGKILL) {
         cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
     } else {
@@ -146,10 +146,10 @@ static void kill_and_resume(int sig)
     free(msg);
 
     args[21] = "--resume";
-    cr_assert_eq(run_to_end(err, args), 0, "%s", th_slurp(err));
+    cr_assert_eq(run_to_end(err, args), 0, "%s", th_read(err));
     /* Identical counts give an identical file (the paths differ only in
      * --out, which the file does not record). */
-    char *a = th_slurp(full), *b = th_slurp(part);
+    char *a = th_read(full), *b = th_read(part);
     size_t i = 0;
     while (a[i] && a[i] == b[i])
         i++;
