@@ -21,9 +21,5 @@ char *th_read(const char *path);
 char *th_path(const char *dir, const char *name);
 /* Writes len bytes to path; returns 0 on success. */
 int th_write_file(const char *path, const void *data, size_t len);
-/* A file's contents, NUL-terminated ("" if it cannot be read), and
- * dir/name; both malloc'd. */
-char *th_slurp(const char *path);
-char *th_path(const char *dir, const char *name);
 
 #endif
