@@ -90,6 +90,8 @@ int cmd_plot(int argc, char **argv)
         rc = hc_fail(HC_EUSAGE, "plot: --format must be png, svg or sixel");
     if (!rc && !out && strcmp(format, "sixel"))
         rc = hc_fail(HC_EUSAGE, "plot: -o FILE is required for %s", format);
+    if (!rc && heads && !strcmp(kind, "heatmap"))
+        rc = hc_fail(HC_EUSAGE, "plot: --heads applies to --kind curves (the heatmap shows every head)");
     if (rc)
         return hc_errstatus();
     hc_results r;

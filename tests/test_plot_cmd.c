@@ -92,6 +92,7 @@ Test(plot_cmd, usage_and_input_errors, .timeout = 120)
         {"r.json --kind heatmap --format gif -o x.png", 2, "--format"},
         {"r.json --kind heatmap --format png", 2, "-o FILE"},
         {"r.json --kind heatmap --metric nonsense --format svg -o x.svg", 2, "nonsense"},
+        {"r.json --kind heatmap --heads 0.1 --format png -o x.png", 2, "--heads applies to --kind curves"},
         {"r.json --kind curves --heads L9H9 --format svg -o x.svg", 2, "L9H9"},
         {"r.json --kind curves --heads banana --format svg -o x.svg", 2, "banana"},
         {"r.json --kind heatmap --width 10 --format png -o x.png", 2, "--width"},

@@ -119,6 +119,11 @@ Test(run, heads_list_and_bad_heads, .init = setup, .timeout = 120)
     cr_assert_eq(run(args, &err), 1);
     cr_assert(strstr(err, "400") && strstr(err, "24"), "too few documents should name both numbers: %s", err);
     free(err);
+    /* the results must never overwrite the data */
+    snprintf(args, sizeof args, "--out %s/d.jsonl", dir);
+    cr_assert_eq(run(args, &err), 2);
+    cr_assert(strstr(err, "is the --data file"), "%s", err);
+    free(err);
     snprintf(args, sizeof args, "--seq-len 64 --out %s/bad.json", dir);
     cr_assert_eq(run(args, &err), 2);
     cr_assert(strstr(err, "context of 32"), "%s", err);
