@@ -19,7 +19,7 @@ status=0
 make -s -j"$(nproc)" check >/dev/null 2>&1 || status=$?
 summary="$(grep 'Synthesis:' tests/test_headcal.log | tail -n 1 || true)"
 if [ "$status" -ne 0 ]; then
-    cat tests/test-suite.log >&2 || true
+    grep -B6 "^\[FAIL\]" tests/test_headcal.log >&2 || true
     echo "ci-extra: make check under ASan + UBSan failed (status $status)" >&2
     exit "$status"
 fi
