@@ -26,9 +26,8 @@ float hc_layernorm_row(float *out, const float *x, const float *w, const float *
     return scale;
 }
 
-/* out[N, D] = LN(x[N, D]); scale[N] optional */
-static void layernorm(float *out, float *scale, const float *x, const float *w, const float *b, size_t N, int D,
-                      float eps)
+void hc_layernorm(float *out, float *scale, const float *x, const float *w, const float *b, size_t N, int D,
+                  float eps)
 {
     for (size_t t = 0; t < N; t++) {
         float s = hc_layernorm_row(out + t * D, x + t * D, w, b, D, eps);
@@ -122,12 +121,12 @@ int hc_forward(const hc_model *m, const int32_t *tokens, int B, int S, const hc_
         for (int l = 0; l < L; l++) {
             float *z = acts->z ? acts->z + (size_t)l * N * D : zb;
             float *mo = acts->mlp_out ? acts->mlp_out + (size_t)l * N * D : mb;
-            layernorm(h, NULL, x, p->ln1_w + l * D, p->ln1_b + l * D, N, D, c->ln_eps);
+            hc_layernorm(h, NULL, x, p->ln1_w + l * D, p->ln1_b + l * D, N, D, c->ln_eps);
             matmul(qkv, h, p->w_qkv + (size_t)l * D * 3 * D, p->b_qkv + l * 3 * D, N, D, 3 * D, 0.0f);
             for (int b = 0; b < B; b++)
                 attention(z + (size_t)b * S * D, qkv + (size_t)b * S * 3 * D, att, S, D, c->n_head);
             matmul(x, z, p->w_o + (size_t)l * D * D, p->b_o + l * D, N, D, D, 1.0f);
-            layernorm(h, NULL, x, p->ln2_w + l * D, p->ln2_b + l * D, N, D, c->ln_eps);
+            hc_layernorm(h, NULL, x, p->ln2_w + l * D, p->ln2_b + l * D, N, D, c->ln_eps);
             matmul(a, h, p->w_in + (size_t)l * D * F, p->b_in + (size_t)l * F, N, D, F, 0.0f);
             hc_gelu_new(a, N * F);
             matmul(mo, a, p->w_out + (size_t)l * F * D, p->b_out + l * D, N, F, D, 0.0f);
@@ -136,7 +135,7 @@ int hc_forward(const hc_model *m, const int32_t *tokens, int B, int S, const hc_
         }
         if (acts->resid)
             memcpy(acts->resid, x, N * D * sizeof(float));
-        layernorm(h, acts->scale, x, p->lnf_w, p->lnf_b, N, D, c->ln_eps);
+        hc_layernorm(h, acts->scale, x, p->lnf_w, p->lnf_b, N, D, c->ln_eps);
         if (acts->logits)
             matmul(acts->logits, h, p->w_u, p->b_u, N, D, V, 0.0f);
     }

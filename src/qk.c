@@ -50,12 +50,6 @@ static void affine(float *y, const float *x, const float *W, int ldw, const floa
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, cols, rows, 1.0f, x, rows, W, ldw, 1.0f, y, cols);
 }
 
-static void layernorm_rows(float *out, const float *x, const float *w, const float *b, int n, int D, float eps)
-{
-    for (int t = 0; t < n; t++)
-        hc_layernorm_row(out + (size_t)t * D, x + (size_t)t * D, w, b, D, eps);
-}
-
 /* x[WE], x[MLP0], x[WEE] for tokens tok[n]: block 0 with self-attention only */
 static int embed_block0(hc_qk_embeds *e, const int32_t *tok)
 {
@@ -74,11 +68,11 @@ static int embed_block0(hc_qk_embeds *e, const int32_t *tok)
         memcpy(we + (size_t)t * D, p->w_e + (size_t)tok[t] * D, (size_t)D * sizeof(float));
     /* attending only to itself, a head's z is its value: Σ_h z_h·W_O^h is
      * the concatenated values times the whole W_O */
-    layernorm_rows(a, we, p->ln1_w, p->ln1_b, n, D, c->ln_eps);
+    hc_layernorm(a, NULL, we, p->ln1_w, p->ln1_b, n, D, c->ln_eps);
     affine(z, a, p->w_qkv + 2 * D, 3 * D, NULL, n, D, D);
     memcpy(res, we, (size_t)n * D * sizeof(float));
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, D, D, 1.0f, z, D, p->w_o, D, 1.0f, res, D);
-    layernorm_rows(a, res, p->ln2_w, p->ln2_b, n, D, c->ln_eps);
+    hc_layernorm(a, NULL, res, p->ln2_w, p->ln2_b, n, D, c->ln_eps);
     affine(f, a, p->w_in, F, p->b_in, n, D, F);
     hc_gelu_new(f, (size_t)n * F);
     affine(mlp, f, p->w_out, D, p->b_out, n, F, D);
@@ -218,7 +212,7 @@ int hc_qk_scores(const hc_qk_embeds *e, int layer, int head, hc_qk_result *out)
     /* q and k of every embedding ([n, dh] each at q + x·n·dh); the few
      * unused ones cost less than tracking them */
     for (int x = 0; x < N_X; x++) {
-        layernorm_rows(a, e->x[x], p->ln1_w + (size_t)layer * D, p->ln1_b + (size_t)layer * D, n, D, c->ln_eps);
+        hc_layernorm(a, NULL, e->x[x], p->ln1_w + (size_t)layer * D, p->ln1_b + (size_t)layer * D, n, D, c->ln_eps);
         affine(q + (size_t)x * n * dh, a, W + head * dh, 3 * D, bias + head * dh, n, D, dh);
         affine(k + (size_t)x * n * dh, a, W + D + head * dh, 3 * D, bias + D + head * dh, n, D, dh);
     }

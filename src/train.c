@@ -78,13 +78,6 @@ static void linear_back(float *dx, float *dW, float *db, const float *dy, const 
             db[j] += dy[t * cols + j];
 }
 
-/* out[N, D] = LN(x[N, D]) */
-static void ln_forward(float *out, const float *x, const float *w, const float *b, size_t N, int D, float eps)
-{
-    for (size_t t = 0; t < N; t++)
-        hc_layernorm_row(out + t * D, x + t * D, w, b, D, eps);
-}
-
 /* dx[N, D] += LN'(x)ᵀ dy; dw, db [D] accumulate.  With x̂ = (x - μ)/σ:
  * dx = (ĝ - mean(ĝ) - x̂·mean(ĝ·x̂)) / σ where ĝ = dy ⊙ w. */
 static void ln_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w, size_t N,
@@ -196,7 +189,7 @@ static void forward(const hc_model *m, const int32_t *tokens, int B, int S, cach
         float *h1 = c->h1 + l * N * D, *qkv = c->qkv + l * N * 3 * D, *z = c->z + l * N * D;
         float *xm = c->xm + l * N * D, *h2 = c->h2 + l * N * D, *a = c->a + l * N * F, *g = c->g + l * N * F;
         float *att = c->att + (size_t)l * B * H * S * S, *xo = c->x + (l + 1) * N * D;
-        ln_forward(h1, x, p->ln1_w + l * D, p->ln1_b + l * D, N, D, cf->ln_eps);
+        hc_layernorm(h1, NULL, x, p->ln1_w + l * D, p->ln1_b + l * D, N, D, cf->ln_eps);
         linear(qkv, h1, p->w_qkv + (size_t)l * D * 3 * D, p->b_qkv + l * 3 * D, N, D, 3 * D);
         for (int b = 0; b < B; b++)
             for (int h = 0; h < H; h++) {
@@ -207,7 +200,7 @@ static void forward(const hc_model *m, const int32_t *tokens, int B, int S, cach
         linear(xm, z, p->w_o + (size_t)l * D * D, p->b_o + l * D, N, D, D);
         for (size_t i = 0; i < N * D; i++)
             xm[i] += x[i];
-        ln_forward(h2, xm, p->ln2_w + l * D, p->ln2_b + l * D, N, D, cf->ln_eps);
+        hc_layernorm(h2, NULL, xm, p->ln2_w + l * D, p->ln2_b + l * D, N, D, cf->ln_eps);
         linear(a, h2, p->w_in + (size_t)l * D * F, p->b_in + (size_t)l * F, N, D, F);
         for (size_t i = 0; i < N * F; i++) {
             float v = a[i];
@@ -217,7 +210,7 @@ static void forward(const hc_model *m, const int32_t *tokens, int B, int S, cach
         for (size_t i = 0; i < N * D; i++)
             xo[i] += xm[i];
     }
-    ln_forward(c->hf, c->x + (size_t)cf->n_layer * N * D, p->lnf_w, p->lnf_b, N, D, cf->ln_eps);
+    hc_layernorm(c->hf, NULL, c->x + (size_t)cf->n_layer * N * D, p->lnf_w, p->lnf_b, N, D, cf->ln_eps);
 }
 
 /* The tied head, HEAD_ROWS rows at a time so [N, V] logits never exist:

@@ -29,6 +29,10 @@ void hc_attention_head(float *z, float *att, const float *q, const float *k, con
 
 /* LayerNorm of one row (biased variance, eps inside the sqrt); returns the
  * scale.  w and b may be NULL (the "pre" norm of a processed model). */
+/* out[N, D] = LN(x[N, D]) row by row; scale[N] receives each row's scale
+ * when not NULL. */
+void hc_layernorm(float *out, float *scale, const float *x, const float *w, const float *b, size_t N, int D,
+                  float eps);
 float hc_layernorm_row(float *out, const float *x, const float *w, const float *b, int D, float eps);
 /* GPT-2's gelu_new (tanh approximation), in place on x[n]. */
 void hc_gelu_new(float *x, size_t n);
