@@ -2,6 +2,7 @@
  * tile loop (token tiles across workers, vocabulary tiles inside). */
 #include <cblas.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,7 +32,9 @@ struct hc_sweep {
     int n_groups;
     group *groups;
     int max_slots;
-    float *wou;    /* [max_slots, dh, V] */
+    int kind;      /* HCK_*: with a fused kernel wou is packed (hck_pack) */
+    size_t slot_floats;
+    float *wou;    /* [max_slots] × slot_floats: W_OU^h[dh, V], or packed */
     int wou_group; /* which group wou holds, -1 none */
     const hc_means *means;
     atomic_int *cancel;
@@ -63,6 +66,57 @@ static int check_component(const hc_config *c, const hc_component *x)
     if (x->head != HC_MLP && (x->head < 0 || x->head >= c->n_head))
         return hc_fail(HC_EUSAGE, "head %d.%d does not exist (the model has %d heads per layer)", x->layer, x->head,
                        c->n_head);
+    return 0;
+}
+
+int hc_sweep_kernel_available(int kernel)
+{
+    return kernel == HC_KERNEL_AMX ? hck_amx_available() : kernel == HC_KERNEL_AVX512 ? hck_fused_available() : 1;
+}
+
+/* HC_KERNEL_* → HCK_*: AUTO takes AMX where d_head fills whole tiles
+ * (GPT-2's 64), else AVX-512, else the portable path. */
+static int kernel_kind(int k, const hc_config *c)
+{
+    if (k == HC_KERNEL_AUTO)
+        k = hck_amx_available() && c->d_head % 32 == 0 ? HC_KERNEL_AMX
+            : hck_fused_available()                    ? HC_KERNEL_AVX512
+                                                       : HC_KERNEL_GENERIC;
+    return k == HC_KERNEL_AMX ? HCK_AMX : k == HC_KERNEL_AVX512 ? HCK_AVX512 : HCK_GENERIC;
+}
+
+size_t hc_sweep_head_bytes(const hc_config *c, int kernel)
+{
+    int kind = kernel_kind(kernel, c);
+    return (kind == HCK_GENERIC ? (size_t)c->d_head * c->d_vocab : hck_packed_floats(kind, c->d_head, c->d_vocab)) *
+           sizeof(float);
+}
+
+const char *hc_sweep_kernel_name(const hc_sweep *sw)
+{
+    return sw->kind == HCK_AMX ? "amx" : sw->kind == HCK_AVX512 ? "avx512" : "generic";
+}
+
+static int pick_kernel(hc_sweep *sw)
+{
+    int k = sw->o.kernel;
+    const char *env = getenv("HEADCAL_KERNEL");
+    if (k == HC_KERNEL_AUTO && env && *env) {
+        if (!strcmp(env, "generic"))
+            k = HC_KERNEL_GENERIC;
+        else if (!strcmp(env, "avx512"))
+            k = HC_KERNEL_AVX512;
+        else if (!strcmp(env, "amx"))
+            k = HC_KERNEL_AMX;
+        else
+            return hc_fail(HC_EUSAGE, "HEADCAL_KERNEL=%s: expected generic, avx512 or amx", env);
+    }
+    if (!hc_sweep_kernel_available(k))
+        return hc_fail(HC_EUSAGE, k == HC_KERNEL_AMX
+                                      ? "the amx kernel needs a CPU with AMX-BF16 and AVX-512, and Linux's permission"
+                                      : "the avx512 kernel needs a CPU with AVX-512F and DQ; this one lacks them");
+    sw->o.kernel = k;
+    sw->kind = kernel_kind(k, &sw->m->cfg);
     return 0;
 }
 
@@ -154,7 +208,12 @@ int hc_sweep_new(hc_sweep **out, const hc_model *m, const hc_variant_spec *vars,
             *next++ = vars[v].c[i];
         }
     }
-    size_t per_slot = (size_t)m->cfg.d_head * m->cfg.d_vocab * sizeof(float);
+    if (pick_kernel(sw)) {
+        hc_sweep_free(sw);
+        return -1;
+    }
+    size_t per_slot = hc_sweep_head_bytes(&m->cfg, sw->o.kernel);
+    sw->slot_floats = per_slot / sizeof(float);
     size_t lh = (size_t)m->cfg.n_layer * m->cfg.n_head;
     sw->max_slots = o->mem_budget ? (int)(o->mem_budget / per_slot < lh ? o->mem_budget / per_slot : lh) : (int)lh;
     for (int i = 0; sw->max_slots == 0 && i < total; i++)
@@ -171,7 +230,8 @@ int hc_sweep_new(hc_sweep **out, const hc_model *m, const hc_variant_spec *vars,
     for (int g = 0; g < sw->n_groups; g++)
         slots = sw->groups[g].n_slots > slots ? sw->groups[g].n_slots : slots;
     sw->max_slots = slots;
-    if (slots && !(sw->wou = malloc((size_t)slots * per_slot))) {
+    /* 64-byte alignment: the fused kernel loads whole cache lines */
+    if (slots && !(sw->wou = aligned_alloc(64, ((size_t)slots * per_slot + 63) & ~(size_t)63))) {
         hc_sweep_free(sw);
         return hc_fail(HC_EBAD, "out of memory for W_OU (%zu MB); lower --mem", (size_t)slots * per_slot >> 20);
     }
@@ -182,22 +242,31 @@ int hc_sweep_new(hc_sweep **out, const hc_model *m, const hc_variant_spec *vars,
 void hc_sweep_set_means(hc_sweep *sw, const hc_means *mn) { sw->means = mn; }
 void hc_sweep_set_cancel(hc_sweep *sw, atomic_int *cancel) { sw->cancel = cancel; }
 
-/* W_OU^h[dh, V] = W_O^h[dh, D] · W_U[D, V] for every head of group g.
- * Runs outside the pool so OpenBLAS may use every core. */
-static void load_group(hc_sweep *sw, int gi)
+/* W_OU^h[dh, V] = W_O^h[dh, D] · W_U[D, V] for every head of group g,
+ * packed for the fused kernel.  Runs outside the pool so OpenBLAS may use
+ * every core. */
+static int load_group(hc_sweep *sw, int gi)
 {
     if (sw->wou_group == gi)
-        return;
+        return 0;
     const hc_config *c = &sw->m->cfg;
     const group *g = &sw->groups[gi];
     int D = c->d_model, dh = c->d_head, V = c->d_vocab;
+    float *tmp = NULL;
+    if (sw->kind != HCK_GENERIC && g->n_slots && !(tmp = malloc((size_t)dh * V * sizeof(float))))
+        return hc_fail(HC_EBAD, "out of memory for W_OU");
     for (int s = 0; s < g->n_slots; s++) {
         int l = g->heads[s] / c->n_head, h = g->heads[s] % c->n_head;
         const float *wo = sw->m->p.w_o + (size_t)l * D * D + (size_t)h * dh * D;
+        float *dst = sw->wou + (size_t)s * sw->slot_floats;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, dh, V, D, 1.0f, wo, D, sw->m->p.w_u, V, 0.0f,
-                    sw->wou + (size_t)s * dh * V, V);
+                    sw->kind != HCK_GENERIC ? tmp : dst, V);
+        if (sw->kind != HCK_GENERIC)
+            hck_pack(sw->kind, tmp, dh, V, dst);
     }
+    free(tmp);
     sw->wou_group = gi;
+    return 0;
 }
 
 /* Everything the tile tasks of one batch and one group share. */
@@ -210,6 +279,7 @@ typedef struct {
     /* per-worker scratch, sized for the group */
     float **scratch;
     size_t scratch_floats;
+    hck_seg **seg; /* per worker: the head members of one variant (fused kernel) */
 } batch_ctx;
 
 static int member_k(const hc_config *c, const hc_component *x)
@@ -237,6 +307,21 @@ static void member_act(const batch_ctx *bc, const hc_component *x, int n, float 
     }
 }
 
+/* Floats of scratch for the members' activations of group g: a (all
+ * members) and a16 (the heads' activations split for AMX). */
+static void member_floats(const hc_sweep *sw, const group *g, size_t *a, size_t *a16)
+{
+    const hc_config *c = &sw->m->cfg;
+    *a = *a16 = 0;
+    for (int v = g->v0; v < g->v1; v++)
+        for (int i = 0; i < sw->vars[v].n; i++) {
+            int K = member_k(c, &sw->vars[v].c[i]);
+            *a += (size_t)TILE_T * K;
+            if (sw->kind == HCK_AMX && sw->vars[v].c[i].head != HC_MLP)
+                *a16 += (size_t)TILE_T * hck_amx_depth(K);
+        }
+}
+
 static int tile_task(void *vctx, int task, int worker)
 {
     const batch_ctx *bc = vctx;
@@ -245,17 +330,18 @@ static int tile_task(void *vctx, int task, int worker)
     const group *g = &sw->groups[bc->gi];
     const int D = c->d_model, V = c->d_vocab, k = sw->o.top_k, nv = g->v1 - g->v0;
     const int p0 = task * TILE_T, T = bc->P - p0 < TILE_T ? bc->P - p0 : TILE_T;
+    /* rows of each member's activations, padded for the fused kernel's row blocks */
+    const int Tp = (T + HCK_ROW_PAD - 1) / HCK_ROW_PAD * HCK_ROW_PAD;
     const float *W_U = sw->m->p.w_u, *b_U = sw->m->p.b_u;
 
-    /* scratch layout: base[T, TILE_V] | buf[T, TILE_V] | r[T, D] |
-     * alpha[nv, T] | A (all members of all variants, [T, K] each) | rows | tk | ti */
+    /* scratch layout: base[T, TILE_V] | buf[T, TILE_V] | r[T, D] | alpha[nv, T] |
+     * A (all members of all variants, [T, K] each) | A16 (AMX: the heads' A split) | rows | tk | ti */
     float *base = bc->scratch[worker], *buf = base + TILE_T * TILE_V;
     float *r = buf + TILE_T * TILE_V, *alpha = r + (size_t)TILE_T * D, *A = alpha + (size_t)nv * TILE_T;
-    size_t a_floats = 0;
-    for (int v = g->v0; v < g->v1; v++)
-        for (int i = 0; i < sw->vars[v].n; i++)
-            a_floats += (size_t)TILE_T * member_k(c, &sw->vars[v].c[i]);
-    hck_row *rows = (hck_row *)(A + a_floats);
+    size_t a_floats, a16_floats;
+    member_floats(sw, g, &a_floats, &a16_floats);
+    uint16_t *A16 = (uint16_t *)(A + a_floats), *a16 = A16;
+    hck_row *rows = (hck_row *)(A + a_floats + a16_floats);
     float *tk = (float *)(rows + (size_t)nv * TILE_T);
     int32_t *ti = (int32_t *)(tk + (size_t)nv * TILE_T * k);
     int32_t target[TILE_T];
@@ -275,6 +361,7 @@ static int tile_task(void *vctx, int task, int worker)
             int K = member_k(c, x);
             for (int t = 0; t < T; t++)
                 member_act(bc, x, bc->tok_of[p0 + t], a + (size_t)t * K);
+            memset(a + (size_t)T * K, 0, (size_t)(Tp - T) * K * sizeof(float));
             if (sw->o.ln == HC_LN_RECOMPUTE) {
                 /* r[T, D] += a[T, K] · (W_O^h[K, D] or I) */
                 if (x->head != HC_MLP)
@@ -284,7 +371,7 @@ static int tile_task(void *vctx, int task, int worker)
                     for (size_t j = 0; j < (size_t)T * D; j++)
                         r[j] += a[j];
             }
-            a += (size_t)T * K;
+            a += (size_t)Tp * K;
         }
         for (int t = 0; t < T; t++) {
             float sigma = bc->scale[bc->tok_of[p0 + t]], sigma2 = sigma;
@@ -308,8 +395,16 @@ static int tile_task(void *vctx, int task, int worker)
                 int K = member_k(c, &vs->c[i]);
                 for (int j = 0; j < K; j++)
                     row[(size_t)t * K + j] *= inv;
-                row += (size_t)T * K;
+                row += (size_t)Tp * K;
             }
+        }
+        for (int i = 0; sw->kind == HCK_AMX && i < vs->n; i++) {
+            int K = member_k(c, &vs->c[i]);
+            if (vs->c[i].head != HC_MLP) {
+                hck_split_rows(a_v, Tp, K, a16);
+                a16 += (size_t)2 * Tp * hck_amx_depth(K);
+            }
+            a_v += (size_t)Tp * K;
         }
     }
     hck_rows_init(rows, tk, ti, nv * TILE_T, k);
@@ -317,24 +412,61 @@ static int tile_task(void *vctx, int task, int worker)
         int vt = V - v0 < TILE_V ? V - v0 : TILE_V;
         /* base[T, vt] = x̂[T, D] · W_U[D, v0:v0+vt] */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, vt, D, 1.0f, xn, D, W_U + v0, V, 0.0f, base, vt);
+        if (sw->kind != HCK_GENERIC) /* the baseline's logits, which frozen-scale variants start from */
+            for (int t = 0; t < T; t++)
+                for (int j = 0; j < vt; j++)
+                    base[t * vt + j] += b_U[v0 + j];
         a = A;
+        a16 = A16;
         for (int v = g->v0; v < g->v1; v++) {
             const hc_variant_spec *vs = &sw->vars[v];
             const float *alpha_v = alpha + (size_t)(v - g->v0) * TILE_T;
+            size_t ro = (size_t)(v - g->v0) * TILE_T;
+            if (sw->kind != HCK_GENERIC) {
+                /* MLP members (rank d_model) go through OpenBLAS into buf,
+                 * which then stands in for α·base; heads go to the kernel. */
+                int has_mlp = 0, ns = 0;
+                for (int i = 0; i < vs->n; i++)
+                    has_mlp |= vs->c[i].head == HC_MLP;
+                /* α = 1 exactly with the scale frozen (σ/σ) and for the baseline */
+                const float *al = sw->o.ln == HC_LN_RECOMPUTE && vs->n ? alpha_v : NULL;
+                if (has_mlp)
+                    for (int t = 0; t < T; t++)
+                        for (int j = 0; j < vt; j++)
+                            buf[t * vt + j] = al ? al[t] * (base[t * vt + j] - b_U[v0 + j]) + b_U[v0 + j]
+                                                 : base[t * vt + j];
+                for (int i = 0; i < vs->n; i++) {
+                    const hc_component *x = &vs->c[i];
+                    int K = member_k(c, x);
+                    if (x->head == HC_MLP)
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, vt, K, -1.0f, a, K, W_U + v0, V,
+                                    1.0f, buf, vt);
+                    else {
+                        bc->seg[worker][ns++] = (hck_seg){
+                            a, a16, K, Tp, sw->wou + (size_t)g->slot[x->layer * c->n_head + x->head] * sw->slot_floats};
+                        if (sw->kind == HCK_AMX)
+                            a16 += (size_t)2 * Tp * hck_amx_depth(K);
+                    }
+                    a += (size_t)Tp * K;
+                }
+                (sw->kind == HCK_AMX ? hck_amx_update : hck_avx512_update)(
+                    bc->seg[worker], ns, T, has_mlp ? buf : base, vt, has_mlp ? NULL : al, b_U + v0, v0, vt, target,
+                    rows + ro, tk + ro * k, ti + ro * k, k);
+                continue;
+            }
             for (int t = 0; t < T; t++)
                 for (int j = 0; j < vt; j++)
                     buf[t * vt + j] = alpha_v[t] * base[t * vt + j] + b_U[v0 + j];
             for (int i = 0; i < vs->n; i++) {
                 const hc_component *x = &vs->c[i];
                 int K = member_k(c, x);
-                const float *B = x->head != HC_MLP
-                                     ? sw->wou + (size_t)g->slot[x->layer * c->n_head + x->head] * K * V
-                                     : W_U;
+                const float *B = x->head != HC_MLP ? sw->wou + (size_t)g->slot[x->layer * c->n_head + x->head] *
+                                                                   sw->slot_floats
+                                                   : W_U;
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, vt, K, -1.0f, a, K, B + v0, V, 1.0f, buf,
                             vt);
-                a += (size_t)T * K;
+                a += (size_t)Tp * K;
             }
-            size_t ro = (size_t)(v - g->v0) * TILE_T;
             hck_update(buf, T, vt, v0, target, rows + ro, tk + ro * k, ti + ro * k, k);
         }
     }
@@ -352,10 +484,9 @@ static size_t scratch_floats(const hc_sweep *sw, const group *g)
 {
     const hc_config *c = &sw->m->cfg;
     int nv = g->v1 - g->v0, k = sw->o.top_k;
-    size_t n = 2 * (size_t)TILE_T * TILE_V + (size_t)TILE_T * c->d_model + (size_t)nv * TILE_T;
-    for (int v = g->v0; v < g->v1; v++)
-        for (int i = 0; i < sw->vars[v].n; i++)
-            n += (size_t)TILE_T * member_k(c, &sw->vars[v].c[i]);
+    size_t a, a16;
+    member_floats(sw, g, &a, &a16);
+    size_t n = 2 * (size_t)TILE_T * TILE_V + (size_t)TILE_T * c->d_model + (size_t)nv * TILE_T + a + a16;
     /* rows are hck_row (24 bytes = 6 floats), then tk and ti */
     n += (size_t)nv * TILE_T * (sizeof(hck_row) / sizeof(float) + 2 * (size_t)k);
     return n + 16;
@@ -443,22 +574,31 @@ int hc_sweep_batch(hc_sweep *sw, const int32_t *tokens, const int *lengths, int 
             }
     }
     for (int gi = 0; gi < sw->n_groups && !rc; gi++) {
-        load_group(sw, gi);
+        if ((rc = load_group(sw, gi)))
+            break;
         const group *g = &sw->groups[gi];
         batch_ctx bc = {.sw = sw, .gi = gi, .N = (int)N, .S = S, .P = P, .z = z, .mlp = mlp, .resid = resid,
                         .scale = scale, .xn = xn, .tok_of = tok_of, .out = out};
         int nt = sw->o.threads;
         bc.scratch_floats = scratch_floats(sw, g);
+        int members = 1;
+        for (int v = g->v0; v < g->v1; v++)
+            members = sw->vars[v].n > members ? sw->vars[v].n : members;
         bc.scratch = calloc((size_t)nt, sizeof *bc.scratch);
-        rc = bc.scratch ? 0 : hc_fail(HC_EBAD, "out of memory");
+        bc.seg = calloc((size_t)nt, sizeof *bc.seg);
+        rc = bc.scratch && bc.seg ? 0 : hc_fail(HC_EBAD, "out of memory");
         for (int w = 0; w < nt && !rc; w++)
-            if (!(bc.scratch[w] = malloc(bc.scratch_floats * sizeof(float))))
+            if (!(bc.scratch[w] = malloc(bc.scratch_floats * sizeof(float))) ||
+                !(bc.seg[w] = malloc((size_t)members * sizeof **bc.seg)))
                 rc = hc_fail(HC_EBAD, "out of memory");
         if (!rc)
             rc = hc_pool_run(nt, (P + TILE_T - 1) / TILE_T, tile_task, &bc, sw->cancel);
-        for (int w = 0; bc.scratch && w < nt; w++)
-            free(bc.scratch[w]);
+        for (int w = 0; w < nt; w++) {
+            free(bc.scratch ? bc.scratch[w] : NULL);
+            free(bc.seg ? bc.seg[w] : NULL);
+        }
         free(bc.scratch);
+        free(bc.seg);
     }
     free(z);
     free(mlp);

@@ -6,7 +6,7 @@
 void hck_rows_init(hck_row *rows, float *tk, int32_t *ti, int n, int k)
 {
     for (int i = 0; i < n; i++) {
-        rows[i] = (hck_row){.m = -FLT_MAX, .target_logit = 0, .s = 0, .w = 0};
+        rows[i] = (hck_row){.m = -FLT_MAX};
         for (int j = 0; j < k; j++) {
             tk[i * k + j] = -FLT_MAX;
             ti[i * k + j] = -1;
@@ -14,8 +14,7 @@ void hck_rows_init(hck_row *rows, float *tk, int32_t *ti, int n, int k)
     }
 }
 
-/* Inserts (v, id) into the descending top-k list if it beats the last. */
-static void topk_insert(float *tk, int32_t *ti, int k, float v, int32_t id)
+void hck_topk_insert(float *tk, int32_t *ti, int k, float v, int32_t id)
 {
     int j = k - 1;
     while (j > 0 && tk[j - 1] < v) {
@@ -64,7 +63,7 @@ void hck_update(const float *x, int T, int vt, int v0, const int32_t *target, hc
         if (mx > k_t[k - 1])
             for (int i = 0; i < vt; i++)
                 if (row[i] > k_t[k - 1])
-                    topk_insert(k_t, i_t, k, row[i], v0 + i);
+                    hck_topk_insert(k_t, i_t, k, row[i], v0 + i);
     }
 }
 

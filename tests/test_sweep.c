@@ -68,11 +68,14 @@ typedef struct {
     double nll, entropy;
 } tally;
 
-static void check_against_reference(const char *ablation, const char *ln)
+/* kernel: HC_KERNEL_*; a kernel this CPU lacks skips the test. */
+static void check_against_reference(const char *ablation, const char *ln, int kernel, int d_head)
 {
+    if (!hc_sweep_kernel_available(kernel))
+        cr_skip_test("this CPU lacks the kernel");
     char *dir = th_tmpdir("sweep");
-    hc_synth_opts so = {.cfg = {.n_layer = 2, .n_head = 3, .d_model = 24, .d_head = 8, .d_mlp = 96, .n_ctx = 32,
-                                .d_vocab = 50257, .ln_eps = 1e-5f, .bos = 50256},
+    hc_synth_opts so = {.cfg = {.n_layer = 2, .n_head = 3, .d_model = 3 * d_head, .d_head = d_head,
+                                .d_mlp = 12 * d_head, .n_ctx = 32, .d_vocab = 50257, .ln_eps = 1e-5f, .bos = 50256},
                         .dtype = HC_F32, .seed = 11, .tokenizer_dir = th_src("data")};
     cr_assert_eq(hc_synth_write(dir, &so), 0, "%s", hc_errmsg());
     hc_model m;
@@ -105,7 +108,8 @@ static void check_against_reference(const char *ablation, const char *ln)
     hc_sweep_opts o = {.top_k = K, .ablation = strcmp(ablation, "mean") ? HC_ABLATION_ZERO : HC_ABLATION_MEAN,
                        .ln = strcmp(ln, "recompute") ? HC_LN_FROZEN : HC_LN_RECOMPUTE, .threads = 2,
                        /* room for 4 heads' W_OU: the 6 heads run in several groups */
-                       .mem_budget = 4 * (size_t)8 * 50257 * sizeof(float)};
+                       .mem_budget = 4 * hc_sweep_head_bytes(&so.cfg, kernel),
+                       .kernel = kernel};
     hc_sweep *sw;
     cr_assert_eq(hc_sweep_new(&sw, &m, vars, nv, &o), 0, "%s", hc_errmsg());
     hc_means mn;
@@ -222,10 +226,45 @@ static void check_against_reference(const char *ablation, const char *ln)
     free(dir);
 }
 
-Test(sweep, zero_ablation_frozen_scale_matches_reference, .timeout = 300) { check_against_reference("zero", "frozen"); }
-Test(sweep, mean_ablation_frozen_scale_matches_reference, .timeout = 300) { check_against_reference("mean", "frozen"); }
-Test(sweep, zero_ablation_recomputed_scale_matches_reference, .timeout = 300) { check_against_reference("zero", "recompute"); }
-Test(sweep, mean_ablation_recomputed_scale_matches_reference, .timeout = 300) { check_against_reference("mean", "recompute"); }
+/* The four ablation settings on each kernel; d_head 8 exercises the AMX
+ * kernel's padding to whole tiles, 32 its unpadded case (and GPT-2's 64
+ * is two tiles deep). */
+Test(sweep, zero_ablation_frozen_scale_matches_reference_generic, .timeout = 300)
+{
+    check_against_reference("zero", "frozen", HC_KERNEL_GENERIC, 8);
+}
+Test(sweep, mean_ablation_recomputed_scale_matches_reference_generic, .timeout = 300)
+{
+    check_against_reference("mean", "recompute", HC_KERNEL_GENERIC, 8);
+}
+Test(sweep, zero_ablation_frozen_scale_matches_reference_avx512, .timeout = 300)
+{
+    check_against_reference("zero", "frozen", HC_KERNEL_AVX512, 8);
+}
+Test(sweep, mean_ablation_frozen_scale_matches_reference_avx512, .timeout = 300)
+{
+    check_against_reference("mean", "frozen", HC_KERNEL_AVX512, 8);
+}
+Test(sweep, zero_ablation_recomputed_scale_matches_reference_avx512, .timeout = 300)
+{
+    check_against_reference("zero", "recompute", HC_KERNEL_AVX512, 8);
+}
+Test(sweep, mean_ablation_recomputed_scale_matches_reference_avx512, .timeout = 300)
+{
+    check_against_reference("mean", "recompute", HC_KERNEL_AVX512, 8);
+}
+Test(sweep, zero_ablation_frozen_scale_matches_reference_amx, .timeout = 300)
+{
+    check_against_reference("zero", "frozen", HC_KERNEL_AMX, 8);
+}
+Test(sweep, mean_ablation_recomputed_scale_matches_reference_amx, .timeout = 300)
+{
+    check_against_reference("mean", "recompute", HC_KERNEL_AMX, 32);
+}
+Test(sweep, zero_ablation_recomputed_scale_matches_reference_amx, .timeout = 300)
+{
+    check_against_reference("zero", "recompute", HC_KERNEL_AMX, 64);
+}
 
 Test(sweep, components_outside_the_model_are_refused)
 {

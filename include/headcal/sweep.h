@@ -24,11 +24,25 @@
 
 #define HC_TOPK_MAX 64
 
+/* Whether this CPU runs the kernel (HC_KERNEL_*). */
+int hc_sweep_kernel_available(int kernel);
+/* Bytes one head's W_OU takes in the sweep's cache with that kernel
+ * (AVX-512 and AMX pack it; AMX pads d_head to a multiple of 32). */
+size_t hc_sweep_head_bytes(const hc_config *c, int kernel);
+
 /* n == 0 is the baseline. */
 typedef struct {
     int n;
     hc_component *c;
 } hc_variant_spec;
+
+/* Which inner kernel computes the ablated logits' statistics. */
+enum {
+    HC_KERNEL_AUTO,    /* the fastest the CPU has (AMX, AVX-512, generic), unless HEADCAL_KERNEL says otherwise */
+    HC_KERNEL_GENERIC, /* OpenBLAS sgemm per member, then the statistics */
+    HC_KERNEL_AVX512,  /* the fused float kernel (fails on CPUs without AVX-512) */
+    HC_KERNEL_AMX,     /* the fused AMX kernel, bf16x3 products (fails without AMX-BF16) */
+};
 
 typedef struct {
     int top_k;
@@ -36,6 +50,7 @@ typedef struct {
     int ln;             /* HC_LN_* */
     int threads;        /* workers; 0 = all cores */
     size_t mem_budget;  /* bytes for the W_OU cache; 0 = no limit */
+    int kernel;         /* HC_KERNEL_* */
 } hc_sweep_opts;
 
 /* Per-position means of every component's activation over a dataset, for
@@ -72,6 +87,8 @@ typedef struct hc_sweep hc_sweep;
 int hc_sweep_new(hc_sweep **sw, const hc_model *m, const hc_variant_spec *vars, int n_var,
                  const hc_sweep_opts *o);
 void hc_sweep_free(hc_sweep *sw);
+/* The kernel the sweep runs: "amx", "avx512" or "generic". */
+const char *hc_sweep_kernel_name(const hc_sweep *sw);
 /* Required before hc_sweep_batch with mean ablation; sw keeps a pointer. */
 void hc_sweep_set_means(hc_sweep *sw, const hc_means *mn);
 /* Cancellation flag checked between tasks (may be NULL). */

@@ -1,0 +1,379 @@
+/* The fused sweep kernels: the rank-K update of the ablated logits fused
+ * with the softmax statistics, so a logit is never stored beyond a small
+ * block and enters memory only when it joins the top-k or carries the
+ * target.  W_OU is packed once per run into column panels, so nothing is
+ * repacked per call (OpenBLAS repacks its B operand on every sgemm).
+ *
+ * Two kernels share the statistics: AVX-512 float FMAs (register tiles of
+ * 8 rows × 32 columns), and AMX, whose tile multiply takes bfloat16 only:
+ * it splits each float into a high and a low bfloat16 (x = hi + lo, 16
+ * significant bits) and sums hi·hi + hi·lo + lo·hi in float ("bf16x3"),
+ * a relative error near 2^−16 per product in place of float's 2^−24 —
+ * about 1e-5 nats on a logit, far inside DESIGN's 1e-3.  Both are selected
+ * at run time; the rest of the sweep is shared with the portable path
+ * (sweep.c). */
+#include <cpuid.h>
+#include <float.h>
+#include <immintrin.h>
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sweep_kernel.h"
+
+#define AVX512 __attribute__((target("avx512f,avx512dq")))
+#define AMX __attribute__((target("avx512f,avx512dq,amx-tile,amx-bf16")))
+
+/* rows per register tile (AVX-512) and per AMX tile; NR columns per panel */
+enum { MR = 8, MR_AMX = 16, NR = HCK_NR };
+
+/* Re-base a row only when a logit exceeds its reference by this much:
+ * the statistics hold for any reference (lse = m + log s), so m need not
+ * be the exact maximum, only close enough that e^(ℓ−m) stays in range. */
+#define REBASE_NATS 8.0f
+
+int hck_fused_available(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+}
+
+static int amx_ok;
+
+/* Linux hands out the AMX tile state only on request (once per process). */
+static void amx_probe(void)
+{
+    unsigned a, b, c, d;
+    amx_ok = hck_fused_available() && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d >> 22 & 1) /* AMX-BF16 */ &&
+             (d >> 24 & 1) /* AMX-TILE */ && syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */,
+                                                     18 /* XFEATURE_XTILEDATA */) == 0;
+}
+
+int hck_amx_available(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, amx_probe);
+    return amx_ok;
+}
+
+size_t hck_packed_floats(int kind, int K, int V)
+{
+    return (size_t)((V + NR - 1) / NR) * (kind == HCK_AMX ? hck_amx_depth(K) : K) * NR;
+}
+
+/* bfloat16 of x, rounded to nearest even (x finite). */
+static uint16_t bf16(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return (uint16_t)((u + 0x7FFFu + (u >> 16 & 1)) >> 16);
+}
+
+static float from_bf16(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+/* x = hi + lo to 16 significant bits. */
+static void split(float x, uint16_t *hi, uint16_t *lo)
+{
+    *hi = bf16(x);
+    *lo = bf16(x - from_bf16(*hi));
+}
+
+/* AVX-512: panel j is [K, NR] floats.  AMX: panel j holds, for each
+ * 32-deep chunk, four 16×32 bfloat16 tiles — columns 0–15 hi, lo, columns
+ * 16–31 hi, lo — in the pair-interleaved ("VNNI") order the tile multiply
+ * reads: tile row i holds (w[2i][n], w[2i+1][n]) for n = 0..15. */
+void hck_pack(int kind, const float *w, int K, int V, float *packed)
+{
+    if (kind != HCK_AMX) {
+        float *p = packed;
+        for (int j = 0; j * NR < V; j++)
+            for (int k = 0; k < K; k++, p += NR)
+                for (int c = 0; c < NR; c++)
+                    p[c] = j * NR + c < V ? w[(size_t)k * V + (size_t)j * NR + c] : 0.0f;
+        return;
+    }
+    const int Kp = hck_amx_depth(K);
+    uint16_t *p = (uint16_t *)packed;
+    for (int j = 0; j * NR < V; j++)
+        for (int kc = 0; kc < Kp; kc += 32)
+            for (int half = 0; half < 2; half++, p += 2 * 512)
+                for (int i = 0; i < 16; i++)
+                    for (int n = 0; n < 16; n++)
+                        for (int q = 0; q < 2; q++) {
+                            int kk = kc + 2 * i + q, col = j * NR + half * 16 + n;
+                            float x = kk < K && col < V ? w[(size_t)kk * V + (size_t)col] : 0.0f;
+                            split(x, &p[i * 32 + 2 * n + q], &p[512 + i * 32 + 2 * n + q]);
+                        }
+}
+
+void hck_split_rows(const float *a, int rows, int K, uint16_t *out)
+{
+    const int Kp = hck_amx_depth(K);
+    uint16_t *hi = out, *lo = out + (size_t)rows * Kp;
+    for (int r = 0; r < rows; r++)
+        for (int k = 0; k < Kp; k++)
+            split(k < K ? -a[(size_t)r * K + k] : 0.0f, &hi[(size_t)r * Kp + k], &lo[(size_t)r * Kp + k]);
+}
+
+/* 2^y for y ≤ REBASE_NATS·log2 e: n = round(y), a degree-5 polynomial for
+ * 2^(y−n) (relative error 2e-7 in float, fitted for relative error on
+ * [−½, ½]), 2^n by vscalefps.  Inputs below −125 are clamped so no
+ * denormal is produced; such terms are far below the float resolution of
+ * the sum, which holds a term of 1 (the reference is a logit seen). */
+AVX512 static inline __m512 exp2_512(__m512 y)
+{
+    y = _mm512_max_ps(y, _mm512_set1_ps(-125.0f));
+    __m512 n = _mm512_roundscale_ps(y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 f = _mm512_sub_ps(y, n);
+    __m512 p = _mm512_set1_ps(1.326472731e-03f);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.671512991e-03f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.550733581e-02f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.402224243e-01f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.931470037e-01f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* The register tile of one row block and one packed panel, starting from
+ * the base logits: acc[MR, NR] = base − Σ_segments a[MR, K] · panel[K, NR],
+ * or α·(base − bias) + bias − … when alpha is given (16 accumulators; 2
+ * panel loads and MR broadcasts per k).  k0/k1 mask the panel's columns
+ * past the vocabulary. */
+AVX512 static void micro(const hck_seg *seg, int nseg, int r0, int nr, int panel, const float *base, int ldb,
+                         const float *alpha, const float *bias, __mmask16 k0, __mmask16 k1, float *acc)
+{
+    __m512 c[MR][2];
+    __m512 bias0 = _mm512_setzero_ps(), bias1 = bias0;
+    if (alpha) {
+        bias0 = _mm512_maskz_loadu_ps(k0, bias);
+        bias1 = _mm512_maskz_loadu_ps(k1, bias + 16);
+    }
+    for (int r = 0; r < MR; r++) {
+        const float *b = base + (size_t)(r0 + (r < nr ? r : 0)) * ldb;
+        c[r][0] = _mm512_maskz_loadu_ps(k0, b);
+        c[r][1] = _mm512_maskz_loadu_ps(k1, b + 16);
+        if (alpha) {
+            const __m512 al = _mm512_set1_ps(alpha[r0 + (r < nr ? r : 0)]);
+            c[r][0] = _mm512_fmadd_ps(al, _mm512_sub_ps(c[r][0], bias0), bias0);
+            c[r][1] = _mm512_fmadd_ps(al, _mm512_sub_ps(c[r][1], bias1), bias1);
+        }
+    }
+    for (int s = 0; s < nseg; s++) {
+        const int K = seg[s].K;
+        const float *a = seg[s].a + (size_t)r0 * K, *b = seg[s].packed + (size_t)panel * K * NR;
+        for (int k = 0; k < K; k++, b += NR) {
+            /* the panel streams from L2: fetch 8 steps (1 KiB) ahead */
+            _mm_prefetch((const char *)(b + 8 * NR), _MM_HINT_T0);
+            _mm_prefetch((const char *)(b + 8 * NR + 16), _MM_HINT_T0);
+            __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+#pragma GCC unroll 8
+            for (int r = 0; r < MR; r++) {
+                __m512 ar = _mm512_set1_ps(a[r * K + k]);
+                c[r][0] = _mm512_fnmadd_ps(ar, b0, c[r][0]);
+                c[r][1] = _mm512_fnmadd_ps(ar, b1, c[r][1]);
+            }
+        }
+    }
+    for (int r = 0; r < MR; r++) {
+        _mm512_store_ps(acc + r * NR, c[r][0]);
+        _mm512_store_ps(acc + r * NR + 16, c[r][1]);
+    }
+}
+
+/* Moves row statistics (with its lane sums) to the reference m_new:
+ * s ← s·f, w ← f·(w + (m − m_new)·s) with f = e^(m − m_new). */
+static void rebase(hck_row *row, float m_new)
+{
+    if (row->m == -FLT_MAX) { /* nothing accumulated yet */
+        row->m = m_new;
+        return;
+    }
+    double d = (double)row->m - m_new, f = exp(d), d2 = d * M_LOG2E;
+    row->w = f * (row->w + d * row->s);
+    row->s *= f;
+    for (int i = 0; i < 16; i++) {
+        row->wl[i] = (float)(f * (row->wl[i] + d2 * row->sl[i]));
+        row->sl[i] = (float)(f * row->sl[i]);
+    }
+    row->m = m_new;
+}
+
+/* The rare path of one row and one panel: some logit beats the row's k-th
+ * best (and maybe its reference by more than REBASE_NATS). */
+static void rare(hck_row *row, const float *l, __mmask32 valid, int v, float *tk, int32_t *ti, int k)
+{
+    float mx = -FLT_MAX;
+    for (int i = 0; i < 32; i++)
+        if (valid >> i & 1) {
+            mx = l[i] > mx ? l[i] : mx;
+            if (l[i] > tk[k - 1])
+                hck_topk_insert(tk, ti, k, l[i], v + i);
+        }
+    if (mx > row->m + REBASE_NATS)
+        rebase(row, mx);
+}
+
+/* Folds the logits ℓ of rows r0..r0+nr−1 of one panel (block[r·NR + c],
+ * vocabulary ids v..v+nc−1) into the rows' lane sums and top-k. */
+AVX512 static void block_stats(float *block, int r0, int nr, int v, int nc, const int32_t *target, hck_row *rows,
+                               float *tk, int32_t *ti, int k)
+{
+    const __mmask32 valid = nc == 32 ? 0xFFFFFFFFu : (1u << nc) - 1;
+    const __mmask16 k0 = (__mmask16)valid, k1 = (__mmask16)(valid >> 16);
+    const __m512 log2e = _mm512_set1_ps((float)M_LOG2E);
+    for (int r = 0; r < nr; r++) {
+        const int t = r0 + r;
+        hck_row *row = &rows[t];
+        float *k_t = tk + (size_t)t * k, *l = block + r * NR;
+        __m512 l0 = _mm512_load_ps(l), l1 = _mm512_load_ps(l + 16);
+        const __m512 th = _mm512_set1_ps(k_t[k - 1]);
+        /* A rebase implies a new top-k entry: every logit seen is at most
+         * m + REBASE_NATS, and so is the k-th best. */
+        if (_mm512_mask_cmp_ps_mask(k0, l0, th, _CMP_GT_OQ) | _mm512_mask_cmp_ps_mask(k1, l1, th, _CMP_GT_OQ))
+            rare(row, l, valid, v, k_t, ti + (size_t)t * k, k);
+        const int tg = target[t] - v;
+        if (tg >= 0 && tg < nc)
+            row->target_logit = l[tg];
+        /* y = (ℓ − m)·log2 e; s += 2^y; w += 2^y·y */
+        const __m512 m = _mm512_set1_ps(row->m);
+        __m512 y0 = _mm512_mul_ps(_mm512_sub_ps(l0, m), log2e), y1 = _mm512_mul_ps(_mm512_sub_ps(l1, m), log2e);
+        __m512 e0 = exp2_512(y0), e1 = exp2_512(y1);
+        __m512 s = _mm512_loadu_ps(row->sl), w = _mm512_loadu_ps(row->wl);
+        s = _mm512_mask_add_ps(s, k0, s, e0);
+        w = _mm512_mask3_fmadd_ps(e0, y0, w, k0);
+        s = _mm512_mask_add_ps(s, k1, s, e1);
+        w = _mm512_mask3_fmadd_ps(e1, y1, w, k1);
+        _mm512_storeu_ps(row->sl, s);
+        _mm512_storeu_ps(row->wl, w);
+    }
+}
+
+/* Moves the lane sums of n rows into their double statistics (once per
+ * call: a lane then holds at most a vocabulary tile's share of terms). */
+static void fold_lanes(hck_row *rows, int n)
+{
+    for (int r = 0; r < n; r++) {
+        double s = 0, w = 0;
+        for (int i = 0; i < 16; i++) {
+            s += rows[r].sl[i];
+            w += rows[r].wl[i];
+        }
+        rows[r].s += s;
+        rows[r].w += w * M_LN2;
+        memset(rows[r].sl, 0, sizeof rows[r].sl);
+        memset(rows[r].wl, 0, sizeof rows[r].wl);
+    }
+}
+
+static __mmask16 lane_mask(int n) { return n >= 16 ? 0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
+
+AVX512 void hck_avx512_update(const hck_seg *seg, int nseg, int T, const float *base, int ldb, const float *alpha,
+                              const float *bias, int v0, int vt, const int32_t *target, hck_row *rows, float *tk,
+                              int32_t *ti, int k)
+{
+    _Alignas(64) float acc[MR * NR];
+    for (int r0 = 0; r0 < T; r0 += MR) {
+        const int nr = T - r0 < MR ? T - r0 : MR;
+        for (int c0 = 0; c0 < vt; c0 += NR) {
+            const int nc = vt - c0 < NR ? vt - c0 : NR;
+            micro(seg, nseg, r0, nr, (v0 + c0) / NR, base + c0, ldb, alpha, bias + c0, lane_mask(nc),
+                  lane_mask(nc - 16), acc);
+            block_stats(acc, r0, nr, v0 + c0, nc, target, rows, tk, ti, k);
+        }
+    }
+    fold_lanes(rows, T);
+}
+
+/* Starts C[16, 32] = −Σ_segments a·W_OU for one row block and one panel,
+ * as two 16×16 float tiles (tmm0, tmm1); per 32-deep chunk the rows' hi
+ * and lo (tmm2, tmm3) meet the panel's hi and lo (tmm4–7).  The
+ * activations were negated when split.  amx_store reads the result; the
+ * caller issues one block ahead so the tile unit may work while the
+ * vector units run the previous block's statistics. */
+AMX static void amx_issue(const hck_seg *seg, int nseg, int r0, int panel)
+{
+    _tile_zero(0);
+    _tile_zero(1);
+    for (int s = 0; s < nseg; s++) {
+        const int Kp = hck_amx_depth(seg[s].K);
+        const uint16_t *hi = seg[s].a16 + (size_t)r0 * Kp, *lo = hi + (size_t)seg[s].rows * Kp;
+        const uint16_t *b = (const uint16_t *)(seg[s].packed + (size_t)panel * Kp * NR);
+        for (int kc = 0; kc < Kp; kc += 32, b += 4 * 512) {
+            _tile_loadd(2, hi + kc, Kp * 2);
+            _tile_loadd(3, lo + kc, Kp * 2);
+            _tile_loadd(4, b, 64);
+            _tile_loadd(5, b + 512, 64);
+            _tile_dpbf16ps(0, 2, 4);
+            _tile_dpbf16ps(0, 2, 5);
+            _tile_dpbf16ps(0, 3, 4);
+            _tile_loadd(6, b + 1024, 64);
+            _tile_loadd(7, b + 1536, 64);
+            _tile_dpbf16ps(1, 2, 6);
+            _tile_dpbf16ps(1, 2, 7);
+            _tile_dpbf16ps(1, 3, 6);
+        }
+    }
+}
+
+AMX static void amx_store(float *acc)
+{
+    _tile_stored(0, acc, NR * sizeof(float));
+    _tile_stored(1, acc + 16, NR * sizeof(float));
+}
+
+/* The tile configuration (palette 1): eight tiles of 16 rows × 64 bytes. */
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} tile_config;
+
+AMX void hck_amx_update(const hck_seg *seg, int nseg, int T, const float *base, int ldb, const float *alpha,
+                        const float *bias, int v0, int vt, const int32_t *target, hck_row *rows, float *tk,
+                        int32_t *ti, int k)
+{
+    _Alignas(64) tile_config cfg = {.palette = 1};
+    for (int i = 0; i < 8; i++) {
+        cfg.colsb[i] = 64;
+        cfg.rows[i] = 16;
+    }
+    _tile_loadconfig(&cfg);
+    /* Panels outer, row blocks inner: a panel's W_OU tiles (8 KiB) are
+     * read from L2 once and stay in L1 for all row blocks. */
+    _Alignas(64) float acc[MR_AMX * NR];
+    const int nb = (T + MR_AMX - 1) / MR_AMX, n = nb * ((vt + NR - 1) / NR);
+    amx_issue(seg, nseg, 0, v0 / NR);
+    for (int i = 0; i < n; i++) {
+        const int r0 = i % nb * MR_AMX, c0 = i / nb * NR;
+        const int nr = T - r0 < MR_AMX ? T - r0 : MR_AMX, nc = vt - c0 < NR ? vt - c0 : NR;
+        const __mmask16 k0 = lane_mask(nc), k1 = lane_mask(nc - 16);
+        amx_store(acc);
+        if (i + 1 < n)
+            amx_issue(seg, nseg, (i + 1) % nb * MR_AMX, v0 / NR + (i + 1) / nb);
+        /* ℓ = base − Σ a·W_OU, or α·(base − bias) + bias − Σ a·W_OU */
+        const __m512 b0 = _mm512_maskz_loadu_ps(k0, bias + c0), b1 = _mm512_maskz_loadu_ps(k1, bias + c0 + 16);
+        for (int r = 0; r < nr; r++) {
+            const float *br = base + (size_t)(r0 + r) * ldb + c0;
+            float *l = acc + r * NR;
+            __m512 x0 = _mm512_maskz_loadu_ps(k0, br), x1 = _mm512_maskz_loadu_ps(k1, br + 16);
+            if (alpha) {
+                const __m512 al = _mm512_set1_ps(alpha[r0 + r]);
+                x0 = _mm512_fmadd_ps(al, _mm512_sub_ps(x0, b0), b0);
+                x1 = _mm512_fmadd_ps(al, _mm512_sub_ps(x1, b1), b1);
+            }
+            _mm512_store_ps(l, _mm512_add_ps(x0, _mm512_load_ps(l)));
+            _mm512_store_ps(l + 16, _mm512_add_ps(x1, _mm512_load_ps(l + 16)));
+        }
+        block_stats(acc, r0, nr, v0 + c0, nc, target, rows, tk, ti, k);
+    }
+    fold_lanes(rows, T);
+    _tile_release();
+}
