@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "headcal/sweep.h"
 #include "helpers.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -632,4 +633,28 @@ Test(cli, a_line_too_long_for_the_memory_is_an_error_not_the_end_of_the_file, .t
     unlink(f);
     free(f), free(m), free(dir);
 #endif
+}
+
+Test(cli, kernels_are_chosen_by_name_and_a_missing_one_is_refused)
+{
+    char *dir = th_tmpdir("cli"), *m = model(dir, "m"), *d = docs(dir, "d.jsonl", 8);
+    char *out = th_path(dir, "out.json");
+    setenv("HEADCAL_KERNEL", "fastest", 1);
+    fails(2, "HEADCAL_KERNEL=fastest: expected generic, avx512 or amx",
+          "run --model '%s' --data '%s' --out '%s' " SMALL, m, d, out);
+    cr_assert(!exists(out), "a usage error wrote %s", out);
+    static const struct {
+        const char *name;
+        int kernel;
+    } kernels[] = {{"generic", HC_KERNEL_GENERIC}, {"avx512", HC_KERNEL_AVX512}, {"amx", HC_KERNEL_AMX}};
+    for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++) {
+        char needle[64];
+        snprintf(needle, sizeof needle, "the %s kernel needs", kernels[i].name);
+        setenv("HEADCAL_KERNEL", kernels[i].name, 1);
+        if (hc_sweep_kernel_available(kernels[i].kernel))
+            succeeds("run --model '%s' --data '%s' --out '%s' " SMALL, m, d, out);
+        else
+            fails(2, needle, "run --model '%s' --data '%s' --out '%s' " SMALL, m, d, out);
+    }
+    free(out), free(m), free(d), free(dir);
 }
