@@ -2,6 +2,7 @@
  * (tests/ref_calib.py) on a synth model with text sampled from the model
  * itself, so that accuracy and calibration mean something. */
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,7 +201,7 @@ static void check_against_reference(const char *ablation, const char *ln, int ke
         }
         cr_assert_eq(total, (int64_t)np * K, "variant %d: %lld events vs %d", vv, (long long)total, np * K);
         /* only probabilities sitting on a bin edge may land differently */
-        cr_assert_leq(diff, 2 + total / 200, "variant %d (%s/%s): %lld count mismatches", vv, ablation, ln,
+        cr_assert_leq(diff, 2 + total / 200, "variant %d (%s/%s, kernel %d): %lld count mismatches", vv, ablation, ln, kernel,
                       (long long)diff);
         double nll = cJSON_GetObjectItem(e, "nll")->valuedouble, ent = cJSON_GetObjectItem(e, "entropy")->valuedouble;
         cr_assert_float_eq(got[vv].nll, nll, 1e-4 * fabs(nll) + 1e-3, "variant %d NLL %g vs %g", vv, got[vv].nll, nll);
@@ -227,43 +228,30 @@ static void check_against_reference(const char *ablation, const char *ln, int ke
 }
 
 /* The four ablation settings on each kernel; d_head 8 exercises the AMX
- * kernel's padding to whole tiles, 32 its unpadded case (and GPT-2's 64
- * is two tiles deep). */
-Test(sweep, zero_ablation_frozen_scale_matches_reference_generic, .timeout = 300)
+ * kernel's padding to whole tiles, 32 its unpadded case, and 64 (GPT-2's)
+ * two tiles in depth. */
+/* Arrays, not pointers: Criterion copies the parameters into each test's
+ * own process. */
+typedef struct {
+    char ablation[8], ln[16];
+    int kernel, d_head;
+} sweep_case;
+
+ParameterizedTestParameters(sweep, matches_the_reference)
 {
-    check_against_reference("zero", "frozen", HC_KERNEL_GENERIC, 8);
+    static sweep_case cases[] = {
+        {"zero", "frozen", HC_KERNEL_GENERIC, 8},    {"mean", "recompute", HC_KERNEL_GENERIC, 8},
+        {"zero", "frozen", HC_KERNEL_AVX512, 8},     {"mean", "frozen", HC_KERNEL_AVX512, 8},
+        {"zero", "recompute", HC_KERNEL_AVX512, 8},  {"mean", "recompute", HC_KERNEL_AVX512, 8},
+        {"zero", "frozen", HC_KERNEL_AMX, 8},        {"mean", "recompute", HC_KERNEL_AMX, 32},
+        {"zero", "recompute", HC_KERNEL_AMX, 64},
+    };
+    return cr_make_param_array(sweep_case, cases, sizeof cases / sizeof cases[0]);
 }
-Test(sweep, mean_ablation_recomputed_scale_matches_reference_generic, .timeout = 300)
+
+ParameterizedTest(sweep_case *c, sweep, matches_the_reference, .timeout = 300)
 {
-    check_against_reference("mean", "recompute", HC_KERNEL_GENERIC, 8);
-}
-Test(sweep, zero_ablation_frozen_scale_matches_reference_avx512, .timeout = 300)
-{
-    check_against_reference("zero", "frozen", HC_KERNEL_AVX512, 8);
-}
-Test(sweep, mean_ablation_frozen_scale_matches_reference_avx512, .timeout = 300)
-{
-    check_against_reference("mean", "frozen", HC_KERNEL_AVX512, 8);
-}
-Test(sweep, zero_ablation_recomputed_scale_matches_reference_avx512, .timeout = 300)
-{
-    check_against_reference("zero", "recompute", HC_KERNEL_AVX512, 8);
-}
-Test(sweep, mean_ablation_recomputed_scale_matches_reference_avx512, .timeout = 300)
-{
-    check_against_reference("mean", "recompute", HC_KERNEL_AVX512, 8);
-}
-Test(sweep, zero_ablation_frozen_scale_matches_reference_amx, .timeout = 300)
-{
-    check_against_reference("zero", "frozen", HC_KERNEL_AMX, 8);
-}
-Test(sweep, mean_ablation_recomputed_scale_matches_reference_amx, .timeout = 300)
-{
-    check_against_reference("mean", "recompute", HC_KERNEL_AMX, 32);
-}
-Test(sweep, zero_ablation_recomputed_scale_matches_reference_amx, .timeout = 300)
-{
-    check_against_reference("zero", "recompute", HC_KERNEL_AMX, 64);
+    check_against_reference(c->ablation, c->ln, c->kernel, c->d_head);
 }
 
 Test(sweep, components_outside_the_model_are_refused)
