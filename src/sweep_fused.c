@@ -329,6 +329,47 @@ AMX static void amx_store(float *acc)
     _tile_stored(1, acc + 16, NR * sizeof(float));
 }
 
+/* The common case, one segment at most 64 deep (a head of GPT-2): the row
+ * block's hi and lo stay in tmm2–5 across panels (amx_rows) and each
+ * panel's tiles stream through tmm6 and tmm7, 8 tile loads a block instead
+ * of 12. */
+AMX static void amx_rows(const hck_seg *seg, int r0)
+{
+    const int Kp = hck_amx_depth(seg->K);
+    const uint16_t *hi = seg->a16 + (size_t)r0 * Kp, *lo = hi + (size_t)seg->rows * Kp;
+    _tile_loadd(2, hi, Kp * 2);
+    _tile_loadd(3, lo, Kp * 2);
+    if (Kp > 32) {
+        _tile_loadd(4, hi + 32, Kp * 2);
+        _tile_loadd(5, lo + 32, Kp * 2);
+    }
+}
+
+/* C_c += hi·B_hi + hi·B_lo + lo·B_hi for the 16×32 hi, lo tiles at p. */
+#define AMX_HALF(c, hi, lo, p)                                                                                         \
+    do {                                                                                                               \
+        _tile_loadd(6, (p), 64);                                                                                       \
+        _tile_loadd(7, (p) + 512, 64);                                                                                 \
+        _tile_dpbf16ps(c, hi, 6);                                                                                      \
+        _tile_dpbf16ps(c, hi, 7);                                                                                      \
+        _tile_dpbf16ps(c, lo, 6);                                                                                      \
+    } while (0)
+
+AMX static void amx_issue_rows(const hck_seg *seg, int panel)
+{
+    const int Kp = hck_amx_depth(seg->K);
+    const uint16_t *b = (const uint16_t *)(seg->packed + (size_t)panel * Kp * NR);
+    _tile_zero(0);
+    _tile_zero(1);
+    AMX_HALF(0, 2, 3, b);
+    AMX_HALF(1, 2, 3, b + 1024);
+    if (Kp > 32) {
+        AMX_HALF(0, 4, 5, b + 2048);
+        AMX_HALF(1, 4, 5, b + 3072);
+    }
+}
+#undef AMX_HALF
+
 /* The tile configuration (palette 1): eight tiles of 16 rows × 64 bytes. */
 typedef struct {
     uint8_t palette, start_row, reserved[14];
@@ -346,18 +387,34 @@ AMX void hck_amx_update(const hck_seg *seg, int nseg, int T, const float *base, 
         cfg.rows[i] = 16;
     }
     _tile_loadconfig(&cfg);
-    /* Panels outer, row blocks inner: a panel's W_OU tiles (8 KiB) are
-     * read from L2 once and stay in L1 for all row blocks. */
+    /* Block i covers rows r0(i) and columns c0(i).  With the rows held in
+     * tiles, row blocks go outer; otherwise panels go outer, so a panel's
+     * W_OU tiles (8 KiB) are read from L2 once and stay in L1 for all row
+     * blocks.  Each block's products are issued before the previous
+     * block's statistics run. */
     _Alignas(64) float acc[MR_AMX * NR];
-    const int nb = (T + MR_AMX - 1) / MR_AMX, n = nb * ((vt + NR - 1) / NR);
-    amx_issue(seg, nseg, 0, v0 / NR);
+    const int held = nseg == 1 && hck_amx_depth(seg->K) <= 64;
+    const int nb = (T + MR_AMX - 1) / MR_AMX, np = (vt + NR - 1) / NR, n = nb * np;
+#define R0(i) ((held ? (i) / np : (i) % nb) * MR_AMX)
+#define C0(i) ((held ? (i) % np : (i) / nb) * NR)
+#define ISSUE(i)                                                                                                       \
+    do {                                                                                                               \
+        if (!held)                                                                                                     \
+            amx_issue(seg, nseg, R0(i), (v0 + C0(i)) / NR);                                                            \
+        else {                                                                                                         \
+            if ((i) % np == 0)                                                                                         \
+                amx_rows(seg, R0(i));                                                                                  \
+            amx_issue_rows(seg, (v0 + C0(i)) / NR);                                                                    \
+        }                                                                                                              \
+    } while (0)
+    ISSUE(0);
     for (int i = 0; i < n; i++) {
-        const int r0 = i % nb * MR_AMX, c0 = i / nb * NR;
+        const int r0 = R0(i), c0 = C0(i);
         const int nr = T - r0 < MR_AMX ? T - r0 : MR_AMX, nc = vt - c0 < NR ? vt - c0 : NR;
         const __mmask16 k0 = lane_mask(nc), k1 = lane_mask(nc - 16);
         amx_store(acc);
         if (i + 1 < n)
-            amx_issue(seg, nseg, (i + 1) % nb * MR_AMX, v0 / NR + (i + 1) / nb);
+            ISSUE(i + 1);
         /* ℓ = base − Σ a·W_OU, or α·(base − bias) + bias − Σ a·W_OU */
         const __m512 b0 = _mm512_maskz_loadu_ps(k0, bias + c0), b1 = _mm512_maskz_loadu_ps(k1, bias + c0 + 16);
         for (int r = 0; r < nr; r++) {
@@ -374,6 +431,9 @@ AMX void hck_amx_update(const hck_seg *seg, int nseg, int T, const float *base, 
         }
         block_stats(acc, r0, nr, v0 + c0, nc, target, rows, tk, ti, k);
     }
+#undef ISSUE
+#undef C0
+#undef R0
     fold_lanes(rows, T);
     _tile_release();
 }
