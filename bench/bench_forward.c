@@ -5,6 +5,7 @@
 
 #include "bench_util.h"
 #include "headcal/blas.h"
+#include "headcal/clock.h"
 #include "headcal/forward.h"
 #include "headcal/model.h"
 #include "headcal/pool.h"
@@ -20,7 +21,7 @@ static void run(const hc_model *m, int B, int S, int logits)
     float *resid = malloc(N * (size_t)m->cfg.d_model * sizeof(float));
     hc_acts acts = {.logits = lg, .resid = resid};
     hc_forward(m, tok, B, S, &acts); /* warm-up */
-    double t0 = bench_now();
+    double t0 = hc_seconds();
     int reps = 0;
     do {
         if (hc_forward(m, tok, B, S, &acts)) {
@@ -28,8 +29,8 @@ static void run(const hc_model *m, int B, int S, int logits)
             exit(1);
         }
         reps++;
-    } while (bench_now() - t0 < 5.0);
-    double dt = (bench_now() - t0) / reps;
+    } while (hc_seconds() - t0 < 5.0);
+    double dt = (hc_seconds() - t0) / reps;
     printf("forward B=%-3d S=%-5d %-14s %8.1f tokens/s  (%.3f s per batch)\n", B, S,
            logits ? "with logits" : "without logits", (double)N / dt, dt);
     free(tok);

@@ -2,16 +2,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bench_util.h"
-
-double bench_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+#include "headcal/clock.h"
 
 double bench_sgemm_peak(int threads, int m, int n, int k)
 {
@@ -26,13 +19,13 @@ double bench_sgemm_peak(int threads, int m, int n, int k)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1, a, k, b, n, 0, c, n); /* warm-up */
     double best = 0;
     for (int rep = 0; rep < 3; rep++) {
-        double t0 = bench_now();
+        double t0 = hc_seconds();
         int runs = 0;
         do {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1, a, k, b, n, 0, c, n);
             runs++;
-        } while (bench_now() - t0 < 0.5);
-        double g = 2.0 * m * n * k * runs / (bench_now() - t0) / 1e9;
+        } while (hc_seconds() - t0 < 0.5);
+        double g = 2.0 * m * n * k * runs / (hc_seconds() - t0) / 1e9;
         best = g > best ? g : best;
     }
     openblas_set_num_threads(saved);

@@ -3,7 +3,6 @@
 #ifndef HEADCAL_BENCH_UTIL_H
 #define HEADCAL_BENCH_UTIL_H
 
-double bench_now(void);
 /* GFLOP/s of a 2048³ sgemm on all cores (best of a few), and of the
  * d_head-deep shape the sweep runs on one core. */
 double bench_sgemm_peak(int threads, int m, int n, int k);

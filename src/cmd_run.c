@@ -5,12 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "config.h"
 #include "headcal/analysis.h"
+#include "headcal/clock.h"
 #include "headcal/error.h"
 #include "headcal/fileio.h"
 #include "run_opts.h"
@@ -28,12 +28,6 @@ typedef struct {
     int tty;
 } progress_state;
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static void progress(void *ctx, const char *phase, int done, int total)
 {
@@ -41,8 +35,8 @@ static void progress(void *ctx, const char *phase, int done, int total)
     if (!ps->tty)
         return;
     if (done == 0)
-        ps->start = now();
-    double el = now() - ps->start, eta = done ? el / done * (total - done) : 0;
+        ps->start = hc_seconds();
+    double el = hc_seconds() - ps->start, eta = done ? el / done * (total - done) : 0;
     int w = 30, fill = total ? w * done / total : w;
     fprintf(stderr, "\r%-6s [%.*s%*s] %d/%d batches  %4.0fs elapsed", phase, fill,
             "##############################", w - fill, "", done, total, el);

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
+#include "headcal/clock.h"
 #include "headcal/error.h"
 #include "headcal/fileio.h"
 #include "headcal/forward.h"
@@ -490,13 +490,6 @@ static int load_state(const char *dir, hc_model *m, adam *a)
 
 /* ------------------------------------------------------------ the loop */
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Step k's batch: B random windows of S+1 tokens, from a generator seeded
  * by (seed, k) alone, so a resumed run sees the same batches. */
 static void sample_batch(int32_t *tok, int32_t *tgt, const int32_t *train, size_t n, int B, int S, uint64_t seed,
@@ -537,7 +530,7 @@ int hc_train(const hc_config *cfg, const hc_train_opts *o, const int32_t *train,
         if (a.step && o->log)
             fprintf(o->log, "train: resuming %s at step %d\n", dir, a.step);
     }
-    double t0 = now(), tl = t0, loss_sum = 0;
+    double t0 = hc_seconds(), tl = t0, loss_sum = 0;
     int start = a.step, logged = a.step, log_every = 10;
     int stop = o->stop_at > 0 && o->stop_at < o->steps ? o->stop_at : o->steps;
     while (!rc && a.step < stop) {
@@ -555,7 +548,7 @@ int hc_train(const hc_config *cfg, const hc_train_opts *o, const int32_t *train,
         adamw_step(&a, m.slab, grad, decay, o, lr, scale);
         loss_sum += loss;
         if (o->log && (a.step % log_every == 0 || a.step == o->steps)) {
-            double t = now(), tps = (double)(a.step - logged) * B * S / (t - tl);
+            double t = hc_seconds(), tps = (double)(a.step - logged) * B * S / (t - tl);
             fprintf(o->log, "step %d/%d  loss %.4f  lr %.2e  |g| %.3f  %.0f tok/s  eta %.0f min\n", a.step,
                     o->steps, loss_sum / (a.step - logged), lr, norm, tps,
                     (double)(o->steps - a.step) * B * S / tps / 60.0);
@@ -568,7 +561,7 @@ int hc_train(const hc_config *cfg, const hc_train_opts *o, const int32_t *train,
         if (eval && (last || (o->eval_every && a.step % o->eval_every == 0))) {
             rc = hc_train_eval(&m, eval, n_eval, B, S, final_eval);
             if (!rc && o->log) {
-                fprintf(o->log, "step %d  held-out loss %.4f  (%.0f s)\n", a.step, *final_eval, now() - t0);
+                fprintf(o->log, "step %d  held-out loss %.4f  (%.0f s)\n", a.step, *final_eval, hc_seconds() - t0);
                 fflush(o->log);
             }
         }
