@@ -43,11 +43,10 @@ int cmd_data(int argc, char **argv)
     static const struct option own[] = {{"format", required_argument, 0, O_FORMAT}};
     enum { N_OWN = sizeof own / sizeof own[0] };
     struct option longopts[N_OWN + RUN_LONGOPTS_N + 1];
-    run_opts_longopts(longopts, own, N_OWN);
     /* Every run option is accepted, so the same command line shows what
      * `run` would measure; only the data options change the output. */
     run_opts o;
-    if (run_opts_init(&o, argc, argv))
+    if (run_opts_init(&o, longopts, own, N_OWN, argc, argv))
         return hc_errstatus();
     hc_data_format fmt = HC_DATA_JSONL;
     int c, rc = 0;

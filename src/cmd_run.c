@@ -75,9 +75,8 @@ int cmd_run(int argc, char **argv)
     };
     enum { N_OWN = sizeof own / sizeof own[0] };
     struct option longopts[N_OWN + RUN_LONGOPTS_N + 1];
-    run_opts_longopts(longopts, own, N_OWN);
     run_opts o;
-    if (run_opts_init(&o, argc, argv))
+    if (run_opts_init(&o, longopts, own, N_OWN, argc, argv))
         return hc_errstatus();
     const char *heads = "all", *sets = NULL, *out = NULL;
     int mlp = 0, resume = 0, quiet = 0, shard_i = 0, shard_n = 1, ch, rc = 0;
@@ -133,8 +132,7 @@ int cmd_run(int argc, char **argv)
     }
     progress_state ps = {.tty = !quiet && isatty(2)};
     hc_analysis a = {.model = &m, .ds = ds,
-                     .sweep = {.top_k = o.top_k, .ablation = o.ablation, .ln = o.ln, .threads = o.threads,
-                               .mem_budget = o.mem},
+                     .sweep = run_opts_sweep(&o),
                      .checkpoint = out, .cancel = &interrupted, .progress = progress, .progress_ctx = &ps};
     struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
     sigaction(SIGINT, &sa, &old_int);

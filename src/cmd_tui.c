@@ -95,9 +95,8 @@ int cmd_tui(int argc, char **argv)
     };
     enum { N_OWN = sizeof own / sizeof own[0] };
     struct option longopts[N_OWN + RUN_LONGOPTS_N + 1];
-    run_opts_longopts(longopts, own, N_OWN);
     run_opts o;
-    if (run_opts_init(&o, argc, argv))
+    if (run_opts_init(&o, longopts, own, N_OWN, argc, argv))
         return hc_errstatus();
     /* The bundled default: a small model, and a first sweep that takes
      * seconds, not minutes (explicit flags still win). */
@@ -163,8 +162,7 @@ int cmd_tui(int argc, char **argv)
     if (!rc) {
         eo.model = &m;
         eo.ds = ds;
-        eo.sweep = (hc_sweep_opts){.top_k = o.top_k, .ablation = o.ablation, .ln = o.ln, .threads = o.threads,
-                                   .mem_budget = o.mem};
+        eo.sweep = run_opts_sweep(&o);
         eo.results = r;
         rc = explorer_run(&eo);
     } else if (r) {

@@ -58,8 +58,10 @@ static int apply_preset(run_opts *o, const char *name)
     return 0;
 }
 
-int run_opts_init(run_opts *o, int argc, char **argv)
+int run_opts_init(run_opts *o, struct option *longopts, const struct option *own, int n_own, int argc, char **argv)
 {
+    memcpy(longopts, own, (size_t)n_own * sizeof *own);
+    memcpy(longopts + n_own, run_longopts, sizeof run_longopts);
     memset(o, 0, sizeof *o);
     o->ln = HC_LN_FROZEN;
     o->mem = (size_t)2 << 30;
@@ -122,10 +124,10 @@ int run_opts_apply(run_opts *o, int ch, const char *arg, const char *cmd, int ar
     return cli_bad_option(cmd, argc, argv);
 }
 
-void run_opts_longopts(struct option *out, const struct option *own, int n_own)
+hc_sweep_opts run_opts_sweep(const run_opts *o)
 {
-    memcpy(out, own, (size_t)n_own * sizeof *own);
-    memcpy(out + n_own, run_longopts, sizeof run_longopts);
+    return (hc_sweep_opts){
+        .top_k = o->top_k, .ablation = o->ablation, .ln = o->ln, .threads = o->threads, .mem_budget = o->mem};
 }
 
 int run_open(run_opts *o, hc_model *m, int process, hc_tokenizer **tk, hc_dataset **ds)

@@ -10,6 +10,7 @@
 #include "headcal/dataset.h"
 #include "headcal/model.h"
 #include "headcal/results.h"
+#include "headcal/sweep.h"
 #include "headcal/tokenizer.h"
 
 typedef struct {
@@ -26,14 +27,15 @@ extern const struct option run_longopts[];
 #define RUN_LONGOPTS_N 16
 
 /* Defaults (the notebook preset), then --preset wherever it appears on the
- * command line, so that explicit flags override the preset. */
-int run_opts_init(run_opts *o, int argc, char **argv);
+ * command line, so that explicit flags override the preset; and the
+ * longopts array for getopt_long: the command's own options followed by
+ * the run options (longopts must hold n_own + RUN_LONGOPTS_N + 1 entries). */
+int run_opts_init(run_opts *o, struct option *longopts, const struct option *own, int n_own, int argc, char **argv);
 /* Applies one option getopt_long returned; an option that is not a run
  * option is a usage error of command cmd. */
 int run_opts_apply(run_opts *o, int ch, const char *arg, const char *cmd, int argc, char **argv);
-/* Builds a longopts array: the command's own options followed by the run
- * options (out must hold n_own + RUN_LONGOPTS_N + 1 entries). */
-void run_opts_longopts(struct option *out, const struct option *own, int n_own);
+/* The sweep's options among o's. */
+hc_sweep_opts run_opts_sweep(const run_opts *o);
 
 /* Loads the tokenizer and the model (processed when `process`), checks
  * the options against it, and opens the dataset. */
