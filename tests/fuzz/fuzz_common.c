@@ -41,6 +41,22 @@ const char *fuzz_file(int slot, const char *suffix, const uint8_t *data, size_t 
     return p;
 }
 
+void fuzz_round_trip(const hc_tokenizer *tk, const uint8_t *data, size_t size)
+{
+    int32_t *ids;
+    size_t n, len;
+    if (hc_tokenize(tk, (const char *)data, size, &ids, &n))
+        abort();
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= hc_tokenizer_vocab_size(tk))
+            abort();
+    char *back = hc_detokenize(tk, ids, n, &len);
+    if (!back || len != size || memcmp(back, data, size))
+        abort();
+    free(back);
+    free(ids);
+}
+
 const struct hc_tokenizer *fuzz_gpt2(void)
 {
     static hc_tokenizer *tk;

@@ -15,4 +15,8 @@ const char *fuzz_file(int slot, const char *suffix, const uint8_t *data, size_t 
 struct hc_tokenizer;
 const struct hc_tokenizer *fuzz_gpt2(void);
 
+/* Aborts unless tk encodes data (any bytes) to ids inside its vocabulary
+ * that decode to data exactly. */
+void fuzz_round_trip(const struct hc_tokenizer *tk, const uint8_t *data, size_t size);
+
 #endif
