@@ -221,13 +221,16 @@ static void rare(hck_row *row, const float *l, __mmask32 valid, int v, float *tk
         rebase(row, mx);
 }
 
+/* The first n of 16 lanes. */
+static __mmask16 lane_mask(int n) { return n >= 16 ? 0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
+
 /* Folds the logits ℓ of rows r0..r0+nr−1 of one panel (block[r·NR + c],
  * vocabulary ids v..v+nc−1) into the rows' lane sums and top-k. */
 AVX512 static void block_stats(float *block, int r0, int nr, int v, int nc, const int32_t *target, hck_row *rows,
                                float *tk, int32_t *ti, int k)
 {
-    const __mmask32 valid = nc == 32 ? 0xFFFFFFFFu : (1u << nc) - 1;
-    const __mmask16 k0 = (__mmask16)valid, k1 = (__mmask16)(valid >> 16);
+    const __mmask16 k0 = lane_mask(nc), k1 = lane_mask(nc - 16);
+    const __mmask32 valid = (__mmask32)k1 << 16 | k0;
     const __m512 log2e = _mm512_set1_ps((float)M_LOG2E);
     for (int r = 0; r < nr; r++) {
         const int t = r0 + r;
@@ -272,8 +275,6 @@ static void fold_lanes(hck_row *rows, int n)
         memset(rows[r].wl, 0, sizeof rows[r].wl);
     }
 }
-
-static __mmask16 lane_mask(int n) { return n >= 16 ? 0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
 
 AVX512 void hck_avx512_update(const hck_seg *seg, int nseg, int T, const float *base, int ldb, const float *alpha,
                               const float *bias, int v0, int vt, const int32_t *target, hck_row *rows, float *tk,
