@@ -2,7 +2,7 @@
 # Installs what headcal needs to build, test and run on Debian 12.
 # Idempotent: skips apt-get when every package is already there.
 set -e
-PKGS="build-essential autoconf automake pkg-config libopenblas-dev libncurses-dev libcjson-dev
+PKGS="build-essential autoconf automake libtool pkg-config libopenblas-dev libncurses-dev libcjson-dev
 libsixel-dev libsixel-bin libcriterion-dev libpcre2-dev nettle-dev python3 python3-numpy tmux
 clang libclang-rt-14-dev"
 missing=""

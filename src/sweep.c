@@ -10,7 +10,7 @@
 #include "headcal/forward.h"
 #include "headcal/pool.h"
 #include "headcal/sweep.h"
-#include "sweep_kernel.h"
+#include "kernels/sweep_kernel.h"
 
 enum { TILE_T = 128, TILE_V = 1024 };
 

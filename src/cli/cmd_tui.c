@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../tui/explorer.h"
+#include "explorer.h"
 #include "cli.h"
 #include "headcal/error.h"
 #include "headcal/fileio.h"
