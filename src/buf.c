@@ -1,4 +1,5 @@
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,11 @@ int hc_buf_reserve(hc_buf *b, size_t n)
 {
     if (b->failed)
         return -1;
-    if (b->len + n + 1 < b->len || hc_grow(b->s, b->cap, b->len + n + 1)) {
+    if (n > SIZE_MAX - b->len - 1) {
+        b->failed = 1;
+        return hc_fail(HC_EBAD, "out of memory (%zu + %zu bytes)", b->len, n);
+    }
+    if (hc_grow(b->s, b->cap, b->len + n + 1)) {
         b->failed = 1;
         return -1;
     }
