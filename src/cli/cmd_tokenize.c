@@ -44,8 +44,10 @@ static int read_stdin(char **buf, size_t *len)
     hc_buf b = HC_BUF_INIT;
     size_t got;
     do {
-        if (hc_buf_reserve(&b, 1 << 16))
+        if (hc_buf_reserve(&b, 1 << 16)) {
+            hc_buf_free(&b);
             return -1;
+        }
         got = fread(b.s + b.len, 1, 1 << 16, stdin);
         b.len += got;
     } while (got);
