@@ -135,7 +135,7 @@ static int json_ids(doc *d, const cJSON *arr, int vocab)
 {
     char w[4200];
     size_t n = (size_t)cJSON_GetArraySize(arr);
-    d->ids = hc_malloc(n * sizeof *d->ids);
+    d->ids = hc_mallocarray(n, sizeof *d->ids);
     if (!d->ids)
         return -1;
     const cJSON *it;
@@ -391,7 +391,7 @@ static int build_from_docs(seqbuf *s, const char *src, const hc_dataset_opts *o,
     else
         rc = read_file_source(&dl, src, o->vocab_size);
 
-    size_t *order = rc ? NULL : hc_malloc(dl.n * sizeof *order);
+    size_t *order = rc ? NULL : hc_mallocarray(dl.n, sizeof *order);
     if (!order)
         rc = -1;
     for (size_t i = 0; !rc && i < dl.n; i++)

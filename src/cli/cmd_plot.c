@@ -15,7 +15,7 @@
 static int pick_variants(const hc_results *r, const char *list, int **out, int *n)
 {
     int cap = r->n_variants + 1, k = 0;
-    int *v = hc_malloc((size_t)cap * sizeof *v);
+    int *v = hc_mallocarray((size_t)cap, sizeof *v);
     if (!v)
         return -1;
     v[k++] = hc_results_baseline(r);

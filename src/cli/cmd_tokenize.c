@@ -100,7 +100,7 @@ int cmd_detokenize(int argc, char **argv)
     if (s || read_stdin(&text, &len))
         goto out;
     /* Whitespace-separated decimal ids; at most one id per two bytes. */
-    ids = hc_malloc((len / 2 + 1) * sizeof *ids);
+    ids = hc_mallocarray(len / 2 + 1, sizeof *ids);
     if (!ids)
         goto out;
     int top = hc_tokenizer_vocab_size(tk) - 1;
