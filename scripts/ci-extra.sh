@@ -26,7 +26,12 @@ if [ "$status" -ne 0 ]; then
     exit "$status"
 fi
 echo "ci-extra: ASan + UBSan make check clean: ${summary#*Synthesis: }"
-make -s tsan-check 2>&1 | grep -v '^  CC ' | tail -n 3
+if ! make -s tsan-check >"$tmp/tsan.log" 2>&1; then
+    grep -A40 'WARNING: ThreadSanitizer' "$tmp/tsan.log" | head -n 60 >&2 || tail -n 20 "$tmp/tsan.log" >&2
+    echo "ci-extra: ThreadSanitizer check failed" >&2
+    exit 1
+fi
+grep -v '^  CC ' "$tmp/tsan.log" | tail -n 3
 echo "ci-extra: ThreadSanitizer check clean"
 if ! HEADCAL_KERNEL=generic make -s distcheck DISTCHECK_CONFIGURE_FLAGS='CFLAGS=-O2\ -march=x86-64' \
         >"$tmp/distcheck.log" 2>&1; then
