@@ -1,5 +1,6 @@
-/* GPT-2 training: a forward pass that keeps what the backward pass needs,
- * the backward pass, and the AdamW loop with checkpoints.  Row-major
+/* GPT-2 training: the analysis's forward pass (hc_forward_trace keeps what
+ * the backward pass needs), the tied head, the backward pass, and the AdamW
+ * loop with checkpoints.  Row-major
  * throughout; N = B*S tokens; matmuls in HF Conv1D layout y = x · W + b. */
 #include <cblas.h>
 #include <errno.h>
@@ -15,8 +16,6 @@
 #include "headcal/synth.h"
 #include "headcal/train.h"
 
-#define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
-#define GELU_C 0.044715f
 #define HEAD_ROWS 256              /* logits rows in flight: [256, V] */
 
 void hc_train_defaults(hc_train_opts *o)
@@ -54,15 +53,6 @@ int hc_tokens_load(const char *path, int vocab, int32_t **ids, size_t *n)
 }
 
 /* ------------------------------------------------------------ kernels */
-
-/* y[N, cols] = x[N, rows] · W[rows, cols] + bias[cols] */
-static void linear(float *y, const float *x, const float *W, const float *bias, size_t N, int rows, int cols)
-{
-    for (size_t t = 0; t < N; t++)
-        memcpy(y + t * cols, bias, (size_t)cols * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, cols, rows, 1.0f, x, rows, W, cols, 1.0f, y,
-                cols);
-}
 
 /* Backward of linear: dx[N, rows] (+)= dy · Wᵀ, dW[rows, cols] += xᵀ · dy,
  * db[cols] += Σ_t dy.  beta 0 overwrites dx, 1 adds to it. */
@@ -111,49 +101,6 @@ static void ln_backward(float *dx, float *dw, float *db, const float *dy, const 
 
 /* ------------------------------------------------------------ model passes */
 
-/* What the backward pass reads, per layer l (N rows each). */
-typedef struct {
-    float *x;   /* [L+1, N, D] residual entering layer l; x[L] enters ln_f */
-    float *h1;  /* [L, N, D]   ln_1 output                                 */
-    float *qkv; /* [L, N, 3D]                                              */
-    float *att; /* [L, B, H, S, S] attention probabilities                 */
-    float *z;   /* [L, N, D]   heads concatenated, before W_O              */
-    float *xm;  /* [L, N, D]   residual after attention                    */
-    float *h2;  /* [L, N, D]   ln_2 output                                 */
-    float *a;   /* [L, N, F]   MLP pre-activation                          */
-    float *g;   /* [L, N, F]   gelu_new(a)                                 */
-    float *hf;  /* [N, D]      ln_f output                                 */
-} cache;
-
-static void cache_free(cache *c)
-{
-    float **f[] = {&c->x, &c->h1, &c->qkv, &c->att, &c->z, &c->xm, &c->h2, &c->a, &c->g, &c->hf};
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
-        free(*f[i]);
-        *f[i] = NULL;
-    }
-}
-
-static int cache_alloc(cache *c, const hc_config *cfg, int B, int S)
-{
-    size_t L = (size_t)cfg->n_layer, N = (size_t)B * S, D = (size_t)cfg->d_model, F = (size_t)cfg->d_mlp;
-    size_t H = (size_t)cfg->n_head;
-    c->x = hc_malloc((L + 1) * N * D * sizeof(float));
-    c->h1 = hc_malloc(L * N * D * sizeof(float));
-    c->qkv = hc_malloc(L * N * 3 * D * sizeof(float));
-    c->att = hc_malloc(L * B * H * S * S * sizeof(float));
-    c->z = hc_malloc(L * N * D * sizeof(float));
-    c->xm = hc_malloc(L * N * D * sizeof(float));
-    c->h2 = hc_malloc(L * N * D * sizeof(float));
-    c->a = hc_malloc(L * N * F * sizeof(float));
-    c->g = hc_malloc(L * N * F * sizeof(float));
-    c->hf = hc_malloc(N * D * sizeof(float));
-    if (c->x && c->h1 && c->qkv && c->att && c->z && c->xm && c->h2 && c->a && c->g && c->hf)
-        return 0;
-    cache_free(c);
-    return -1;
-}
-
 /* Backward of hc_attention_head given dz: dq, dk, dv (strided like q, k, v) are
  * written; datt[S, S] is scratch.  dP = dz·vᵀ, dS = P ⊙ (dP - Σ_j P dP). */
 static void attn_backward(float *dq, float *dk, float *dv, float *datt, const float *dz, const float *att,
@@ -175,79 +122,31 @@ static void attn_backward(float *dq, float *dk, float *dv, float *datt, const fl
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, S, dh, S, 1.0f, datt, S, q, ld_qkv, 0.0f, dk, ld_qkv);
 }
 
-static void forward(const hc_model *m, const int32_t *tokens, int B, int S, cache *c)
-{
-    const hc_config *cf = &m->cfg;
-    const hc_params *p = &m->p;
-    const int D = cf->d_model, F = cf->d_mlp, H = cf->n_head, dh = D / H;
-    size_t N = (size_t)B * S;
-    for (size_t t = 0; t < N; t++)
-        for (int i = 0; i < D; i++)
-            c->x[t * D + i] = p->w_e[(size_t)tokens[t] * D + i] + p->w_pos[(t % S) * D + i];
-    for (int l = 0; l < cf->n_layer; l++) {
-        const float *x = c->x + l * N * D;
-        float *h1 = c->h1 + l * N * D, *qkv = c->qkv + l * N * 3 * D, *z = c->z + l * N * D;
-        float *xm = c->xm + l * N * D, *h2 = c->h2 + l * N * D, *a = c->a + l * N * F, *g = c->g + l * N * F;
-        float *att = c->att + (size_t)l * B * H * S * S, *xo = c->x + (l + 1) * N * D;
-        hc_layernorm(h1, NULL, x, p->ln1_w + l * D, p->ln1_b + l * D, N, D, cf->ln_eps);
-        linear(qkv, h1, p->w_qkv + (size_t)l * D * 3 * D, p->b_qkv + l * 3 * D, N, D, 3 * D);
-        for (int b = 0; b < B; b++)
-            for (int h = 0; h < H; h++) {
-                const float *q = qkv + (size_t)b * S * 3 * D + h * dh;
-                hc_attention_head(z + (size_t)b * S * D + h * dh, att + ((size_t)b * H + h) * S * S, q, q + D,
-                             q + 2 * D, S, dh, 3 * D, D);
-            }
-        linear(xm, z, p->w_o + (size_t)l * D * D, p->b_o + l * D, N, D, D);
-        for (size_t i = 0; i < N * D; i++)
-            xm[i] += x[i];
-        hc_layernorm(h2, NULL, xm, p->ln2_w + l * D, p->ln2_b + l * D, N, D, cf->ln_eps);
-        linear(a, h2, p->w_in + (size_t)l * D * F, p->b_in + (size_t)l * F, N, D, F);
-        for (size_t i = 0; i < N * F; i++) {
-            float v = a[i];
-            g[i] = 0.5f * v * (1.0f + tanhf(GELU_K * (v + GELU_C * v * v * v)));
-        }
-        linear(xo, g, p->w_out + (size_t)l * F * D, p->b_out + l * D, N, F, D);
-        for (size_t i = 0; i < N * D; i++)
-            xo[i] += xm[i];
-    }
-    hc_layernorm(c->hf, NULL, c->x + (size_t)cf->n_layer * N * D, p->lnf_w, p->lnf_b, N, D, cf->ln_eps);
-}
-
 /* The tied head, HEAD_ROWS rows at a time so [N, V] logits never exist:
- * logits = hf · w_eᵀ, loss = -log softmax[target]; with grad, dhf[N, D] =
- * dlogits · w_e and dw_e += dlogitsᵀ · hf, dlogits = (softmax - onehot)/N. */
+ * logits by the forward pass's own unembedding, loss = -log softmax[target];
+ * with grad, dhf[N, D] = dlogits · w_e and dw_e += dlogitsᵀ · hf, dlogits =
+ * (softmax - onehot)/N.  logits_out, when not NULL, receives the [N, V]
+ * logits instead (no loss). */
 static int head(const hc_model *m, const float *hf, const int32_t *targets, size_t N, float *dhf, float *dw_e,
-                double *loss)
+                double *loss, float *logits_out)
 {
     const int D = m->cfg.d_model, V = m->cfg.d_vocab;
-    float *lg = hc_malloc((size_t)HEAD_ROWS * V * sizeof(float));
-    if (!lg)
-        return -1;
+    if (logits_out) {
+        hc_unembed(logits_out, m, hf, N, 1);
+        return 0;
+    }
+    size_t R = N < HEAD_ROWS ? N : HEAD_ROWS;
+    float *lg = hc_malloc(R * V * sizeof(float));
+    double *rl = hc_malloc(R * sizeof(double));
+    int rc = lg && rl ? 0 : -1;
     double total = 0;
-    float inv_n = 1.0f / (float)N;
-    for (size_t t0 = 0; t0 < N; t0 += HEAD_ROWS) {
-        int r = (int)(N - t0 < HEAD_ROWS ? N - t0 : HEAD_ROWS);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r, V, D, 1.0f, hf + t0 * D, D, m->p.w_e, D, 0.0f, lg,
-                    V);
-        for (int i = 0; i < r; i++) {
-            float *row = lg + (size_t)i * V, mx = row[0], sum = 0;
-            int tgt = targets[t0 + i];
-            for (int j = 1; j < V; j++)
-                mx = row[j] > mx ? row[j] : mx;
-            float z_t = row[tgt] - mx;
-            for (int j = 0; j < V; j++) {
-                row[j] = expf(row[j] - mx);
-                sum += row[j];
-            }
-            total += log(sum) - z_t;
-            if (dhf) {
-                float sc = inv_n / sum;
-                for (int j = 0; j < V; j++)
-                    row[j] *= sc;
-                row[tgt] -= inv_n;
-            }
-        }
-        if (dhf) {
+    for (size_t t0 = 0; !rc && t0 < N; t0 += R) {
+        int r = (int)(N - t0 < R ? N - t0 : R);
+        hc_unembed(lg, m, hf + t0 * D, (size_t)r, 1);
+        rc = hc_xent_rows(lg, targets + t0, (size_t)r, V, dhf ? 1.0f / (float)N : 0.0f, rl);
+        for (int i = 0; !rc && i < r; i++)
+            total += rl[i]; /* in row order: the same sum however the rows were shared out */
+        if (!rc && dhf) {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, D, V, 1.0f, lg, V, m->p.w_e, D, 0.0f,
                         dhf + t0 * D, D);
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, D, r, 1.0f, lg, V, hf + t0 * D, D, 1.0f, dw_e,
@@ -255,11 +154,12 @@ static int head(const hc_model *m, const float *hf, const int32_t *targets, size
         }
     }
     free(lg);
+    free(rl);
     *loss = total / (double)N;
-    return 0;
+    return rc;
 }
 
-static void backward(const hc_model *m, const int32_t *tokens, int B, int S, const cache *c, float *dx, hc_params *g,
+static void backward(const hc_model *m, const int32_t *tokens, int B, int S, const hc_trace *c, float *dx, hc_params *g,
                      float *scratch)
 {
     const hc_config *cf = &m->cfg;
@@ -276,10 +176,7 @@ static void backward(const hc_model *m, const int32_t *tokens, int B, int S, con
         /* MLP: dx is d(loss)/d(residual out of layer l) */
         linear_back(da, g->w_out + (size_t)l * F * D, g->b_out + l * D, dx, gl, p->w_out + (size_t)l * F * D, N, F,
                     D, 0.0f);
-        for (size_t i = 0; i < N * F; i++) {
-            float v = a[i], u = GELU_K * (v + GELU_C * v * v * v), th = tanhf(u);
-            da[i] *= 0.5f * (1.0f + th) + 0.5f * v * (1.0f - th * th) * GELU_K * (1.0f + 3.0f * GELU_C * v * v);
-        }
+        hc_gelu_new_backward(da, a, N * F);
         linear_back(dn, g->w_in + (size_t)l * D * F, g->b_in + (size_t)l * F, da, h2, p->w_in + (size_t)l * D * F,
                     N, D, F, 0.0f);
         memcpy(dxm, dx, N * D * sizeof(float));
@@ -318,27 +215,28 @@ static int check_batch(const hc_model *m, const int32_t *tokens, const int32_t *
     return 0;
 }
 
-int hc_train_grad(const hc_model *m, const int32_t *tokens, const int32_t *targets, int B, int S, float *grad,
-                  double *loss)
+/* The forward pass (hc_forward_trace, the analysis's own), the head, and
+ * with grad the backward pass; logits_out instead takes the head's logits. */
+static int pass(const hc_model *m, const int32_t *tokens, const int32_t *targets, int B, int S, float *grad,
+                double *loss, float *logits_out)
 {
     if (check_batch(m, tokens, targets, B, S))
         return -1;
     const hc_config *cf = &m->cfg;
     size_t N = (size_t)B * S, D = (size_t)cf->d_model, F = (size_t)cf->d_mlp;
-    cache c = {0};
-    if (cache_alloc(&c, cf, B, S))
+    hc_trace c;
+    if (hc_trace_alloc(&c, cf, B, S))
         return -1;
-    forward(m, tokens, B, S, &c);
-    int rc = 0;
-    if (!grad) {
-        rc = head(m, c.hf, targets, N, NULL, NULL, loss);
-    } else {
+    int rc = hc_forward_trace(m, tokens, B, S, &(hc_acts){0}, &c);
+    if (!rc && !grad) {
+        rc = head(m, c.hf, targets, N, NULL, NULL, loss, logits_out);
+    } else if (!rc) {
         hc_params g;
         hc_params_layout(&g, cf, grad);
         memset(grad, 0, m->n_floats * sizeof(float));
         float *dhf = hc_malloc(N * D * sizeof(float)), *dx = hc_calloc(N * D, sizeof(float));
         float *scratch = hc_malloc((N * 6 * D + N * F + (size_t)S * S) * sizeof(float));
-        rc = (!dhf || !dx || !scratch) ? -1 : head(m, c.hf, targets, N, dhf, g.w_e, loss);
+        rc = (!dhf || !dx || !scratch) ? -1 : head(m, c.hf, targets, N, dhf, g.w_e, loss, NULL);
         if (!rc) {
             ln_backward(dx, g.lnf_w, g.lnf_b, dhf, c.x + (size_t)cf->n_layer * N * D, m->p.lnf_w, N, (int)D,
                         cf->ln_eps);
@@ -348,8 +246,19 @@ int hc_train_grad(const hc_model *m, const int32_t *tokens, const int32_t *targe
         free(dx);
         free(scratch);
     }
-    cache_free(&c);
+    hc_trace_free(&c);
     return rc;
+}
+
+int hc_train_grad(const hc_model *m, const int32_t *tokens, const int32_t *targets, int B, int S, float *grad,
+                  double *loss)
+{
+    return pass(m, tokens, targets, B, S, grad, loss, NULL);
+}
+
+int hc_train_logits(const hc_model *m, const int32_t *tokens, int B, int S, float *logits)
+{
+    return pass(m, tokens, tokens, B, S, NULL, NULL, logits);
 }
 
 int hc_train_eval(const hc_model *m, const int32_t *eval, size_t n, int B, int S, double *loss)

@@ -65,6 +65,37 @@ Test(train, gradient_matches_finite_differences, .timeout = 120)
     hc_model_free(&m);
 }
 
+/* Training and analysis run one forward pass: on a model whose unembedding
+ * is its embedding transposed (what a trained checkpoint loads as), the
+ * logits the trainer takes its loss from are hc_forward's, bit for bit. */
+Test(train, trainer_logits_are_the_analysis_forward, .timeout = 60)
+{
+    hc_config cfg = tiny(3, 4, 32, 16, 300);
+    hc_model m;
+    cr_assert_eq(hc_model_alloc(&m, &cfg), 0);
+    hc_synth_params(&m, 5);
+    const int V = cfg.d_vocab, D = cfg.d_model, B = 3, S = 16;
+    for (int v = 0; v < V; v++) {
+        m.p.b_u[v] = 0.0f;
+        for (int d = 0; d < D; d++)
+            m.p.w_u[(size_t)d * V + v] = m.p.w_e[(size_t)v * D + d];
+    }
+    int32_t tok[48];
+    uint64_t s = 7;
+    for (int i = 0; i < B * S; i++)
+        tok[i] = (int32_t)(hc_splitmix64(&s) % (uint64_t)V);
+    float *fa = malloc((size_t)B * S * V * sizeof(float)), *fb = malloc((size_t)B * S * V * sizeof(float));
+    cr_assert_eq(hc_forward(&m, tok, B, S, &(hc_acts){.logits = fa}), 0);
+    cr_assert_eq(hc_train_logits(&m, tok, B, S, fb), 0);
+    size_t differ = 0;
+    for (size_t i = 0; i < (size_t)B * S * V; i++)
+        differ += fa[i] != fb[i];
+    cr_assert_eq(differ, 0, "%zu of %d logits differ", differ, B * S * V);
+    free(fa);
+    free(fb);
+    hc_model_free(&m);
+}
+
 static int32_t *cycle_corpus(size_t n, int V)
 {
     int32_t *t = malloc(n * sizeof *t);

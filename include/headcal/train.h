@@ -1,5 +1,5 @@
-/* GPT-2 training on the CPU (OpenBLAS): forward with cached activations,
- * backward, AdamW, warmup + cosine schedule, gradient clipping, held-out
+/* GPT-2 training on the CPU (OpenBLAS): the analysis's own forward pass
+ * with its activations kept, backward, AdamW, warmup + cosine schedule, gradient clipping, held-out
  * loss and resumable checkpoints in the HF layout.  The unembedding is tied
  * to w_e: training never reads or writes w_u / b_u. */
 #ifndef HEADCAL_TRAIN_H
@@ -42,6 +42,10 @@ int hc_tokens_load(const char *path, int vocab, int32_t **ids, size_t *n);
  * m->slab (hc_params_layout); the w_u and b_u sections are left zero. */
 int hc_train_grad(const hc_model *m, const int32_t *tokens, const int32_t *targets, int B, int S, float *grad,
                   double *loss);
+
+/* The [B*S, V] logits the trainer computes its loss from (for the test
+ * that they are hc_forward's on the same weights with w_u = w_eᵀ). */
+int hc_train_logits(const hc_model *m, const int32_t *tokens, int B, int S, float *logits);
 
 /* Mean next-token loss over eval[n] cut into consecutive windows of S+1
  * tokens (stride S), B windows at a time. */
