@@ -122,39 +122,71 @@ static void attn_backward(float *dq, float *dk, float *dv, float *datt, const fl
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, S, dh, S, 1.0f, datt, S, q, ld_qkv, 0.0f, dk, ld_qkv);
 }
 
+/* Buffers of a step, reused from step to step: allocated afresh, the
+ * hundreds of megabytes of a step at the default shape would be faulted in
+ * page by page every step. */
+struct hc_train_ws {
+    int B, S;
+    hc_trace tr;
+    float *lg;      /* [HEAD_ROWS, V] logits, then their gradient       */
+    double *rl;     /* [HEAD_ROWS]    per-row loss                      */
+    float *dhf, *dx; /* [N, D]                                           */
+    float *scratch; /* the backward pass's: dh1 | dxm | dz | dqkv | da | datt */
+};
+
+hc_train_ws *hc_train_ws_new(const hc_config *cfg, int B, int S)
+{
+    size_t N = (size_t)B * S, D = (size_t)cfg->d_model, F = (size_t)cfg->d_mlp, V = (size_t)cfg->d_vocab;
+    size_t R = N < HEAD_ROWS ? N : HEAD_ROWS;
+    hc_train_ws *w = hc_calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    *w = (hc_train_ws){.B = B, .S = S, .lg = hc_malloc(R * V * sizeof(float)), .rl = hc_malloc(R * sizeof(double)),
+                       .dhf = hc_malloc(N * D * sizeof(float)), .dx = hc_malloc(N * D * sizeof(float)),
+                       .scratch = hc_malloc((N * 6 * D + N * F + (size_t)S * S) * sizeof(float))};
+    if (w->lg && w->rl && w->dhf && w->dx && w->scratch && !hc_trace_alloc(&w->tr, cfg, B, S))
+        return w;
+    hc_train_ws_free(w);
+    return NULL;
+}
+
+void hc_train_ws_free(hc_train_ws *w)
+{
+    if (!w)
+        return;
+    hc_trace_free(&w->tr);
+    free(w->lg);
+    free(w->rl);
+    free(w->dhf);
+    free(w->dx);
+    free(w->scratch);
+    free(w);
+}
+
 /* The tied head, HEAD_ROWS rows at a time so [N, V] logits never exist:
  * logits by the forward pass's own unembedding, loss = -log softmax[target];
- * with grad, dhf[N, D] = dlogits · w_e and dw_e += dlogitsᵀ · hf, dlogits =
- * (softmax - onehot)/N.  logits_out, when not NULL, receives the [N, V]
- * logits instead (no loss). */
-static int head(const hc_model *m, const float *hf, const int32_t *targets, size_t N, float *dhf, float *dw_e,
-                double *loss, float *logits_out)
+ * with grad, dhf[N, D] = dlogits · w_e and dw_e = dlogitsᵀ · hf (written
+ * by the first block, added by the others), dlogits = (softmax -
+ * onehot)/N. */
+static int head(const hc_model *m, hc_train_ws *w, const float *hf, const int32_t *targets, size_t N, float *dhf,
+                float *dw_e, double *loss)
 {
     const int D = m->cfg.d_model, V = m->cfg.d_vocab;
-    if (logits_out) {
-        hc_unembed(logits_out, m, hf, N, 1);
-        return 0;
-    }
-    size_t R = N < HEAD_ROWS ? N : HEAD_ROWS;
-    float *lg = hc_malloc(R * V * sizeof(float));
-    double *rl = hc_malloc(R * sizeof(double));
-    int rc = lg && rl ? 0 : -1;
+    int rc = 0;
     double total = 0;
-    for (size_t t0 = 0; !rc && t0 < N; t0 += R) {
-        int r = (int)(N - t0 < R ? N - t0 : R);
-        hc_unembed(lg, m, hf + t0 * D, (size_t)r, 1);
-        rc = hc_xent_rows(lg, targets + t0, (size_t)r, V, dhf ? 1.0f / (float)N : 0.0f, rl);
+    for (size_t t0 = 0; !rc && t0 < N; t0 += HEAD_ROWS) {
+        int r = (int)(N - t0 < HEAD_ROWS ? N - t0 : HEAD_ROWS);
+        hc_unembed(w->lg, m, hf + t0 * D, (size_t)r, 1);
+        rc = hc_xent_rows(w->lg, targets + t0, (size_t)r, V, dhf ? 1.0f / (float)N : 0.0f, w->rl);
         for (int i = 0; !rc && i < r; i++)
-            total += rl[i]; /* in row order: the same sum however the rows were shared out */
+            total += w->rl[i]; /* in row order: the same sum however the rows were shared out */
         if (!rc && dhf) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, D, V, 1.0f, lg, V, m->p.w_e, D, 0.0f,
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, D, V, 1.0f, w->lg, V, m->p.w_e, D, 0.0f,
                         dhf + t0 * D, D);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, D, r, 1.0f, lg, V, hf + t0 * D, D, 1.0f, dw_e,
-                        D);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, D, r, 1.0f, w->lg, V, hf + t0 * D, D,
+                        t0 ? 1.0f : 0.0f, dw_e, D);
         }
     }
-    free(lg);
-    free(rl);
     *loss = total / (double)N;
     return rc;
 }
@@ -216,52 +248,61 @@ static int check_batch(const hc_model *m, const int32_t *tokens, const int32_t *
 }
 
 /* The forward pass (hc_forward_trace, the analysis's own), the head, and
- * with grad the backward pass; logits_out instead takes the head's logits. */
-static int pass(const hc_model *m, const int32_t *tokens, const int32_t *targets, int B, int S, float *grad,
-                double *loss, float *logits_out)
+ * with grad the backward pass. */
+static int pass(const hc_model *m, hc_train_ws *w, const int32_t *tokens, const int32_t *targets, int B, int S,
+                float *grad, double *loss)
 {
     if (check_batch(m, tokens, targets, B, S))
         return -1;
+    if (w->S != S || w->B < B)
+        return hc_fail(HC_EBAD, "train: a workspace for %d×%d used for %d×%d", w->B, w->S, B, S);
     const hc_config *cf = &m->cfg;
-    size_t N = (size_t)B * S, D = (size_t)cf->d_model, F = (size_t)cf->d_mlp;
-    hc_trace c;
-    if (hc_trace_alloc(&c, cf, B, S))
-        return -1;
-    int rc = hc_forward_trace(m, tokens, B, S, &(hc_acts){0}, &c);
-    if (!rc && !grad) {
-        rc = head(m, c.hf, targets, N, NULL, NULL, loss, logits_out);
-    } else if (!rc) {
-        hc_params g;
-        hc_params_layout(&g, cf, grad);
-        memset(grad, 0, m->n_floats * sizeof(float));
-        float *dhf = hc_malloc(N * D * sizeof(float)), *dx = hc_calloc(N * D, sizeof(float));
-        float *scratch = hc_malloc((N * 6 * D + N * F + (size_t)S * S) * sizeof(float));
-        rc = (!dhf || !dx || !scratch) ? -1 : head(m, c.hf, targets, N, dhf, g.w_e, loss, NULL);
-        if (!rc) {
-            ln_backward(dx, g.lnf_w, g.lnf_b, dhf, c.x + (size_t)cf->n_layer * N * D, m->p.lnf_w, N, (int)D,
-                        cf->ln_eps);
-            backward(m, tokens, B, S, &c, dx, &g, scratch);
-        }
-        free(dhf);
-        free(dx);
-        free(scratch);
+    size_t N = (size_t)B * S, D = (size_t)cf->d_model;
+    int rc = hc_forward_trace(m, tokens, B, S, &(hc_acts){0}, &w->tr);
+    if (!rc && !grad)
+        return head(m, w, w->tr.hf, targets, N, NULL, NULL, loss);
+    if (rc)
+        return rc;
+    hc_params g;
+    hc_params_layout(&g, cf, grad);
+    /* everything but w_e, which the head writes first */
+    size_t ve = (size_t)cf->d_vocab * D, at = (size_t)(g.w_e - grad);
+    memset(grad, 0, at * sizeof(float));
+    memset(g.w_e + ve, 0, (m->n_floats - at - ve) * sizeof(float));
+    rc = head(m, w, w->tr.hf, targets, N, w->dhf, g.w_e, loss);
+    if (!rc) {
+        memset(w->dx, 0, N * D * sizeof(float));
+        ln_backward(w->dx, g.lnf_w, g.lnf_b, w->dhf, w->tr.x + (size_t)cf->n_layer * N * D, m->p.lnf_w, N, (int)D,
+                    cf->ln_eps);
+        backward(m, tokens, B, S, &w->tr, w->dx, &g, w->scratch);
     }
-    hc_trace_free(&c);
     return rc;
 }
 
-int hc_train_grad(const hc_model *m, const int32_t *tokens, const int32_t *targets, int B, int S, float *grad,
-                  double *loss)
+int hc_train_grad(const hc_model *m, hc_train_ws *ws, const int32_t *tokens, const int32_t *targets, int B, int S,
+                  float *grad, double *loss)
 {
-    return pass(m, tokens, targets, B, S, grad, loss, NULL);
+    hc_train_ws *own = ws ? NULL : hc_train_ws_new(&m->cfg, B, S);
+    if (!ws && !own)
+        return -1;
+    int rc = pass(m, ws ? ws : own, tokens, targets, B, S, grad, loss);
+    hc_train_ws_free(own);
+    return rc;
 }
 
 int hc_train_logits(const hc_model *m, const int32_t *tokens, int B, int S, float *logits)
 {
-    return pass(m, tokens, tokens, B, S, NULL, NULL, logits);
+    hc_trace tr;
+    if (check_batch(m, tokens, tokens, B, S) || hc_trace_alloc(&tr, &m->cfg, B, S))
+        return -1;
+    int rc = hc_forward_trace(m, tokens, B, S, &(hc_acts){0}, &tr);
+    if (!rc)
+        hc_unembed(logits, m, tr.hf, (size_t)B * S, 1);
+    hc_trace_free(&tr);
+    return rc;
 }
 
-int hc_train_eval(const hc_model *m, const int32_t *eval, size_t n, int B, int S, double *loss)
+int hc_train_eval(const hc_model *m, hc_train_ws *ws, const int32_t *eval, size_t n, int B, int S, double *loss)
 {
     size_t windows = n > (size_t)S ? (n - 1) / S : 0;
     if (!windows)
@@ -276,7 +317,7 @@ int hc_train_eval(const hc_model *m, const int32_t *eval, size_t n, int B, int S
             memcpy(tgt + (size_t)i * S, eval + (w0 + i) * S + 1, (size_t)S * sizeof(int32_t));
         }
         double l;
-        rc = hc_train_grad(m, tok, tgt, b, S, NULL, &l);
+        rc = hc_train_grad(m, ws, tok, tgt, b, S, NULL, &l);
         total += l * b;
     }
     free(tok);
@@ -433,7 +474,8 @@ int hc_train(const hc_config *cfg, const hc_train_opts *o, const int32_t *train,
     float *grad = hc_malloc(m.n_floats * sizeof(float));
     unsigned char *decay = hc_calloc(a.n, 1);
     int32_t *tok = hc_malloc((size_t)B * S * sizeof(int32_t)), *tgt = hc_malloc((size_t)B * S * sizeof(int32_t));
-    int rc = (!a.m || !a.v || !grad || !decay || !tok || !tgt) ? -1 : load_state(dir, &m, &a);
+    hc_train_ws *ws = hc_train_ws_new(cfg, B, S);
+    int rc = (!a.m || !a.v || !grad || !decay || !tok || !tgt || !ws) ? -1 : load_state(dir, &m, &a);
     if (!rc) {
         decay_mask(&m, decay);
         if (a.step && o->log)
@@ -446,7 +488,7 @@ int hc_train(const hc_config *cfg, const hc_train_opts *o, const int32_t *train,
         int k = a.step;
         double loss;
         sample_batch(tok, tgt, train, n_train, B, S, o->seed, k);
-        rc = hc_train_grad(&m, tok, tgt, B, S, grad, &loss);
+        rc = hc_train_grad(&m, ws, tok, tgt, B, S, grad, &loss);
         if (rc)
             break;
         double sq = 0;
@@ -468,7 +510,7 @@ int hc_train(const hc_config *cfg, const hc_train_opts *o, const int32_t *train,
         }
         int last = a.step == o->steps;
         if (eval && (last || (o->eval_every && a.step % o->eval_every == 0))) {
-            rc = hc_train_eval(&m, eval, n_eval, B, S, final_eval);
+            rc = hc_train_eval(&m, ws, eval, n_eval, B, S, final_eval);
             if (!rc && o->log) {
                 fprintf(o->log, "step %d  held-out loss %.4f  (%.0f s)\n", a.step, *final_eval, hc_seconds() - t0);
                 fflush(o->log);
@@ -481,13 +523,14 @@ int hc_train(const hc_config *cfg, const hc_train_opts *o, const int32_t *train,
      * the checkpoint, in the dtype asked for now */
     if (!rc && a.step == start) {
         if (eval)
-            rc = hc_train_eval(&m, eval, n_eval, B, S, final_eval);
+            rc = hc_train_eval(&m, ws, eval, n_eval, B, S, final_eval);
         if (!rc)
             rc = save_state(dir, &m, &a, o, tokenizer_dir);
     }
     free(a.m);
     free(a.v);
     free(grad);
+    hc_train_ws_free(ws);
     free(decay);
     free(tok);
     free(tgt);

@@ -37,9 +37,10 @@ Test(train, gradient_matches_finite_differences, .timeout = 120)
     }
     float *g = malloc(m.n_floats * sizeof(float));
     double loss;
-    cr_assert_eq(hc_train_grad(&m, tok, tgt, B, S, g, &loss), 0);
+    cr_assert_eq(hc_train_grad(&m, NULL, tok, tgt, B, S, g, &loss), 0);
     size_t n = (size_t)(m.p.w_u - m.slab), bad = 0, checked = 0;
     double worst = 0;
+    hc_train_ws *ws = hc_train_ws_new(&cfg, B, S); /* one reused workspace, as in training */
     for (size_t i = 0; i < n; i++) {
         /* the five-point stencil: O(h⁴) truncation, so h can stay well
          * above float rounding */
@@ -48,7 +49,7 @@ Test(train, gradient_matches_finite_differences, .timeout = 120)
         const float at[4] = {keep + h, keep - h, keep + 2 * h, keep - 2 * h};
         for (int k = 0; k < 4; k++) {
             m.slab[i] = at[k];
-            hc_train_grad(&m, tok, tgt, B, S, NULL, &l[k]);
+            hc_train_grad(&m, ws, tok, tgt, B, S, NULL, &l[k]);
         }
         m.slab[i] = keep;
         double fd = (8 * (l[0] - l[1]) - (l[2] - l[3])) / (12.0 * (double)h), err = fabs(fd - g[i]);
@@ -61,6 +62,7 @@ Test(train, gradient_matches_finite_differences, .timeout = 120)
     /* the untrained sections stay zero: the head is tied to w_e */
     for (size_t i = n; i < m.n_floats; i++)
         cr_assert_eq(g[i], 0.0f);
+    hc_train_ws_free(ws);
     free(g);
     hc_model_free(&m);
 }
@@ -128,7 +130,7 @@ Test(train, learns_a_repeated_sequence, .timeout = 120)
     hc_model m;
     cr_assert_eq(hc_model_alloc(&m, &cfg), 0);
     hc_gpt2_init(&m, o.seed);
-    cr_assert_eq(hc_train_eval(&m, t, 600, 4, 16, &before), 0);
+    cr_assert_eq(hc_train_eval(&m, NULL, t, 600, 4, 16, &before), 0);
     hc_model_free(&m);
     cr_assert_eq(hc_train(&cfg, &o, t, 600, t, 600, dir, NULL, &after), 0);
     /* a fresh model is near uniform (log 13 = 2.56); the cycle is fully

@@ -37,11 +37,17 @@ void hc_train_defaults(hc_train_opts *o);
  * *ids is malloc'd. */
 int hc_tokens_load(const char *path, int vocab, int32_t **ids, size_t *n);
 
+/* The buffers of a step of up to B sequences of S positions, kept from step
+ * to step (ws NULL below: allocated for the one call). */
+typedef struct hc_train_ws hc_train_ws;
+hc_train_ws *hc_train_ws_new(const hc_config *cfg, int B, int S);
+void hc_train_ws_free(hc_train_ws *ws);
+
 /* Mean cross-entropy of targets[B*S] given tokens[B*S], and when grad is
  * not NULL its gradient, written (not added) into grad, a slab laid out like
  * m->slab (hc_params_layout); the w_u and b_u sections are left zero. */
-int hc_train_grad(const hc_model *m, const int32_t *tokens, const int32_t *targets, int B, int S, float *grad,
-                  double *loss);
+int hc_train_grad(const hc_model *m, hc_train_ws *ws, const int32_t *tokens, const int32_t *targets, int B, int S,
+                  float *grad, double *loss);
 
 /* The [B*S, V] logits the trainer computes its loss from (for the test
  * that they are hc_forward's on the same weights with w_u = w_eᵀ). */
@@ -49,7 +55,7 @@ int hc_train_logits(const hc_model *m, const int32_t *tokens, int B, int S, floa
 
 /* Mean next-token loss over eval[n] cut into consecutive windows of S+1
  * tokens (stride S), B windows at a time. */
-int hc_train_eval(const hc_model *m, const int32_t *eval, size_t n, int B, int S, double *loss);
+int hc_train_eval(const hc_model *m, hc_train_ws *ws, const int32_t *eval, size_t n, int B, int S, double *loss);
 
 /* Trains a model of config cfg on train[n_train] into dir: config.json,
  * model.safetensors (o->dtype), vocab.json, merges.txt from tokenizer_dir,
