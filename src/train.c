@@ -2,17 +2,20 @@
  * the backward pass needs), the tied head, the backward pass, and the AdamW
  * loop with checkpoints.  Row-major
  * throughout; N = B*S tokens; matmuls in HF Conv1D layout y = x · W + b. */
+#include <cJSON.h>
 #include <cblas.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "headcal/clock.h"
 #include "headcal/error.h"
 #include "headcal/fileio.h"
 #include "headcal/forward.h"
+#include "headcal/sha256.h"
 #include "headcal/synth.h"
 #include "headcal/train.h"
 
@@ -377,6 +380,100 @@ static void adamw_step(adam *a, float *w, const float *g, const unsigned char *d
 
 /* ------------------------------------------------------------ checkpoints */
 
+/* What a run is: every option that changes the trained numbers, recorded
+ * in DIR/train-options.json when the run starts, so that a resume with
+ * other options is refused instead of training a model of two runs.  Each
+ * field with the command-line option that sets it. */
+typedef struct {
+    const char *key, *option;
+    double value;
+} run_field;
+
+enum { N_FIELDS = 14 };
+
+static void run_fields(run_field f[N_FIELDS], const hc_config *c, const hc_train_opts *o)
+{
+    const run_field all[N_FIELDS] = {
+        {"n_layer", "--layers", c->n_layer},       {"n_head", "--heads", c->n_head},
+        {"d_model", "--d-model", c->d_model},      {"d_mlp", "--d-mlp", c->d_mlp},
+        {"n_ctx", "--n-ctx", c->n_ctx},            {"d_vocab", "--vocab", c->d_vocab},
+        {"steps", "--steps", o->steps},            {"batch", "--batch-size", o->batch},
+        {"lr", "--lr", o->lr},                     {"min_lr", "--min-lr", o->min_lr},
+        {"warmup", "--warmup", o->warmup},         {"weight_decay", "--weight-decay", o->weight_decay},
+        {"clip", "--clip", o->clip},               {"seed", "--seed", (double)o->seed},
+    };
+    memcpy(f, all, sizeof all);
+}
+
+static int options_save(const char *dir, const hc_config *c, const hc_train_opts *o, const char *data_sha)
+{
+    char path[4200];
+    run_field f[N_FIELDS];
+    run_fields(f, c, o);
+    cJSON *root = cJSON_CreateObject();
+    for (int i = 0; root && i < N_FIELDS; i++)
+        cJSON_AddNumberToObject(root, f[i].key, f[i].value);
+    if (root)
+        cJSON_AddStringToObject(root, "data_sha256", data_sha);
+    char *json = root ? cJSON_Print(root) : NULL;
+    cJSON_Delete(root);
+    hc_atomic_file af;
+    int rc = !json ? hc_fail(HC_EBAD, "out of memory")
+                   : hc_path_join(path, sizeof path, dir, "train-options.json") || hc_atomic_open(&af, path);
+    if (!rc) {
+        fputs(json, af.f);
+        fputc('\n', af.f);
+        rc = hc_atomic_commit(&af);
+    }
+    free(json);
+    return rc;
+}
+
+/* 0 when DIR/train-options.json records this run (a different --steps is
+ * allowed with o->extend), else one line naming the first difference. */
+static int options_check(const char *dir, const hc_config *c, const hc_train_opts *o, const char *data_sha)
+{
+    char path[4200], *text;
+    size_t len;
+    if (hc_path_join(path, sizeof path, dir, "train-options.json"))
+        return -1;
+    if (access(path, F_OK) != 0)
+        return hc_fail(HC_EBAD, "%s: a training state without train-options.json; use another --out to start afresh",
+                       dir);
+    if (hc_read_file(path, 1 << 20, &text, &len))
+        return -1;
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    if (!root)
+        return hc_fail(HC_EBAD, "%s: not valid JSON", path);
+    run_field f[N_FIELDS];
+    run_fields(f, c, o);
+    int rc = 0;
+    for (int i = 0; !rc && i < N_FIELDS; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, f[i].key);
+        if (!cJSON_IsNumber(v))
+            rc = hc_fail(HC_EBAD, "%s: no number \"%s\"", path, f[i].key);
+        /* floats compared as the floats they were recorded from */
+        else if ((float)v->valuedouble != (float)f[i].value && !(o->extend && !strcmp(f[i].key, "steps")))
+            rc = hc_fail(HC_EBAD, "%s: the run there was started with %s %.7g, not %.7g; use another --out to "
+                                  "start afresh%s",
+                         dir, f[i].option, (float)v->valuedouble, (float)f[i].value,
+                         strcmp(f[i].key, "steps") ? "" : " (or --extend to continue it to the new --steps)");
+    }
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(root, "data_sha256");
+    if (!rc && (!cJSON_IsString(d) || strcmp(d->valuestring, data_sha)))
+        rc = hc_fail(HC_EBAD, "%s: the run there was started on other --data (sha256 of the tokens %.12s…, not "
+                              "%.12s…); use another --out to start afresh",
+                     dir, cJSON_IsString(d) ? d->valuestring : "?", data_sha);
+    cJSON_Delete(root);
+    return rc;
+}
+
+/* A checkpoint: the model files, then the state.  The state is written
+ * last, atomically, so its presence says the files beside it are complete;
+ * a resume reads only the state and train-options.json, so a run killed
+ * anywhere in a checkpoint resumes from the previous one (or starts afresh
+ * if there was none). */
 static int save_state(const char *dir, const hc_model *m, const adam *a, const hc_train_opts *o,
                       const char *tokenizer_dir)
 {
@@ -386,35 +483,28 @@ static int save_state(const char *dir, const hc_model *m, const adam *a, const h
                         {"adam_m", 1, {(int64_t)a->n}, a->m},
                         {"adam_v", 1, {(int64_t)a->n}, a->v},
                         {"step", 1, {1}, &step}};
-    /* the state first: a crash between the two writes leaves a model one
-     * checkpoint behind its state, which a resume overwrites */
-    if (hc_path_join(path, sizeof path, dir, "train-state.safetensors") || hc_st_write(path, outs, 4, HC_F32) ||
-        hc_model_save(m, dir, o->dtype, false, false, false))
+    if (hc_model_save(m, dir, o->dtype, false, false, false) ||
+        (tokenizer_dir &&
+         (hc_copy_into(tokenizer_dir, dir, "vocab.json") || hc_copy_into(tokenizer_dir, dir, "merges.txt"))))
         return -1;
-    if (!tokenizer_dir)
-        return 0;
-    return hc_copy_into(tokenizer_dir, dir, "vocab.json") || hc_copy_into(tokenizer_dir, dir, "merges.txt") ? -1
-                                                                                                             : 0;
+    return hc_path_join(path, sizeof path, dir, "train-state.safetensors") || hc_st_write(path, outs, 4, HC_F32)
+               ? -1
+               : 0;
 }
 
-/* Resumes from dir/train-state.safetensors if there is one (0: fresh start
- * or resumed, -1: a state that does not fit). */
-static int load_state(const char *dir, hc_model *m, adam *a)
+/* Resumes from dir/train-state.safetensors if there is one, after checking
+ * that it is this run's (0: fresh start or resumed, -1: refused).  A fresh
+ * start, or an extended one, records the run's options. */
+static int load_state(const char *dir, hc_model *m, adam *a, const hc_train_opts *o, const char *data_sha)
 {
     char path[4200];
     struct stat sb;
     if (hc_path_join(path, sizeof path, dir, "train-state.safetensors"))
         return -1;
     if (stat(path, &sb) != 0)
-        return 0;
-    hc_config saved;
-    char cpath[4200];
-    if (hc_path_join(cpath, sizeof cpath, dir, "config.json") || hc_config_load(&saved, cpath))
+        return options_save(dir, &m->cfg, o, data_sha);
+    if (options_check(dir, &m->cfg, o, data_sha) || (o->extend && options_save(dir, &m->cfg, o, data_sha)))
         return -1;
-    const hc_config *c = &m->cfg;
-    if (saved.n_layer != c->n_layer || saved.n_head != c->n_head || saved.d_model != c->d_model ||
-        saved.d_mlp != c->d_mlp || saved.n_ctx != c->n_ctx || saved.d_vocab != c->d_vocab)
-        return hc_fail(HC_EBAD, "%s: holds a model of another shape; use another --out to start afresh", dir);
     hc_safetensors st;
     if (hc_st_open(&st, path))
         return -1;
@@ -475,7 +565,11 @@ int hc_train(const hc_config *cfg, const hc_train_opts *o, const int32_t *train,
     unsigned char *decay = hc_calloc(a.n, 1);
     int32_t *tok = hc_malloc((size_t)B * S * sizeof(int32_t)), *tgt = hc_malloc((size_t)B * S * sizeof(int32_t));
     hc_train_ws *ws = hc_train_ws_new(cfg, B, S);
-    int rc = (!a.m || !a.v || !grad || !decay || !tok || !tgt || !ws) ? -1 : load_state(dir, &m, &a);
+    char data_sha[65];
+    hc_sha256_buf(train, n_train * sizeof *train, data_sha);
+    int rc = (!a.m || !a.v || !grad || !decay || !tok || !tgt || !ws) ? -1 : load_state(dir, &m, &a, o, data_sha);
+    if (!rc && a.step > o->steps)
+        rc = hc_fail(HC_EBAD, "%s: the run there is at step %d, past --steps %d", dir, a.step, o->steps);
     if (!rc) {
         decay_mask(&m, decay);
         if (a.step && o->log)
@@ -508,7 +602,7 @@ int hc_train(const hc_config *cfg, const hc_train_opts *o, const int32_t *train,
             logged = a.step;
             loss_sum = 0;
         }
-        int last = a.step == o->steps;
+        int last = a.step == o->steps || a.step == stop;
         if (eval && (last || (o->eval_every && a.step % o->eval_every == 0))) {
             rc = hc_train_eval(&m, ws, eval, n_eval, B, S, final_eval);
             if (!rc && o->log) {
@@ -516,7 +610,7 @@ int hc_train(const hc_config *cfg, const hc_train_opts *o, const int32_t *train,
                 fflush(o->log);
             }
         }
-        if (!rc && (last || a.step == stop || (o->save_every && a.step % o->save_every == 0)))
+        if (!rc && (last || (o->save_every && a.step % o->save_every == 0)))
             rc = save_state(dir, &m, &a, o, tokenizer_dir);
     }
     /* nothing left to train (a finished run resumed): report, and rewrite

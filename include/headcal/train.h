@@ -26,6 +26,7 @@ typedef struct {
     int save_every;         /* checkpoint every N steps (0: at the end)    */
     int stop_at;            /* leave, checkpointed, at this step, as an
                                interrupted run would (0: run to the end) */
+    int extend;             /* a resume may change steps (and only steps)  */
     enum hc_dtype dtype;    /* of model.safetensors                        */
     FILE *log;              /* progress lines; NULL for silence            */
 } hc_train_opts;
@@ -59,10 +60,12 @@ int hc_train_eval(const hc_model *m, hc_train_ws *ws, const int32_t *eval, size_
 
 /* Trains a model of config cfg on train[n_train] into dir: config.json,
  * model.safetensors (o->dtype), vocab.json, merges.txt from tokenizer_dir,
- * and the resume state train-state.safetensors (F32 parameters, Adam
- * moments, step).  If dir already holds a state for the same config,
- * training continues from its step: with the same options the result is the
- * one an uninterrupted run gives.  eval may be NULL.  *final_eval gets the
+ * the run's options train-options.json, and the resume state
+ * train-state.safetensors (F32 parameters, Adam moments, step), written
+ * last at each checkpoint.  If dir already holds a state, training
+ * continues from its step, giving the result an uninterrupted run gives; a
+ * state recorded with other options or other training data is refused,
+ * naming the difference.  eval may be NULL.  *final_eval gets the
  * last held-out loss (NAN without eval). */
 int hc_train(const hc_config *cfg, const hc_train_opts *o, const int32_t *train, size_t n_train,
              const int32_t *eval, size_t n_eval, const char *dir, const char *tokenizer_dir, double *final_eval);

@@ -19,7 +19,7 @@ int cmd_train(int argc, char **argv)
     const char *data = NULL, *eval_path = NULL, *out = NULL;
     int d_mlp = 0;
     long seed = 1;
-    enum { O_DMLP = 256, O_EVAL, O_MINLR, O_WARMUP, O_WD, O_CLIP, O_EVERY, O_SAVE, O_QUIET, O_VOCAB, O_STOP };
+    enum { O_DMLP = 256, O_EVAL, O_MINLR, O_WARMUP, O_WD, O_CLIP, O_EVERY, O_SAVE, O_QUIET, O_VOCAB, O_STOP, O_EXTEND };
     static const struct option opts[] = {
         {"data", required_argument, 0, 'D'},       {"eval", required_argument, 0, O_EVAL},
         {"out", required_argument, 0, 'o'},        {"layers", required_argument, 0, 'l'},
@@ -32,6 +32,7 @@ int cmd_train(int argc, char **argv)
         {"seed", required_argument, 0, 's'},       {"eval-every", required_argument, 0, O_EVERY},
         {"save-every", required_argument, 0, O_SAVE}, {"dtype", required_argument, 0, 't'},
         {"stop-at", required_argument, 0, O_STOP}, {"quiet", no_argument, 0, O_QUIET},
+        {"extend", no_argument, 0, O_EXTEND},
         {0, 0, 0, 0}};
     int ch, rc = 0, min_lr_set = 0;
     optind = 1;
@@ -58,6 +59,7 @@ int cmd_train(int argc, char **argv)
         case O_SAVE: rc = cli_int("--save-every", optarg, 0, 1 << 24, &o.save_every); break;
         case O_STOP: rc = cli_int("--stop-at", optarg, 0, 1 << 24, &o.stop_at); break;
         case O_QUIET: o.log = NULL; break;
+        case O_EXTEND: o.extend = 1; break;
         case 't': rc = cli_dtype("--dtype", optarg, &o.dtype); break;
         default: rc = cli_bad_option("train", argc, argv);
         }
