@@ -1,7 +1,8 @@
 /* bench_train: training throughput (forward + backward, tokens/s) of a
  * GPT-2 shape, and the fraction of this machine's sgemm peak it reaches,
  * the peak measured in the same run, after every step, by a timed 2048³
- * sgemm on the same threads (bench_util).  Forward + backward only: AdamW's update is O(parameters).
+ * sgemm on the same threads (bench_util).  Forward + backward only:
+ * AdamW's update is O(parameters).
  *
  *   bench/bench_train [layers heads d_model n_ctx batch steps]
  * (defaults: the bundled model's recipe, 6 8 128 128 8 5) */
