@@ -50,9 +50,7 @@ void detail_panel_draw(ui *u, rect r)
         ui_text(y++, r.x, r.w, v < 0 ? "not in this analysis" : "no metrics yet");
     } else {
         pm(a, sizeof a, m.value[u->metric], m.se[u->metric]);
-        /* an effect no larger than its standard error is noise on this data */
-        int noise = u->metric >= HC_DELTA_OC && fabs(m.value[u->metric]) <= m.se[u->metric];
-        snprintf(line, sizeof line, "%-10s %s%s", ui_metric_label(u->metric), a, noise ? "  within 1 SE" : "");
+        snprintf(line, sizeof line, "%-10s %s", ui_metric_label(u->metric), a);
         ui_text(y++, r.x, r.w, line);
         static const struct {
             const char *name;
