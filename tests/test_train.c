@@ -267,6 +267,41 @@ Test(train, resume_needs_only_the_state, .timeout = 120)
     damaged_resume(0);
 }
 
+/* kill -9 at three moments of a run that checkpoints every step, so the
+ * kill is likely to land inside a checkpoint; rerunning the command then
+ * gives the uninterrupted run's model file, byte for byte. */
+Test(train, killed_anywhere_resumes_to_the_same_model, .timeout = 180)
+{
+    char *dir = th_tmpdir("train-kill");
+    char cmd[13200], args[8800], path[4200], *out, *err;
+    uint16_t ids[2000];
+    for (int i = 0; i < 2000; i++)
+        ids[i] = (uint16_t)((i * 7 + i / 13) % 31);
+    snprintf(path, sizeof path, "%s/c.tokens", dir);
+    cr_assert_eq(th_write_file(path, ids, sizeof ids), 0);
+    snprintf(args, sizeof args,
+             "--data %s --vocab 32 --layers 2 --heads 2 --d-model 16 --n-ctx 16 --batch-size 4 --steps 150 "
+             "--warmup 5 --save-every 1 --quiet",
+             path);
+    snprintf(cmd, sizeof cmd, "%s train %s --out %s/whole", th_headcal(), args, dir);
+    cr_assert_eq(th_run(cmd, &out, &err), 0, "%s", err);
+    free(out);
+    free(err);
+    const char *waits[] = {"0.05", "0.3", "0.6"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(cmd, sizeof cmd, "%s train %s --out %s/killed & p=$!; sleep %s; kill -9 $p; wait $p; exit 0",
+                 th_headcal(), args, dir, waits[k]);
+        cr_assert_eq(th_run(cmd, &out, &err), 0);
+        free(out);
+        free(err);
+    }
+    snprintf(cmd, sizeof cmd, "%s train %s --out %s/killed && cmp %s/whole/model.safetensors %s/killed/model.safetensors",
+             th_headcal(), args, dir, dir, dir);
+    cr_assert_eq(th_run(cmd, &out, &err), 0, "%s%s", out, err);
+    free(out);
+    free(err);
+}
+
 /* A resume must be the same run: each option that changes the trained
  * numbers, and the training data, is checked, and the refusal names it. */
 Test(train, cli_refuses_a_resume_with_other_options, .timeout = 120)
