@@ -147,3 +147,11 @@ int cache_store(const explorer_cache *ec, hc_results *r, hc_results *sets)
     close(fd);
     return adopted;
 }
+
+const char *cache_reason(const char *msg)
+{
+    const char *at = msg, *p;
+    while ((p = strstr(at, ": ")))
+        at = p + 2;
+    return at;
+}

@@ -32,4 +32,8 @@ int cache_load(const explorer_cache *c, hc_results *r);
  * entry.  Returns how many variants were added, or -1 (message). */
 int cache_store(const explorer_cache *c, hc_results *r, hc_results *sets);
 
+/* The end of a cache failure's message (what the system said), for a
+ * status bar with no room for the paths. */
+const char *cache_reason(const char *msg);
+
 #endif

@@ -41,7 +41,7 @@ struct jobs {
     const hc_model *model;
     const hc_dataset *ds;
     hc_sweep_opts sweep;
-    const char *model_dir;
+    char model_dir[4096];
     char why[512]; /* why there is no model */
     /* the QK panels' unprocessed model and bag embeddings, made once (on the ask lane) */
     hc_model qk_model;
@@ -239,7 +239,8 @@ int jobs_start(jobs **out, const hc_model *m, const hc_dataset *ds, const hc_swe
     jobs *j = hc_calloc(1, sizeof *j);
     if (!j)
         return -1;
-    *j = (jobs){.model = m, .ds = ds, .sweep = *o, .model_dir = model_dir};
+    *j = (jobs){.model = m, .ds = ds, .sweep = *o};
+    snprintf(j->model_dir, sizeof j->model_dir, "%s", model_dir);
     snprintf(j->why, sizeof j->why, "%s", why && *why ? why : "no model");
     pthread_mutex_init(&j->mu, NULL);
     /* The workers (and the pools they start) never take a signal: Ctrl-C

@@ -141,7 +141,7 @@ static void rebuild(ui *u)
 static void cache_trouble(ui *u)
 {
     if (!u->cache_warned)
-        snprintf(u->notice, sizeof u->notice, "cache off: %s (computing without it)", hc_errmsg());
+        snprintf(u->notice, sizeof u->notice, "cache off: %s", cache_reason(hc_errmsg()));
     u->cache_warned = 1;
     hc_clear_error();
 }

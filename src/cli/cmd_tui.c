@@ -172,7 +172,7 @@ int cmd_tui(int argc, char **argv)
     if (use_cache && (cached || cache_load(&cache, r) < 0)) {
         /* computing anyway, and saying so once */
         size_t at = strlen(notice);
-        snprintf(notice + at, sizeof notice - at, "%scache off: %s", at ? "; " : "", hc_errmsg());
+        snprintf(notice + at, sizeof notice - at, "%scache off: %s", at ? "; " : "", cache_reason(hc_errmsg()));
         hc_clear_error();
     }
     eo.model = ds ? &m : NULL;
