@@ -165,7 +165,7 @@ static void store(ui *u)
 /* What is shown: base with the joint ablations over its batches. */
 static int compose(ui *u)
 {
-    hc_results *r = malloc(sizeof *r);
+    hc_results *r = hc_malloc(sizeof *r);
     if (!r || results_copy(r, u->base)) {
         free(r);
         return -1;
@@ -273,7 +273,7 @@ static void qk_request(ui *u)
 /* Queues the joint ablation of m[0..n) unless it is known or coming. */
 static void ablate(ui *u, const hc_component *m, int n)
 {
-    hc_results *rs = malloc(sizeof *rs);
+    hc_results *rs = hc_malloc(sizeof *rs);
     hc_results_params p = u->r->params;
     p.shard_index = 0;
     p.shard_count = 1;
@@ -326,7 +326,7 @@ static void resume_sweep(ui *u)
         snprintf(u->msg, sizeof u->msg, u->prog[LANE_SWEEP].busy ? "the sweep is running" : "nothing to resume");
         return;
     }
-    hc_results *r = malloc(sizeof *r);
+    hc_results *r = hc_malloc(sizeof *r);
     if (!r || results_copy(r, u->base)) {
         free(r);
         snprintf(u->msg, sizeof u->msg, "%s", hc_errmsg());
@@ -839,7 +839,7 @@ static int all_done(const hc_results *r)
 /* The container of the joint ablations asked for here: every batch. */
 static hc_results *new_sets(const hc_results *r)
 {
-    hc_results *s = malloc(sizeof *s);
+    hc_results *s = hc_malloc(sizeof *s);
     hc_results_params p = r->params;
     p.shard_index = 0;
     p.shard_count = 1;
@@ -893,7 +893,7 @@ static int ui_start(ui *u, const explorer_opts *o)
         snprintf(u->msg, sizeof u->msg, "%d of %d batches%s", done, total,
                  o->model ? "; s computes the rest" : "");
     } else {
-        hc_results *r = malloc(sizeof *r);
+        hc_results *r = hc_malloc(sizeof *r);
         if (!r || results_copy(r, given)) {
             free(r);
             return -1;
