@@ -19,8 +19,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ref_metrics  # noqa: E402
 
-ENTRY = re.compile(r"(?:^|\s)(\d+) ((?:L\d+H\d+|MLP\d+)(?:\+(?:L\d+H\d+|MLP\d+))*)\s+([+-]\d+\.\d{5}|n/a)\s+"
-                   r"(\d+\.\d{5}|n/a) ?(\*)?")
+ENTRY = re.compile(r"(?:^|\s)(\d+) ((?:L\d+H\d+|MLP\d+)(?:\+(?:L\d+H\d+|MLP\d+))*)\s+([+-]\d+\.\d{4,5}|n/a)\s+"
+                   r"(\d+\.\d{4,5}|n/a) ?(\*)?")
 
 
 def key(value, se, order):
@@ -51,9 +51,9 @@ def main():
         if want_v is None or value == "n/a":
             if not (want_v is None and value == "n/a"):
                 sys.exit("rank %d %s: screen %s, reference %r" % (rank, ident, value, want_v))
-        elif abs(float(value) - want_v) > 6e-6:
+        elif abs(float(value) - want_v) > 0.6 * 10 ** -len(value.split(".")[1]):
             sys.exit("rank %d %s: screen %s, reference %.7f" % (rank, ident, value, want_v))
-        if want_se is not None and se != "n/a" and abs(float(se) - want_se) > 6e-6:
+        if want_se is not None and se != "n/a" and abs(float(se) - want_se) > 0.6 * 10 ** -len(se.split(".")[1]):
             sys.exit("rank %d %s: SE on screen %s, reference %.7f" % (rank, ident, se, want_se))
         want_star = want_v is not None and want_se is not None and abs(want_v) > 2 * want_se
         if star != want_star:

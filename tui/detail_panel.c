@@ -66,8 +66,10 @@ void detail_panel_draw(ui *u, rect r)
         double val = m.value[u->metric], se = m.se[u->metric];
         if (y < end && isfinite(u->grid.value[i])) {
             /* a rank means little when the value is within its noise */
-            snprintf(line, sizeof line, "%-10s %d of %d (largest first)%s", "rank", rank, of,
-                     !isfinite(se) ? ", no SE" : fabs(val) > 2 * se ? "" : ", within 2 SE of 0");
+            snprintf(line, sizeof line, "%-10s %d of %d (%s)", "rank", rank, of,
+                     !isfinite(se)             ? "largest first, no SE"
+                     : fabs(val) > 2 * se ? "largest first"
+                                          : "within 2 SE of 0");
             ui_text(y++, r.x, r.w, line);
         }
     }

@@ -23,8 +23,10 @@ void ranked_panel_draw(ui *u, rect r)
     attron(A_BOLD);
     ui_text(r.y, r.x, r.w, line);
     attroff(A_BOLD);
-    ui_text(r.y + 1, r.x, r.w, "  # component          value       SE");
-    ui_text(r.y + r.h - 1, r.x, r.w, "* |value| > 2 SE   Enter: go there");
+    /* 5 decimals when there is room, 4 in a narrow terminal */
+    int wide = r.w >= RANKED_W;
+    ui_text(r.y + 1, r.x, r.w, wide ? "  # component          value       SE" : "  # component     value     SE");
+    ui_text(r.y + r.h - 1, r.x, r.w, wide ? "* |value| > 2 SE   Enter: go there" : "* |value| > 2 SE");
     int rows = r.h - 3;
     if (rows < 1)
         return;
@@ -38,11 +40,11 @@ void ranked_panel_draw(ui *u, rect r)
     for (int k = 0; k < rows && u->rank_top + k < u->n_rank; k++) {
         int i = u->rank_top + k;
         const ranked_entry *e = &u->rank[i];
-        num(v, sizeof v, e->value, "%+.5f");
-        num(se, sizeof se, e->se, "%.5f");
+        num(v, sizeof v, e->value, wide ? "%+.5f" : "%+.4f");
+        num(se, sizeof se, e->se, wide ? "%.5f" : "%.4f");
         int mark = isfinite(e->value) && isfinite(e->se) && fabs(e->value) > 2 * e->se;
-        snprintf(line, sizeof line, "%3d %-14.14s %9s %8s %s", i + 1, u->r->variants[e->variant].id, v, se,
-                 mark ? "*" : " ");
+        snprintf(line, sizeof line, wide ? "%3d %-14.14s %9s %8s %s" : "%3d %-10.10s %8s %6s %s", i + 1,
+                 u->r->variants[e->variant].id, v, se, mark ? "*" : " ");
         int cur = i == u->rank_cur;
         if (cur)
             attron(u->focus == FOCUS_RANKED ? A_REVERSE : A_BOLD);

@@ -627,9 +627,16 @@ static void draw(ui *u)
     } else if (u->ranked_open && !u->qk_open) {
         u->ranked_r = u->curves_r;
     }
+    int curves = !u->ranked_r.w || u->ranked_r.x != u->curves_r.x;
+    /* a sixel image stays on the screen until the terminal repaints its
+     * cells: when the panels move, repaint everything */
+    int image = curves && !u->help && !u->qk_open;
+    if (u->sixel && (memcmp(&u->image_r, &u->curves_r, sizeof u->image_r) || u->image_shown != image))
+        clearok(curscr, TRUE);
+    u->image_r = u->curves_r;
+    u->image_shown = image;
     grid_panel_draw(u, u->grid_r);
     detail_panel_draw(u, u->detail_r);
-    int curves = !u->ranked_r.w || u->ranked_r.x != u->curves_r.x;
     if (u->ranked_r.w)
         ranked_panel_draw(u, u->ranked_r);
     if (u->qk_open)
@@ -640,7 +647,7 @@ static void draw(ui *u)
     if (u->help)
         help_draw(H, W);
     refresh();
-    if (u->sixel && !u->help && !u->qk_open && curves)
+    if (u->sixel && image)
         curves_panel_place(u);
 }
 
@@ -823,6 +830,8 @@ static int on_key(ui *u, int ch)
     }
     }
 done:
+    if (u->ranked_open && u->focus == FOCUS_GRID)
+        rank_sync(u);
     if (u->qk_open)
         qk_request(u);
     return 0;

@@ -55,6 +55,8 @@ typedef struct {
     int cache_warned;
     /* layout of the last frame */
     rect grid_r, detail_r, curves_r, ranked_r;
+    rect image_r;            /* where the last sixel image went, and whether one is up */
+    int image_shown;
     int cell_w, cells_x, cells_y;
     /* the curves panel's sixel image and what it shows */
     char *six;
