@@ -36,7 +36,7 @@ static const char *const lines[] = {
     "list: * where |value| > 2 standard errors (jackknife over batches)",
 };
 
-void help_draw(int rows, int cols)
+int help_draw(int rows, int cols, int top)
 {
     int n = (int)(sizeof lines / sizeof lines[0]), w = 0;
     for (int i = 0; i < n; i++)
@@ -66,6 +66,13 @@ void help_draw(int rows, int cols)
     mvaddch(y0 + bh - 1, x0, ACS_LLCORNER);
     mvaddch(y0 + bh - 1, x0 + bw - 1, ACS_LRCORNER);
     attroff(A_BOLD);
-    for (int i = 0; i < n && i < bh - 2; i++)
-        ui_text(y0 + 1 + i, x0 + 2, bw - 4, lines[i]);
+    /* a short window scrolls the text; the bottom border says so */
+    int shown = bh - 2;
+    if (top > n - shown)
+        top = n - shown > 0 ? n - shown : 0;
+    for (int i = 0; i < shown && top + i < n; i++)
+        ui_text(y0 + 1 + i, x0 + 2, bw - 4, lines[top + i]);
+    if (shown < n)
+        ui_text(y0 + bh - 1, x0 + 2, bw - 4, top + shown < n ? " more: j, PgDn " : " top: k, PgUp ");
+    return top;
 }

@@ -645,7 +645,7 @@ static void draw(ui *u)
         curves_panel_draw(u, u->curves_r);
     statusbar_draw(u, H - 1, W);
     if (u->help)
-        help_draw(H, W);
+        u->help_top = help_draw(H, W, u->help_top);
     refresh();
     if (u->sixel && image)
         curves_panel_place(u);
@@ -754,6 +754,10 @@ static int on_key(ui *u, int ch)
             return 1;
         if (ch == 27 || ch == '?')
             u->help = 0;
+        if (ch == 'j' || ch == KEY_DOWN || ch == KEY_NPAGE || ch == ' ')
+            u->help_top += ch == 'j' || ch == KEY_DOWN ? 1 : 10;
+        if ((ch == 'k' || ch == KEY_UP || ch == KEY_PPAGE) && u->help_top > 0)
+            u->help_top -= ch == KEY_PPAGE ? (u->help_top < 10 ? u->help_top : 10) : 1;
         if (ch != KEY_RESIZE)
             return 0;
     }
@@ -814,7 +818,10 @@ static int on_key(ui *u, int ch)
         break;
     case 'c': u->clip = !u->clip; break;
     case 'e': export_view(u); break;
-    case '?': u->help = 1; break;
+    case '?':
+        u->help = 1;
+        u->help_top = 0;
+        break;
     case 'b': u->qk_open = !u->qk_open; break;
     case 27: on_escape(u); break;
     case KEY_RESIZE: clear(); break;

@@ -35,7 +35,7 @@ typedef struct {
     hc_grid grid;            /* of r for the current metric */
     int metric, clip, cur_row, cur_col;
     unsigned char *selected; /* [grid rows, cols] */
-    int help, sixel;
+    int help, help_top, sixel;
     int qk_open;             /* the QK panel of the cursor's head is shown */
     hc_qk_result *qk;        /* [grid rows, cols] panels computed so far */
     unsigned char *qk_state; /* [grid rows, cols] QK_* */
@@ -93,7 +93,9 @@ void detail_panel_draw(ui *u, rect r);
 void curves_panel_draw(ui *u, rect r);
 /* In sixel mode, after refresh: sends the curves image again. */
 void curves_panel_place(ui *u);
-void help_draw(int rows, int cols);
+/* The help overlay from line `top` on (scrolled when the window is
+ * short); returns the top line actually shown. */
+int help_draw(int rows, int cols, int top);
 /* The bag-of-words QK panel of the cursor's head, over the curves. */
 void qk_panel_draw(ui *u, rect r);
 void statusbar_draw(ui *u, int y, int w);
