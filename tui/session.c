@@ -45,13 +45,7 @@ int session_save(const explorer_session *s, const char *path)
     cJSON_Delete(o);
     if (!text)
         return hc_fail(HC_EBAD, "%s: out of memory", path);
-    hc_atomic_file af;
-    int rc = hc_atomic_open(&af, path);
-    if (!rc) {
-        fputs(text, af.f);
-        fputc('\n', af.f);
-        rc = hc_atomic_commit(&af);
-    }
+    int rc = hc_write_text(path, text);
     free(text);
     return rc;
 }
