@@ -662,3 +662,35 @@ Test(tui, explorers_sharing_a_cache_merge_their_joint_ablations, .timeout = 300,
     cr_expect(text && strstr(text, "\"L0H0+L0H1\"") && strstr(text, "\"L1H0+L1H1\""), "both sets in the cache");
     free(text);
 }
+
+/* The session an explorer left in the fixture's cache. */
+static char *session_text(const session *s)
+{
+    char cmd[9000], *out = NULL;
+    snprintf(cmd, sizeof cmd, "cat '%s'/*.session.json", s->cache);
+    cr_assert_eq(th_run(cmd, &out, NULL), 0, "no session in %s", s->cache);
+    return out;
+}
+
+Test(tui, mouse_clicks_on_the_grid_and_the_ranked_list, .timeout = 240)
+{
+    session s;
+    fixture(&s, "tui-mouse");
+    char cmd[20000], *out = NULL, *err = NULL;
+    /* the 2 x 2 grid's cells are 4 columns wide from column 5, from row 3;
+     * the ranked list starts at column 47, its first entry on row 3 */
+    const char *modes[] = {"mouse:10:4:", "mouse:55:3:r"};
+    const char *want[] = {"\"cursor\":\t\"L1H1\"", "\"focus\":\t\"ranked\""};
+    for (int i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof cmd,
+                 "HEADCAL_CACHE_DIR='%s' TERM=xterm-256color %s %s '%s' %s tui --model '%s' --data '%s' "
+                 "--batch-size 3 --batches 2 --seq-len 24 --graphics text",
+                 s.cache, TEST_PYTHON, th_src("tests/tui_pty.py"), modes[i], th_headcal(), s.model, s.data);
+        cr_expect_eq(th_run(cmd, &out, &err), 0, "%s: %s%s", modes[i], out, err);
+        free(out);
+        free(err);
+        char *text = session_text(&s);
+        cr_expect(strstr(text, want[i]), "%s: %s", modes[i], text);
+        free(text);
+    }
+}

@@ -10,7 +10,7 @@ static const char *const lines[] = {
     "arrows, h j k l   move the cursor (in the ranked list: up, down)",
     "g, Home / G, End  first / last layer (list: first / last entry)",
     "PgUp, PgDn        a page of layers (list: a page of entries)",
-    "mouse click       put the cursor on a cell",
+    "mouse click       put the cursor on a cell or a list entry",
     ": NAME            go to a head or MLP: 10.7, L10H7, MLP3; a joint",
     "                  ablation (L0H1+L1H1) selects its members",
     "r                 ranked list of heads, MLPs and joint ablations",

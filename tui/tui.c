@@ -828,10 +828,17 @@ static int on_key(ui *u, int ch)
     case KEY_MOUSE: {
         MEVENT me;
         int r, c;
-        if (getmouse(&me) == OK && grid_panel_hit(u, me.y, me.x, &r, &c)) {
+        if (getmouse(&me) != OK)
+            break;
+        if (grid_panel_hit(u, me.y, me.x, &r, &c)) {
             u->cur_row = r;
             u->cur_col = c;
             u->focus = FOCUS_GRID;
+        } else if (u->ranked_open && me.x >= u->ranked_r.x && me.x < u->ranked_r.x + u->ranked_r.w &&
+                   me.y >= u->ranked_r.y + 2 && me.y < u->ranked_r.y + u->ranked_r.h - 1) {
+            /* an entry of the ranked list (its first two lines are titles) */
+            u->focus = FOCUS_RANKED;
+            rank_move(u, u->rank_top + me.y - u->ranked_r.y - 2);
         }
         break;
     }
