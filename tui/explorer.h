@@ -6,7 +6,7 @@
 #ifndef HEADCAL_TUI_EXPLORER_H
 #define HEADCAL_TUI_EXPLORER_H
 
-#include "cache.h"
+#include "cache.h" /* the explorer's cache, which `headcal run` fills too */
 #include "headcal/dataset.h"
 #include "headcal/model.h"
 #include "headcal/results.h"

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cache.h"
+#include "explorer.h"
 #include "cli.h"
 #include "config.h"
 #include "headcal/analysis.h"

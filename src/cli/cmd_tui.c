@@ -7,7 +7,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cache.h"
 #include "explorer.h"
 #include "cli.h"
 #include "headcal/error.h"
