@@ -109,8 +109,10 @@ int hc_analysis_run(const hc_analysis *a, hc_results *r)
     hc_sweep *sw = NULL;
     hc_means mn = {0};
     int rc = hc_sweep_new(&sw, a->model, specs, r->n_variants, &a->sweep);
-    if (!rc)
+    if (!rc) {
         hc_sweep_set_cancel(sw, a->cancel);
+        hc_sweep_set_tick(sw, a->tick, a->progress_ctx);
+    }
     /* The options are valid: the first checkpoint, before any long
      * computation, shows the file can be written; a refused run wrote none. */
     if (!rc && a->checkpoint)

@@ -137,13 +137,7 @@ int hc_config_save(const hc_config *cfg, const char *path)
     cJSON_AddNumberToObject(root, "eos_token_id", cfg->bos);
     char *json = cJSON_Print(root);
     cJSON_Delete(root);
-    hc_atomic_file af;
-    int rc = json ? hc_atomic_open(&af, path) : hc_fail(HC_EBAD, "out of memory");
-    if (!rc) {
-        fputs(json, af.f);
-        fputc('\n', af.f);
-        rc = hc_atomic_commit(&af);
-    }
+    int rc = json ? hc_write_text(path, json) : hc_fail(HC_EBAD, "out of memory");
     free(json);
     return rc;
 }

@@ -368,6 +368,8 @@ static int too_few(const char *src, const hc_dataset_opts *o, size_t have, size_
                    size_t skipped)
 {
     long need = (long)o->n_batches * o->batch_size;
+    if (o->available)
+        *o->available = have;
     if (o->chunk)
         return hc_fail(HC_EBAD, "%s: need %ld windows for %d batches of %d, have %zu (from %zu documents)",
                        src, need, o->n_batches, o->batch_size, have, n_docs);

@@ -43,6 +43,16 @@ int hc_read_file(const char *path, size_t max_bytes, char **buf, size_t *len)
     return 0;
 }
 
+int hc_write_text(const char *path, const char *text)
+{
+    hc_atomic_file af;
+    if (hc_atomic_open(&af, path))
+        return -1;
+    fputs(text, af.f);
+    fputc('\n', af.f);
+    return hc_atomic_commit(&af);
+}
+
 int hc_path_join(char *out, size_t n, const char *dir, const char *name)
 {
     int k = snprintf(out, n, "%s/%s", dir, name);

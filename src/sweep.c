@@ -38,6 +38,11 @@ struct hc_sweep {
     int wou_group; /* which group wou holds, -1 none */
     const hc_means *means;
     atomic_int *cancel;
+    /* progress inside a batch: tiles finished of the batch's total */
+    void (*tick)(void *ctx, int done, int total);
+    void *tick_ctx;
+    atomic_int tiles_done;
+    int tiles_total;
 };
 
 static void group_free(group *g)
@@ -241,6 +246,11 @@ int hc_sweep_new(hc_sweep **out, const hc_model *m, const hc_variant_spec *vars,
 
 void hc_sweep_set_means(hc_sweep *sw, const hc_means *mn) { sw->means = mn; }
 void hc_sweep_set_cancel(hc_sweep *sw, atomic_int *cancel) { sw->cancel = cancel; }
+void hc_sweep_set_tick(hc_sweep *sw, void (*tick)(void *ctx, int done, int total), void *ctx)
+{
+    sw->tick = tick;
+    sw->tick_ctx = ctx;
+}
 
 /* W_OU^h[dh, V] = W_O^h[dh, D] · W_U[D, V] for every head of group g,
  * packed for the fused kernel.  Runs outside the pool so OpenBLAS may use
@@ -477,6 +487,8 @@ static int tile_task(void *vctx, int task, int worker)
             hck_finish(&rows[ro], tk + ro * k, k, o->topk_p + oi * k, &o->nll[oi], &o->entropy[oi]);
             memcpy(o->topk_id + oi * k, ti + ro * k, (size_t)k * sizeof(int32_t));
         }
+    if (sw->tick)
+        sw->tick(sw->tick_ctx, atomic_fetch_add(&sw->tiles_done, 1) + 1, sw->tiles_total);
     return 0;
 }
 
@@ -549,6 +561,8 @@ int hc_sweep_batch(hc_sweep *sw, const int32_t *tokens, const int *lengths, int 
     }
     if (alloc_out(out, sw->n_var, P, sw->o.top_k))
         return -1;
+    atomic_store(&sw->tiles_done, 0);
+    sw->tiles_total = sw->n_groups * ((P + TILE_T - 1) / TILE_T);
     float *z = hc_malloc((size_t)L * N * D * sizeof(float));
     float *mlp = needs_mlp(sw) ? hc_malloc((size_t)L * N * D * sizeof(float)) : NULL;
     float *resid = hc_malloc(N * D * sizeof(float)), *scale = hc_malloc(N * sizeof(float));

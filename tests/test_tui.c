@@ -104,20 +104,37 @@ static void keys(const session *s, const char *k)
  * before it can stop it, so .fini does. */
 static const session *live;
 
-/* Starts the explorer in a w x h tmux window; its exit status goes to
- * s->status. */
-static void launch(session *s, int w, int h)
+/* Starts `headcal tui ARGS` in a w x h tmux window, with env before it
+ * (the cache is s->cache unless env says otherwise); its exit status goes
+ * to s->status. */
+static void launch_args(session *s, int w, int h, const char *env, const char *args)
 {
-    char conf[4300], args[32000];
+    char conf[4300], cmd[32000];
     snprintf(conf, sizeof conf, "%s/tmux.conf", s->dir);
     th_write_file(conf, "set -g default-terminal tmux-256color\n", 38);
     unlink(s->status);
-    snprintf(args, sizeof args,
-             "-f '%s' new-session -d -x %d -y %d \"HEADCAL_CACHE_DIR='%s' '%s' tui --model '%s' --data '%s' "
-             "--graphics text --batch-size 3 --batches 3 --seq-len 24 --export-dir '%s'; echo \\$? > '%s'\"",
-             conf, w, h, s->cache, th_headcal(), s->model, s->data, s->out, s->status);
-    free(tmux(s, args));
+    snprintf(cmd, sizeof cmd,
+             "-f '%s' new-session -d -x %d -y %d \"HEADCAL_CACHE_DIR='%s' %s '%s' tui %s; echo \\$? > '%s'\"", conf,
+             w, h, s->cache, env, th_headcal(), args, s->status);
+    free(tmux(s, cmd));
     live = s;
+}
+
+/* The run options every test uses, with the fixture's model and data. */
+static void run_args(const session *s, char *out, size_t n, const char *more)
+{
+    int len = snprintf(out, n, "--model '%s' --data '%s' --batch-size 3 --batches 3 --seq-len 24 %s", s->model,
+                       s->data, more);
+    cr_assert(len >= 0 && (size_t)len < n);
+}
+
+/* Starts the explorer on the fixture in a w x h tmux window. */
+static void launch(session *s, int w, int h)
+{
+    char args[12000], more[4400];
+    snprintf(more, sizeof more, "--graphics text --export-dir '%s'", s->out);
+    run_args(s, args, sizeof args, more);
+    launch_args(s, w, h, "", args);
 }
 
 /* The explorer's exit status once it has quit. */
@@ -223,7 +240,7 @@ Test(tui, explore_select_ablate_export_quit, .timeout = 240, .fini = teardown)
     /* the exported numbers against numpy, from the cache's counts */
     char cmd[30000], *out = NULL, *err = NULL;
     snprintf(cmd, sizeof cmd,
-             "%s '%s' \"$(ls '%s'/*.json)\" '%s/heatmap-relative-clipped.json' "
+             "%s '%s' \"$(ls '%s'/*.json | grep -v '[.]session[.]json$')\" '%s/heatmap-relative-clipped.json' "
              "'%s/curves-baseline_L0H1_L1H1_L0H1+L1H1.json' '%s/heatmap-relative-clipped.png' "
              "'%s/curves-baseline_L0H1_L1H1_L0H1+L1H1.png'",
              TEST_PYTHON, th_src("tests/tui_export_check.py"), s.cache, s.out, s.out, s.out, s.out);
@@ -292,4 +309,388 @@ Test(tui, needs_a_terminal_and_valid_options)
     snprintf(cmd, sizeof cmd, "%s", th_headcal());
     cr_expect_eq(th_run(cmd, NULL, &err), 2, "no arguments off a terminal: usage");
     free(err);
+}
+
+/* ---------------------------------------------------------------- a research loop */
+
+/* The current screen written to s->dir/NAME, for the Python checks. */
+static void save_screen(const session *s, const char *name, char *path, size_t n)
+{
+    char *screen = tmux(s, "capture-pane -p -t 0");
+    snprintf(path, n, "%s/%s", s->dir, name);
+    cr_assert_eq(th_write_file(path, screen, strlen(screen)), 0);
+    free(screen);
+}
+
+/* The analysis in cache directory dir (the one results file there). */
+static void cached_results(const char *dir, char *path, size_t n)
+{
+    char cmd[9000], *out = NULL;
+    snprintf(cmd, sizeof cmd, "ls '%s'/*.json | grep -v '\\.session\\.json$'", dir);
+    cr_assert_eq(th_run(cmd, &out, NULL), 0, "no results in %s", dir);
+    out[strcspn(out, "\n")] = 0;
+    snprintf(path, n, "%s", out);
+    free(out);
+}
+
+static void python_ok(const char *script, const char *args, const char *want)
+{
+    char cmd[40000], *out = NULL, *err = NULL;
+    snprintf(cmd, sizeof cmd, "%s '%s' %s", TEST_PYTHON, th_src(script), args);
+    cr_expect_eq(th_run(cmd, &out, &err), 0, "%s %s: %s%s", script, args, out, err);
+    cr_expect(strstr(out, want), "%s: %s", script, out);
+    free(out);
+    free(err);
+}
+
+static void headcal_ok(const char *env, const char *command, const char *args)
+{
+    char cmd[40000], *err = NULL;
+    snprintf(cmd, sizeof cmd, "%s '%s' %s %s", env, th_headcal(), command, args);
+    cr_assert_eq(th_run(cmd, NULL, &err), 0, "headcal %s: %s", args, err);
+    free(err);
+}
+
+/* The ranked list on the screen against numpy's order of the results file. */
+static void check_ranked(const session *s, const char *results, const char *metric, const char *order)
+{
+    char shot[4400], args[9000];
+    save_screen(s, "ranked.txt", shot, sizeof shot);
+    snprintf(args, sizeof args, "'%s' '%s' %s %s", results, shot, metric, order);
+    python_ok("tests/tui_rank_check.py", args, "ok ");
+}
+
+Test(tui, jump_by_name_and_ranked_list, .timeout = 240, .fini = teardown)
+{
+    session s;
+    fixture(&s, "tui-rank");
+    launch(&s, 132, 43);
+    expect(&s, "sweep done");
+    keys(&s, ": 1 . 1 Enter");
+    expect(&s, "L1H1 (layer 1, head 1)");
+    keys(&s, ": L 0 H 1 Enter");
+    expect(&s, "L0H1 (layer 0, head 1)");
+    keys(&s, ": M L P 0 Enter");
+    expect(&s, "this analysis has no MLPs");
+    keys(&s, ": L 9 H 0 Enter");
+    expect(&s, "the model has 2 layers of 2 heads");
+
+    char results[4400];
+    cached_results(s.cache, results, sizeof results);
+    keys(&s, "r");
+    expect(&s, "Ranked by \u0394OC: value (o)");
+    check_ranked(&s, results, "delta_oc", "value");
+    keys(&s, "o");
+    expect(&s, ": |value| (o)");
+    check_ranked(&s, results, "delta_oc", "abs");
+    keys(&s, "o");
+    expect(&s, ": |value|/SE (o)");
+    check_ranked(&s, results, "delta_oc", "signif");
+    keys(&s, "m");
+    expect(&s, "Ranked by relative");
+    check_ranked(&s, results, "relative", "signif");
+
+    /* the list's cursor moves the grid's; Enter goes back to the grid */
+    keys(&s, "G");
+    keys(&s, "g Enter");
+    keys(&s, "/ L 1 H 1 Enter");
+    expect(&s, "L1H1 (layer 1, head 1)");
+    keys(&s, "Escape");
+    expect_gone(&s, "Ranked by");
+    keys(&s, "q");
+    cr_expect_eq(exit_status(&s), 0);
+    stop(&s);
+}
+
+Test(tui, opens_results_of_run_and_merge, .timeout = 300, .fini = teardown)
+{
+    session s;
+    fixture(&s, "tui-open");
+    char args[12000], file[4400], env[4400], more[9000];
+    /* another cache: the file, not a cached copy, is what is shown */
+    snprintf(env, sizeof env, "HEADCAL_CACHE_DIR='%s/run-cache'", s.dir);
+    snprintf(more, sizeof more, "--out '%s/run.json'", s.dir);
+    run_args(&s, args, sizeof args, more);
+    headcal_ok(env, "run", args);
+    snprintf(file, sizeof file, "%s/run.json", s.dir);
+
+    snprintf(args, sizeof args, "--graphics text '%s'", file);
+    launch_args(&s, 132, 43, "", args);
+    expect(&s, "opened ");
+    expect(&s, "Layer x head: \u0394OC");
+    keys(&s, "r");
+    check_ranked(&s, file, "delta_oc", "value");
+    /* what the file lacks comes from the model it names */
+    keys(&s, "Escape : 0 . 0 Enter Space : 1 . 1 Enter Space a");
+    expect(&s, "joint ablation L0H0+L1H1 done");
+    keys(&s, "b");
+    expect(&s, "mean self-attention score");
+    keys(&s, "q");
+    cr_expect_eq(exit_status(&s), 0);
+    stop(&s);
+
+    /* two shards merged */
+    for (int i = 0; i < 2; i++) {
+        snprintf(more, sizeof more, "--shard %d/2 --out '%s/shard%d.json'", i, s.dir, i);
+        run_args(&s, args, sizeof args, more);
+        headcal_ok(env, "run", args);
+    }
+    cr_assert(snprintf(args, sizeof args, "--out '%s/merged.json' '%s/shard0.json' '%s/shard1.json'", s.dir,
+                       s.dir, s.dir) < (int)sizeof args);
+    headcal_ok("", "merge", args);
+    snprintf(file, sizeof file, "%s/merged.json", s.dir);
+    snprintf(args, sizeof args, "--graphics text --results '%s'", file);
+    snprintf(env, sizeof env, "HEADCAL_CACHE_DIR='%s/merge-cache'", s.dir);
+    launch_args(&s, 132, 43, env, args);
+    expect(&s, "opened ");
+    keys(&s, "r o o");
+    expect(&s, ": |value|/SE (o)");
+    check_ranked(&s, file, "delta_oc", "signif");
+    keys(&s, "q");
+    cr_expect_eq(exit_status(&s), 0);
+    stop(&s);
+
+    /* without its model the file still opens; QK panels say why not */
+    char cmd[9000];
+    snprintf(cmd, sizeof cmd, "mv '%s' '%s.gone'", s.model, s.model);
+    cr_assert_eq(th_run(cmd, NULL, NULL), 0);
+    snprintf(env, sizeof env, "HEADCAL_CACHE_DIR='%s/nomodel-cache'", s.dir);
+    launch_args(&s, 132, 43, env, args);
+    expect(&s, "opened ");
+    keys(&s, "b");
+    expect(&s, "needs the model");
+    keys(&s, "q");
+    cr_expect_eq(exit_status(&s), 0);
+    stop(&s);
+}
+
+Test(tui, run_then_tui_opens_from_the_cache, .timeout = 240, .fini = teardown)
+{
+    session s;
+    fixture(&s, "tui-runcache");
+    char args[12000], env[4400], more[4400];
+    snprintf(env, sizeof env, "HEADCAL_CACHE_DIR='%s'", s.cache);
+    snprintf(more, sizeof more, "--out '%s/run.json'", s.dir);
+    run_args(&s, args, sizeof args, more);
+    headcal_ok(env, "run", args);
+    launch(&s, 132, 43);
+    expect(&s, "loaded from the cache");
+    keys(&s, "q");
+    cr_expect_eq(exit_status(&s), 0);
+    stop(&s);
+}
+
+/* A sweep long enough to work beside: the tiny model on many IOI batches. */
+static void launch_long(session *s, int batches)
+{
+    char args[12000];
+    snprintf(args, sizeof args, "--model '%s' --data ioi --batch-size 8 --batches %d --seq-len 24 --graphics text",
+             s->model, batches);
+    launch_args(s, 132, 43, "", args);
+}
+
+Test(tui, qk_panel_during_the_sweep, .timeout = 300, .fini = teardown)
+{
+    session s;
+    fixture(&s, "tui-qk");
+    launch_long(&s, 400);
+    expect(&s, "/400 batches");
+    keys(&s, "b");
+    char *screen = wait_for(&s, "mean self-attention score", 60);
+    cr_assert(screen, "the QK panel never came");
+    cr_expect(strstr(screen, "/400 batches") && !strstr(screen, "sweep done"),
+              "the QK panel waited for the sweep:\n%s", screen);
+    free(screen);
+    keys(&s, "q");
+    cr_expect_eq(exit_status(&s), 0);
+    stop(&s);
+}
+
+Test(tui, cancel_then_resume_gives_the_uninterrupted_counts, .timeout = 300, .fini = teardown)
+{
+    session s;
+    fixture(&s, "tui-resume");
+    launch_long(&s, 60);
+    expect(&s, "/60 batches");
+    /* Esc closes what is open first: the ranked list, not the sweep */
+    keys(&s, "r");
+    expect(&s, "Ranked by");
+    keys(&s, "Escape");
+    expect_gone(&s, "Ranked by");
+    char *screen = tmux(&s, "capture-pane -p -t 0");
+    cr_expect(!strstr(screen, "sweep stopped") && strstr(screen, "/60 batches"), "Esc stopped the sweep:\n%s",
+              screen);
+    free(screen);
+    keys(&s, "Escape");
+    expect(&s, "sweep stopped (cancelled)");
+    expect(&s, "s resumes");
+    keys(&s, "s");
+    expect(&s, "sweep resumed");
+    expect(&s, "sweep done");
+    keys(&s, "q");
+    cr_expect_eq(exit_status(&s), 0);
+    stop(&s);
+
+    char args[12000], env[4400], cached[4400], cmd[20000];
+    snprintf(env, sizeof env, "HEADCAL_CACHE_DIR='%s/ref-cache'", s.dir);
+    snprintf(args, sizeof args, "--model '%s' --data ioi --batch-size 8 --batches 60 --seq-len 24 --out '%s/ref.json'",
+             s.model, s.dir);
+    headcal_ok(env, "run", args);
+    cached_results(s.cache, cached, sizeof cached);
+    snprintf(cmd, sizeof cmd,
+             "%s -c 'import json,sys; a,b=(json.load(open(p)) for p in sys.argv[1:]); "
+             "ids=lambda r: {v[\"id\"]: v[\"per_batch\"] for v in r[\"variants\"]}; "
+             "assert a[\"completed_batches\"] == b[\"completed_batches\"]; assert ids(a) == ids(b); print(\"same\")' "
+             "'%s' '%s/ref.json'",
+             TEST_PYTHON, cached, s.dir);
+    char *out = NULL, *err = NULL;
+    cr_expect_eq(th_run(cmd, &out, &err), 0, "%s%s", out, err);
+    cr_expect(strstr(out, "same"), "%s", out);
+    free(out);
+    free(err);
+}
+
+Test(tui, session_restored_after_restart, .timeout = 240, .fini = teardown)
+{
+    session s;
+    fixture(&s, "tui-session");
+    launch(&s, 132, 43);
+    expect(&s, "sweep done");
+    keys(&s, "j Space l Space a");
+    expect(&s, "joint ablation L1H0+L1H1 done");
+    keys(&s, "u k Space m r");
+    expect(&s, "Ranked by relative");
+    keys(&s, "q");
+    cr_expect_eq(exit_status(&s), 0);
+    stop(&s);
+
+    launch(&s, 132, 43);
+    expect(&s, "session restored");
+    expect(&s, "metric: relative");
+    expect(&s, "selected   L0H1");
+    expect(&s, "Ranked by relative");
+    expect(&s, "joint      L1H0+L1H1");
+    keys(&s, "q");
+    cr_expect_eq(exit_status(&s), 0);
+    stop(&s);
+}
+
+/* The status bar says "cache off" once, and the sweep still completes. */
+static void expect_cache_off(session *s)
+{
+    launch(s, 132, 43);
+    expect(s, "sweep done");
+    char *screen = tmux(s, "capture-pane -p -t 0");
+    const char *at = strstr(screen, "cache off: ");
+    cr_expect(at && !strstr(at + 1, "cache off"), "one cache warning expected:\n%s", screen);
+    free(screen);
+    keys(s, "q");
+    cr_expect_eq(exit_status(s), 0);
+    stop(s);
+}
+
+Test(tui, unusable_cache_still_computes, .timeout = 240, .fini = teardown)
+{
+    session s;
+    fixture(&s, "tui-nocache");
+    /* the cache directory is a file */
+    cr_assert_eq(th_write_file(s.cache, "x", 1), 0);
+    expect_cache_off(&s);
+    /* the cache entry cannot be read or replaced (a directory in its place) */
+    unlink(s.cache);
+    launch(&s, 132, 43);
+    expect(&s, "sweep done");
+    keys(&s, "q");
+    cr_assert_eq(exit_status(&s), 0);
+    stop(&s);
+    char entry[4400], cmd[9000];
+    cached_results(s.cache, entry, sizeof entry);
+    cr_assert(snprintf(cmd, sizeof cmd, "rm '%s' && mkdir '%s' && chmod 0 '%s'", entry, entry, entry) <
+              (int)sizeof cmd);
+    cr_assert_eq(th_run(cmd, NULL, NULL), 0);
+    expect_cache_off(&s);
+}
+
+Test(tui, small_data_uses_what_there_is, .timeout = 240, .fini = teardown)
+{
+    session s;
+    fixture(&s, "tui-smalldata");
+    char args[12000], cmd[20000], *err = NULL;
+    snprintf(args, sizeof args, "--model '%s' --data '%s' --batch-size 8 --batches 4 --seq-len 24 --graphics text",
+             s.model, s.data);
+    launch_args(&s, 132, 43, "", args);
+    expect(&s, "small data: 4 batches of 3 (asked for 4 of 8)");
+    expect(&s, "sweep done");
+    keys(&s, "q");
+    cr_expect_eq(exit_status(&s), 0);
+    stop(&s);
+    /* run still refuses, naming what would fit */
+    snprintf(cmd, sizeof cmd, "%s run --model '%s' --data '%s' --batch-size 8 --batches 4 --seq-len 24 --out '%s/x.json'",
+             th_headcal(), s.model, s.data, s.dir);
+    cr_expect_eq(th_run(cmd, NULL, &err), 1);
+    cr_expect(strstr(err, "have 12") && strstr(err, "--batches 1 or --batch-size 3 would fit"), "%s", err);
+    free(err);
+}
+
+Test(tui, explorers_sharing_a_cache_merge_their_joint_ablations, .timeout = 300, .fini = teardown)
+{
+    session a, b;
+    fixture(&a, "tui-shared");
+    launch(&a, 132, 43);
+    expect(&a, "sweep done");
+    b = a;
+    snprintf(b.sock, sizeof b.sock, "headcal-test-%d-b", (int)getpid());
+    snprintf(b.status, sizeof b.status, "%s/status-b", a.dir);
+    launch(&b, 132, 43);
+    expect(&b, "loaded from the cache");
+    keys(&b, "Space l Space a");
+    expect(&b, "joint ablation L0H0+L0H1 done");
+    keys(&a, "j Space l Space a");
+    expect(&a, "joint ablation from another explorer added");
+    expect(&a, "joint      L0H0+L0H1");
+    expect(&a, "joint      L1H0+L1H1");
+    keys(&b, "q");
+    cr_expect_eq(exit_status(&b), 0);
+    stop(&b);
+    live = &a;
+    keys(&a, "q");
+    cr_expect_eq(exit_status(&a), 0);
+    stop(&a);
+    char results[4400], *text;
+    cached_results(a.cache, results, sizeof results);
+    text = th_read(results);
+    cr_expect(text && strstr(text, "\"L0H0+L0H1\"") && strstr(text, "\"L1H0+L1H1\""), "both sets in the cache");
+    free(text);
+}
+
+/* The session an explorer left in the fixture's cache. */
+static char *session_text(const session *s)
+{
+    char cmd[9000], *out = NULL;
+    snprintf(cmd, sizeof cmd, "cat '%s'/*.session.json", s->cache);
+    cr_assert_eq(th_run(cmd, &out, NULL), 0, "no session in %s", s->cache);
+    return out;
+}
+
+Test(tui, mouse_clicks_on_the_grid_and_the_ranked_list, .timeout = 240)
+{
+    session s;
+    fixture(&s, "tui-mouse");
+    char cmd[20000], *out = NULL, *err = NULL;
+    /* the 2 x 2 grid's cells are 4 columns wide from column 5, from row 3;
+     * the ranked list starts at column 47, its first entry on row 3 */
+    const char *modes[] = {"mouse:10:4:", "mouse:55:3:r"};
+    const char *want[] = {"\"cursor\":\t\"L1H1\"", "\"focus\":\t\"ranked\""};
+    for (int i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof cmd,
+                 "HEADCAL_CACHE_DIR='%s' TERM=xterm-256color %s %s '%s' %s tui --model '%s' --data '%s' "
+                 "--batch-size 3 --batches 2 --seq-len 24 --graphics text",
+                 s.cache, TEST_PYTHON, th_src("tests/tui_pty.py"), modes[i], th_headcal(), s.model, s.data);
+        cr_expect_eq(th_run(cmd, &out, &err), 0, "%s: %s%s", modes[i], out, err);
+        free(out);
+        free(err);
+        char *text = session_text(&s);
+        cr_expect(strstr(text, want[i]), "%s: %s", modes[i], text);
+        free(text);
+    }
 }

@@ -199,7 +199,8 @@ static int wait_event(jobs *j, int type_a, int type_b, job_event *ev)
 {
     for (;;) {
         job_progress p;
-        jobs_progress(j, &p); /* what the status bar reads */
+        jobs_progress(j, LANE_SWEEP, &p); /* what the status bar reads */
+        jobs_progress(j, LANE_ASK, &p);
         if (jobs_poll(j, ev)) {
             if (ev->type == type_a || ev->type == type_b)
                 return ev->type;
@@ -213,7 +214,7 @@ static void check_explorer_jobs(const hc_model *m, const hc_dataset *ds, const c
 {
     hc_sweep_opts o = {.top_k = 5, .ablation = HC_ABLATION_MEAN, .threads = THREADS};
     jobs *j;
-    CHECK(jobs_start(&j, m, ds, &o, NULL, model_dir) == 0);
+    CHECK(jobs_start(&j, m, ds, &o, model_dir, NULL) == 0);
     /* the initial sweep, cancelled once a snapshot has come */
     CHECK(jobs_submit(j, JOB_SWEEP, "sweep", new_results(m, ds, "all", 1, NULL)) == 0);
     job_event ev;
@@ -224,12 +225,13 @@ static void check_explorer_jobs(const hc_model *m, const hc_dataset *ds, const c
     int t = wait_event(j, JOB_STOPPED, JOB_DONE, &ev); /* it may have finished first */
     CHECK(t == JOB_DONE || !strcmp(ev.msg, "cancelled"));
     results_destroy(ev.r);
-    /* then a joint ablation and a QK panel, to the end */
+    /* then a joint ablation and a QK panel, to the end, beside a sweep */
+    CHECK(jobs_submit(j, JOB_SWEEP, "sweep", new_results(m, ds, "all", 0, NULL)) == 0);
     CHECK(jobs_submit(j, JOB_SET, "L0H1+L1H0", new_results(m, ds, "none", 0, "L0H1+L1H0")) == 0);
     CHECK(jobs_submit_qk(j, 1, 2) == 0);
-    for (int done = 0; done < 2; done++) {
+    for (int done = 0; done < 3; done++) {
         CHECK(wait_event(j, JOB_DONE, JOB_STOPPED, &ev) == JOB_DONE);
-        CHECK(ev.kind == JOB_QK || (ev.r && hc_results_validate(ev.r, "set") == 0));
+        CHECK(ev.kind == JOB_QK || (ev.r && hc_results_validate(ev.r, "job") == 0));
         results_destroy(ev.r);
     }
     /* stopping with work queued */

@@ -4,6 +4,8 @@ screen left).  MODE:
   sixel      (--graphics sixel) the output holds a sixel image, DCS P..q..ST
   da1-sixel  answers the DA1 probe with attribute 4: a sixel image
   da1-text   answers without 4: half blocks and no sixel image
+  mouse:X:Y:KEYS  once the sweep is done, types KEYS and clicks cell
+             (X, Y) (0-based) with button 1, as xterm reports it (SGR 1006)
 Usage: tui_pty.py MODE HEADCAL ARGS...  (prints what went wrong, exit 1)."""
 import fcntl
 import os
@@ -49,7 +51,16 @@ def main():
             os.kill(pid, 9)
             return 1
         os.write(fd, b"\x1b[?62;4;22c" if mode == "da1-sixel" else b"\x1b[?62;22c")
-    if mode == "da1-text":
+    if mode.startswith("mouse:"):
+        _, x, y, keys = mode.split(":", 3)
+        buf = read_until(fd, buf, lambda b: b"sweep done" in b or b"loaded from the cache" in b, 60)
+        os.write(fd, keys.encode())
+        read_until(fd, b"", lambda b: False, 0.5)
+        for end in b"Mm":
+            os.write(fd, b"\x1b[<0;%d;%d%c" % (int(x) + 1, int(y) + 1, end))
+            time.sleep(0.05)
+        read_until(fd, b"", lambda b: False, 0.5)
+    elif mode == "da1-text":
         buf = read_until(fd, buf, lambda b: b"sweep done" in b, 60)
         if SIXEL.search(buf) or "\u2580".encode() not in buf:
             print("expected half blocks and no sixel: %r" % buf[-400:])

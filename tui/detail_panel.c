@@ -63,9 +63,13 @@ void detail_panel_draw(ui *u, rect r)
             ui_text(y++, r.x, r.w, line);
         }
         int of, rank = rank_of(u, i, &of);
+        double val = m.value[u->metric], se = m.se[u->metric];
         if (y < end && isfinite(u->grid.value[i])) {
-            snprintf(line, sizeof line, "%-10s %d of %d by %s (largest first)", "rank", rank, of,
-                     ui_metric_label(u->metric));
+            /* a rank means little when the value is within its noise */
+            snprintf(line, sizeof line, "%-10s %d of %d (%s)", "rank", rank, of,
+                     !isfinite(se)             ? "largest first, no SE"
+                     : fabs(val) > 2 * se ? "largest first"
+                                          : "within 2 SE of 0");
             ui_text(y++, r.x, r.w, line);
         }
     }
@@ -92,9 +96,10 @@ void detail_panel_draw(ui *u, rect r)
         ui_text(y++, r.x, r.w, line);
     }
     for (int k = 0; k < u->n_pending && y < end; k++) {
-        int running = u->prog.busy && !strcmp(u->prog.label, u->pending[k]);
+        const job_progress *p = &u->prog[LANE_ASK];
+        int running = p->busy && !strcmp(p->label, u->pending[k]);
         if (running)
-            snprintf(line, sizeof line, "joint      %s  running %d/%d", u->pending[k], u->prog.done, u->prog.total);
+            snprintf(line, sizeof line, "joint      %s  running %d/%d", u->pending[k], p->done, p->total);
         else
             snprintf(line, sizeof line, "joint      %s  queued", u->pending[k]);
         ui_text(y++, r.x, r.w, line);

@@ -6,6 +6,7 @@
 #ifndef HEADCAL_TUI_EXPLORER_H
 #define HEADCAL_TUI_EXPLORER_H
 
+#include "cache.h" /* the explorer's cache, which `headcal run` fills too */
 #include "headcal/dataset.h"
 #include "headcal/model.h"
 #include "headcal/results.h"
@@ -14,11 +15,14 @@
 enum { EXPLORER_GRAPHICS_AUTO, EXPLORER_GRAPHICS_SIXEL, EXPLORER_GRAPHICS_TEXT };
 
 typedef struct {
-    const hc_model *model;      /* processed */
+    const hc_model *model;      /* processed; NULL when none is at hand */
+    const char *no_model;       /* then: why (joint ablations and QK panels say it) */
     const hc_dataset *ds;
     hc_sweep_opts sweep;
     hc_results *results;        /* described run, possibly partly done; the explorer takes it */
-    const char *checkpoint;     /* cache file rewritten as results arrive; NULL: none */
+    const char *results_file;   /* the results file opened, or NULL when the explorer sweeps */
+    const explorer_cache *cache;/* where results and the session are kept; NULL: nowhere */
+    const char *notice;         /* said in the status bar throughout (smaller data, no cache), or NULL */
     const char *export_dir;
     int graphics;               /* EXPLORER_GRAPHICS_* */
     int metric;                 /* initial metric (HC_DELTA_OC, HC_PAPER, ...) */

@@ -79,6 +79,7 @@ void grid_panel_draw(ui *u, rect r)
     for (int l = 0; l < g->rows; l++) {
         char lab[16];
         snprintf(lab, sizeof lab, "L%d", l);
+        gfx_default(); /* not the colour of the row above's last cell */
         ui_text(u->cells_y + l, r.x, LABEL_W, lab);
         for (int c = 0; c < g->cols; c++)
             cell(u, l * g->cols + c, u->cells_y + l, u->cells_x + c * u->cell_w);

@@ -7,8 +7,17 @@
 static const char *const lines[] = {
     "headcal explorer: keys",
     "",
-    "arrows, h j k l   move the cursor over the grid",
-    "mouse click       put the cursor on a cell",
+    "arrows, h j k l   move the cursor (in the ranked list: up, down)",
+    "g, Home / G, End  first / last layer (list: first / last entry)",
+    "PgUp, PgDn        a page of layers (list: a page of entries)",
+    "mouse click       put the cursor on a cell or a list entry",
+    ": NAME            go to a head or MLP: 10.7, L10H7, MLP3; a joint",
+    "                  ablation (L0H1+L1H1) selects its members",
+    "r                 ranked list of heads, MLPs and joint ablations",
+    "Tab               move the focus between the grid and the list",
+    "Enter             (list) put the grid cursor on the entry",
+    "o                 order the list by value, |value|, significance",
+    "/ TEXT, n, N      search the list; next, previous match",
     "space             select or unselect the cursor's head",
     "a                 ablate the selected heads jointly",
     "u                 clear the selection",
@@ -17,12 +26,17 @@ static const char *const lines[] = {
     "c                 clip negatives to 0 (the notebook's view)",
     "e                 export plots (PNG, SVG) and data (JSON, CSV)",
     "b                 bag-of-words QK panel of the cursor's head",
+    "s                 resume a stopped sweep",
     "?                 this help",
-    "Esc               close this help or the QK panel; cancel work",
-    "q, Ctrl-C         quit",
+    "Esc               close help, QK panel or list; with none open,",
+    "                  cancel the work in progress",
+    "q, Ctrl-C         quit (the session is kept for next time)",
+    "",
+    "grid: [ ] cursor   * selected   . not computed yet   colour: value",
+    "list: * where |value| > 2 standard errors (jackknife over batches)",
 };
 
-void help_draw(int rows, int cols)
+int help_draw(int rows, int cols, int top)
 {
     int n = (int)(sizeof lines / sizeof lines[0]), w = 0;
     for (int i = 0; i < n; i++)
@@ -52,6 +66,13 @@ void help_draw(int rows, int cols)
     mvaddch(y0 + bh - 1, x0, ACS_LLCORNER);
     mvaddch(y0 + bh - 1, x0 + bw - 1, ACS_LRCORNER);
     attroff(A_BOLD);
-    for (int i = 0; i < n && i < bh - 2; i++)
-        ui_text(y0 + 1 + i, x0 + 2, bw - 4, lines[i]);
+    /* a short window scrolls the text; the bottom border says so */
+    int shown = bh - 2;
+    if (top > n - shown)
+        top = n - shown > 0 ? n - shown : 0;
+    for (int i = 0; i < shown && top + i < n; i++)
+        ui_text(y0 + 1 + i, x0 + 2, bw - 4, lines[top + i]);
+    if (shown < n)
+        ui_text(y0 + bh - 1, x0 + 2, bw - 4, top + shown < n ? " more: j, PgDn " : " top: k, PgUp ");
+    return top;
 }

@@ -6,11 +6,13 @@
 #include <string.h>
 
 #include "headcal/analysis.h"
+#include "headcal/clock.h"
 #include "headcal/error.h"
 #include "jobs.h"
 
 typedef struct job {
-    int kind, layer, head;
+    int kind;
+    hc_component c;
     char label[128];
     hc_results *r;
     struct job *next;
@@ -21,20 +23,27 @@ typedef struct event {
     struct event *next;
 } event;
 
-struct jobs {
+typedef struct {
+    jobs *j;
     pthread_t thread;
-    pthread_mutex_t mu;
     pthread_cond_t cv;
-    job *queue;           /* FIFO */
-    event *events;        /* FIFO */
-    int stop;
+    job *queue; /* FIFO */
     atomic_int cancel;
     job_progress prog;
+    int started;
+} lane;
+
+struct jobs {
+    pthread_mutex_t mu;
+    event *events; /* FIFO */
+    int stop;
+    lane lanes[N_LANES];
     const hc_model *model;
     const hc_dataset *ds;
     hc_sweep_opts sweep;
-    const char *checkpoint, *model_dir;
-    /* the QK panels' unprocessed model and bag embeddings, made once */
+    char model_dir[4096];
+    char why[512]; /* why there is no model */
+    /* the QK panels' unprocessed model and bag embeddings, made once (on the ask lane) */
     hc_model qk_model;
     hc_qk_embeds *qk_emb;
 };
@@ -65,6 +74,25 @@ int results_copy(hc_results *dst, const hc_results *src)
     return 0;
 }
 
+int results_adopt(hc_results *dst, const hc_results *src, int v)
+{
+    const hc_variant *s = &src->variants[v];
+    int idx = hc_results_find(dst, s->id);
+    if (idx >= 0)
+        return idx;
+    if ((idx = hc_results_add_variant(dst, s->kind, s->members, s->n_members)) < 0)
+        return -1;
+    for (int b = 0; b < dst->params.batches; b++)
+        if (dst->done[b] && src->done[b] && hc_calib_merge_batch(&dst->variants[idx].calib, &s->calib, b))
+            return -1;
+    return idx;
+}
+
+static int lane_of(int kind)
+{
+    return kind == JOB_SWEEP ? LANE_SWEEP : LANE_ASK;
+}
+
 /* Appends an event (called with the lock held); ownership of r moves. */
 static void post(jobs *j, int type, const job *jb, hc_results *r, const hc_qk_result *qk, const char *msg)
 {
@@ -75,6 +103,7 @@ static void post(jobs *j, int type, const job *jb, hc_results *r, const hc_qk_re
     }
     e->ev.type = type;
     e->ev.kind = jb->kind;
+    e->ev.c = jb->c;
     e->ev.r = r;
     if (qk)
         e->ev.qk = *qk;
@@ -87,7 +116,7 @@ static void post(jobs *j, int type, const job *jb, hc_results *r, const hc_qk_re
 }
 
 typedef struct {
-    jobs *j;
+    lane *ln;
     const job *jb;
 } progress_ctx;
 
@@ -95,7 +124,7 @@ typedef struct {
 static void on_progress(void *ctx, const char *phase, int done, int total)
 {
     progress_ctx *pc = ctx;
-    jobs *j = pc->j;
+    jobs *j = pc->ln->j;
     hc_results *snap = NULL;
     if (pc->jb->kind == JOB_SWEEP && !strcmp(phase, "sweep") && done > 0) {
         snap = hc_malloc(sizeof *snap);
@@ -105,9 +134,11 @@ static void on_progress(void *ctx, const char *phase, int done, int total)
         }
     }
     pthread_mutex_lock(&j->mu);
-    snprintf(j->prog.phase, sizeof j->prog.phase, "%s", phase);
-    j->prog.done = done;
-    j->prog.total = total;
+    job_progress *p = &pc->ln->prog;
+    snprintf(p->phase, sizeof p->phase, "%s", phase);
+    p->done = done;
+    p->total = total;
+    p->frac = 0;
     if (snap) {
         /* only the newest snapshot matters: drop an unread older one */
         for (event **at = &j->events; *at;) {
@@ -125,7 +156,18 @@ static void on_progress(void *ctx, const char *phase, int done, int total)
     pthread_mutex_unlock(&j->mu);
 }
 
-/* The embeddings every QK panel shares; on the worker. */
+/* On the sweep's pool threads, after each tile of a batch. */
+static void on_tick(void *ctx, int done, int total)
+{
+    progress_ctx *pc = ctx;
+    pthread_mutex_lock(&pc->ln->j->mu);
+    double f = total ? (double)done / total : 0;
+    if (f > pc->ln->prog.frac && f < 1)
+        pc->ln->prog.frac = f;
+    pthread_mutex_unlock(&pc->ln->j->mu);
+}
+
+/* The embeddings every QK panel shares; on the ask lane. */
 static int qk_prepare(jobs *j)
 {
     if (j->qk_emb)
@@ -143,79 +185,97 @@ static int qk_prepare(jobs *j)
     return rc ? -1 : 0;
 }
 
+static int run_job(lane *ln, job *jb, hc_qk_result *qk)
+{
+    jobs *j = ln->j;
+    if (!j->model)
+        return hc_fail(HC_EBAD, "%s", j->why);
+    if (jb->kind == JOB_QK)
+        return qk_prepare(j) || hc_qk_scores(j->qk_emb, jb->c.layer, jb->c.head, qk) ? -1 : 0;
+    progress_ctx pc = {ln, jb};
+    hc_analysis a = {.model = j->model, .ds = j->ds, .sweep = j->sweep, .cancel = &ln->cancel,
+                     .progress = on_progress, .tick = on_tick, .progress_ctx = &pc};
+    /* the two lanes share the cores: each takes half of the sweep's workers */
+    if (ln == &j->lanes[LANE_ASK] && a.sweep.threads > 1)
+        a.sweep.threads = (a.sweep.threads + 1) / 2;
+    return hc_analysis_run(&a, jb->r);
+}
+
 static void *worker(void *arg)
 {
-    jobs *j = arg;
+    lane *ln = arg;
+    jobs *j = ln->j;
     pthread_mutex_lock(&j->mu);
     for (;;) {
-        while (!j->stop && !j->queue)
-            pthread_cond_wait(&j->cv, &j->mu);
+        while (!j->stop && !ln->queue)
+            pthread_cond_wait(&ln->cv, &j->mu);
         if (j->stop)
             break;
-        job *jb = j->queue;
-        j->queue = jb->next;
-        atomic_store(&j->cancel, 0);
-        j->prog = (job_progress){.busy = 1};
-        for (job *q = j->queue; q; q = q->next)
-            j->prog.queued++;
-        snprintf(j->prog.label, sizeof j->prog.label, "%s", jb->label);
+        job *jb = ln->queue;
+        ln->queue = jb->next;
+        atomic_store(&ln->cancel, 0);
+        ln->prog = (job_progress){.busy = 1, .start = hc_seconds()};
+        for (job *q = ln->queue; q; q = q->next)
+            ln->prog.queued++;
+        snprintf(ln->prog.label, sizeof ln->prog.label, "%s", jb->label);
         pthread_mutex_unlock(&j->mu);
 
-        int rc;
         hc_qk_result qk = {0};
-        if (jb->kind == JOB_QK) {
-            rc = qk_prepare(j) || hc_qk_scores(j->qk_emb, jb->layer, jb->head, &qk);
-        } else {
-            progress_ctx pc = {j, jb};
-            hc_analysis a = {.model = j->model, .ds = j->ds, .sweep = j->sweep,
-                             .checkpoint = jb->kind == JOB_SWEEP ? j->checkpoint : NULL, .cancel = &j->cancel,
-                             .progress = on_progress, .progress_ctx = &pc};
-            rc = hc_analysis_run(&a, jb->r);
-        }
+        int rc = run_job(ln, jb, &qk);
 
         pthread_mutex_lock(&j->mu);
         post(j, rc ? JOB_STOPPED : JOB_DONE, jb, jb->r, &qk,
-             rc && atomic_load(&j->cancel) ? "cancelled" : rc ? hc_errmsg() : NULL);
+             rc && atomic_load(&ln->cancel) ? "cancelled" : rc ? hc_errmsg() : NULL);
         free(jb);
-        j->prog.busy = 0;
+        ln->prog.busy = 0;
     }
     pthread_mutex_unlock(&j->mu);
     return NULL;
 }
 
-int jobs_start(jobs **out, const hc_model *m, const hc_dataset *ds, const hc_sweep_opts *o,
-               const char *checkpoint, const char *model_dir)
+int jobs_start(jobs **out, const hc_model *m, const hc_dataset *ds, const hc_sweep_opts *o, const char *model_dir,
+               const char *why)
 {
     jobs *j = hc_calloc(1, sizeof *j);
     if (!j)
         return -1;
-    *j = (jobs){.model = m, .ds = ds, .sweep = *o, .checkpoint = checkpoint, .model_dir = model_dir};
+    *j = (jobs){.model = m, .ds = ds, .sweep = *o};
+    snprintf(j->model_dir, sizeof j->model_dir, "%s", model_dir);
+    snprintf(j->why, sizeof j->why, "%s", why && *why ? why : "no model");
     pthread_mutex_init(&j->mu, NULL);
-    pthread_cond_init(&j->cv, NULL);
-    /* The worker (and the sweep's pool it starts) never takes a signal:
-     * Ctrl-C and resizes belong to the UI thread. */
+    /* The workers (and the pools they start) never take a signal: Ctrl-C
+     * and resizes belong to the UI thread. */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&j->thread, NULL, worker, j);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc) {
-        free(j);
-        return hc_fail(HC_EBAD, "cannot start the worker thread");
+    int rc = 0;
+    for (int i = 0; i < N_LANES && !rc; i++) {
+        lane *ln = &j->lanes[i];
+        ln->j = j;
+        pthread_cond_init(&ln->cv, NULL);
+        rc = pthread_create(&ln->thread, NULL, worker, ln);
+        ln->started = !rc;
     }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     *out = j;
+    if (rc) {
+        jobs_stop(j);
+        *out = NULL;
+        return hc_fail(HC_EBAD, "cannot start the explorer's worker threads");
+    }
     return 0;
 }
 
 static int submit(jobs *j, job *jb)
 {
+    lane *ln = &j->lanes[lane_of(jb->kind)];
     pthread_mutex_lock(&j->mu);
-    job **at = &j->queue;
+    job **at = &ln->queue;
     while (*at)
         at = &(*at)->next;
     *at = jb;
-    j->prog.queued++;
-    pthread_cond_signal(&j->cv);
+    ln->prog.queued++;
+    pthread_cond_signal(&ln->cv);
     pthread_mutex_unlock(&j->mu);
     return 0;
 }
@@ -239,8 +299,7 @@ int jobs_submit_qk(jobs *j, int layer, int head)
     if (!jb)
         return -1;
     jb->kind = JOB_QK;
-    jb->layer = layer;
-    jb->head = head;
+    jb->c = (hc_component){layer, head};
     snprintf(jb->label, sizeof jb->label, "QK L%dH%d", layer, head);
     return submit(j, jb);
 }
@@ -258,29 +317,34 @@ int jobs_poll(jobs *j, job_event *ev)
     return e != NULL;
 }
 
-void jobs_progress(jobs *j, job_progress *p)
+void jobs_progress(jobs *j, int lane_id, job_progress *p)
 {
     pthread_mutex_lock(&j->mu);
-    *p = j->prog;
+    *p = j->lanes[lane_id].prog;
     pthread_mutex_unlock(&j->mu);
 }
 
-static void drop_queue(jobs *j)
+/* With the lock held: every queued job posts that it was dropped. */
+static void drop_queues(jobs *j)
 {
-    while (j->queue) {
-        job *jb = j->queue;
-        j->queue = jb->next;
-        results_destroy(jb->r);
-        free(jb);
+    for (int i = 0; i < N_LANES; i++) {
+        lane *ln = &j->lanes[i];
+        while (ln->queue) {
+            job *jb = ln->queue;
+            ln->queue = jb->next;
+            results_destroy(jb->r);
+            post(j, JOB_STOPPED, jb, NULL, NULL, "dropped before it started");
+            free(jb);
+        }
+        ln->prog.queued = 0;
+        atomic_store(&ln->cancel, 1);
     }
-    j->prog.queued = 0;
 }
 
 void jobs_cancel(jobs *j)
 {
     pthread_mutex_lock(&j->mu);
-    drop_queue(j);
-    atomic_store(&j->cancel, 1);
+    drop_queues(j);
     pthread_mutex_unlock(&j->mu);
 }
 
@@ -290,11 +354,16 @@ void jobs_stop(jobs *j)
         return;
     pthread_mutex_lock(&j->mu);
     j->stop = 1;
-    drop_queue(j);
-    atomic_store(&j->cancel, 1);
-    pthread_cond_signal(&j->cv);
+    drop_queues(j);
+    for (int i = 0; i < N_LANES; i++)
+        if (j->lanes[i].started)
+            pthread_cond_signal(&j->lanes[i].cv);
     pthread_mutex_unlock(&j->mu);
-    pthread_join(j->thread, NULL);
+    for (int i = 0; i < N_LANES; i++)
+        if (j->lanes[i].started) {
+            pthread_join(j->lanes[i].thread, NULL);
+            pthread_cond_destroy(&j->lanes[i].cv);
+        }
     job_event ev;
     while (jobs_poll(j, &ev))
         results_destroy(ev.r);
@@ -303,6 +372,5 @@ void jobs_stop(jobs *j)
         hc_model_free(&j->qk_model);
     }
     pthread_mutex_destroy(&j->mu);
-    pthread_cond_destroy(&j->cv);
     free(j);
 }

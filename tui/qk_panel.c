@@ -23,7 +23,7 @@ void qk_panel_draw(ui *u, rect r)
     if (is_mlp)
         return;
     if (u->qk_state[i] != QK_DONE) {
-        ui_text(r.y + 2, r.x, r.w, "computing...");
+        ui_text(r.y + 2, r.x, r.w, u->qk_state[i] == QK_FAILED ? "not available (the status bar says why)" : "computing...");
         return;
     }
     const hc_qk_result *q = &u->qk[i];

@@ -9,10 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <strings.h>
 #include <wchar.h>
 
 #include "graphics.h"
 #include "headcal/error.h"
+#include "headcal/clock.h"
 #include "headcal/export.h"
 #include "ui.h"
 
@@ -135,12 +137,59 @@ static void rebuild(ui *u)
         snprintf(u->msg, sizeof u->msg, "%s", hc_errmsg());
 }
 
-static void show(ui *u, hc_results *r)
+/* The cache is a convenience: a failure is said once and work goes on. */
+static void cache_trouble(ui *u)
 {
+    if (!u->cache_warned)
+        snprintf(u->notice, sizeof u->notice, "cache off: %s", cache_reason(hc_errmsg()));
+    u->cache_warned = 1;
+    hc_clear_error();
+}
+
+/* Keeps what is shown in the cache, taking in the joint ablations other
+ * explorers stored there. */
+static void store(ui *u)
+{
+    if (!u->o->cache)
+        return;
+    int n = cache_store(u->o->cache, u->r, u->sets);
+    if (n < 0) {
+        cache_trouble(u);
+    } else if (n > 0) {
+        snprintf(u->msg, sizeof u->msg, "%d joint ablation%s from another explorer added", n, n > 1 ? "s" : "");
+        u->version++;
+        rebuild(u);
+    }
+}
+
+/* What is shown: base with the joint ablations over its batches. */
+static int compose(ui *u)
+{
+    hc_results *r = hc_malloc(sizeof *r);
+    if (!r || results_copy(r, u->base)) {
+        free(r);
+        return -1;
+    }
+    for (int v = 0; v < u->sets->n_variants; v++)
+        if (results_adopt(r, u->sets, v) < 0) {
+            results_destroy(r);
+            return -1;
+        }
     results_destroy(u->r);
     u->r = r;
     u->version++;
     rebuild(u);
+    return 0;
+}
+
+static void show_base(ui *u, hc_results *base)
+{
+    results_destroy(u->base);
+    u->base = base;
+    if (compose(u))
+        snprintf(u->msg, sizeof u->msg, "%s", hc_errmsg());
+    else
+        store(u);
 }
 
 static void drop_pending(ui *u, const char *label)
@@ -153,53 +202,52 @@ static void drop_pending(ui *u, const char *label)
         }
 }
 
-/* Adds a finished joint ablation (baseline + the set) to what is shown,
- * over the batches both have, and keeps it in the cache. */
-static int adopt_set(ui *u, const hc_results *rs)
+static int cell_index(const ui *u, hc_component c)
 {
-    const hc_variant *s = &rs->variants[rs->n_variants - 1];
-    int idx = hc_results_find(u->r, s->id);
-    if (idx < 0 && (idx = hc_results_add_variant(u->r, HC_VARIANT_SET, s->members, s->n_members)) < 0)
+    if (c.layer < 0 || c.layer >= u->grid.rows)
         return -1;
-    hc_calib_reset(&u->r->variants[idx].calib);
-    for (int b = 0; b < u->r->params.batches; b++)
-        if (u->r->done[b] && rs->done[b] && hc_calib_merge_batch(&u->r->variants[idx].calib, &s->calib, b))
-            return -1;
-    u->version++;
-    return u->o->checkpoint ? hc_results_write(u->r, u->o->checkpoint) : 0;
+    if (c.head == HC_MLP)
+        return u->grid.has_mlp ? c.layer * u->grid.cols + u->grid.cols - 1 : -1;
+    return c.head >= 0 && c.head < u->grid.cols - u->grid.has_mlp ? c.layer * u->grid.cols + c.head : -1;
 }
 
 static void on_event(ui *u, job_event *ev)
 {
     if (ev->kind == JOB_QK) {
-        /* the panel's head is in its label: "QK L3H1" */
-        int l, h;
-        if (sscanf(ev->label, "QK L%dH%d", &l, &h) == 2 && l < u->grid.rows && h < u->grid.cols) {
-            int i = l * u->grid.cols + h;
-            u->qk_state[i] = ev->type == JOB_DONE ? QK_DONE : QK_NONE;
-            u->qk[i] = ev->qk;
+        int i = cell_index(u, ev->c);
+        int dropped = ev->type == JOB_STOPPED && (!strcmp(ev->msg, "cancelled") || strstr(ev->msg, "dropped"));
+        if (i >= 0) {
+            u->qk_state[i] = ev->type == JOB_DONE ? QK_DONE : dropped ? QK_NONE : QK_FAILED;
+            if (ev->type == JOB_DONE)
+                u->qk[i] = ev->qk;
         }
         if (ev->type != JOB_DONE)
-            snprintf(u->msg, sizeof u->msg, "%s stopped: %s", ev->label, ev->msg);
+            snprintf(u->msg, sizeof u->msg, "%s %s: %s", ev->label, dropped ? "stopped" : "unavailable", ev->msg);
         return;
     }
     if (ev->kind == JOB_SWEEP) {
         if (ev->r)
-            show(u, ev->r);
-        if (ev->type == JOB_DONE)
+            show_base(u, ev->r);
+        if (ev->type == JOB_DONE) {
+            u->sweep_stopped = 0;
             snprintf(u->msg, sizeof u->msg, "sweep done");
-        else if (ev->type == JOB_STOPPED)
-            snprintf(u->msg, sizeof u->msg, "sweep stopped (%s): showing %d of %d batches", ev->msg,
+        } else if (ev->type == JOB_STOPPED) {
+            u->sweep_stopped = 1;
+            snprintf(u->msg, sizeof u->msg, "sweep stopped (%s): showing %d of %d batches; s resumes", ev->msg,
                      ui_batches_done(u), u->r->params.batches);
+        }
         return;
     }
     drop_pending(u, ev->label);
-    if (ev->type == JOB_DONE && adopt_set(u, ev->r))
-        snprintf(u->msg, sizeof u->msg, "joint ablation %s: %s", ev->label, hc_errmsg());
-    else if (ev->type == JOB_DONE)
-        snprintf(u->msg, sizeof u->msg, "joint ablation %s done", ev->label);
-    else
+    if (ev->type == JOB_DONE) {
+        if (results_adopt(u->sets, ev->r, ev->r->n_variants - 1) < 0 || compose(u))
+            snprintf(u->msg, sizeof u->msg, "joint ablation %s: %s", ev->label, hc_errmsg());
+        else
+            snprintf(u->msg, sizeof u->msg, "joint ablation %s done", ev->label);
+        store(u);
+    } else {
         snprintf(u->msg, sizeof u->msg, "joint ablation %s stopped: %s", ev->label, ev->msg);
+    }
     results_destroy(ev->r);
 }
 
@@ -222,18 +270,9 @@ static void qk_request(ui *u)
         u->qk_state[i] = QK_PENDING;
 }
 
-/* `a`: queues the selected heads' joint ablation. */
-static void ablate_selected(ui *u)
+/* Queues the joint ablation of m[0..n) unless it is known or coming. */
+static void ablate(ui *u, const hc_component *m, int n)
 {
-    hc_component m[256];
-    int n = 0;
-    for (int i = 0; i < u->grid.rows * u->grid.cols && n < 256; i++)
-        if (u->selected[i])
-            m[n++] = component_at(u, i);
-    if (n < 2) {
-        snprintf(u->msg, sizeof u->msg, "select two or more heads with space, then press a");
-        return;
-    }
     hc_results *rs = hc_malloc(sizeof *rs);
     hc_results_params p = u->r->params;
     p.shard_index = 0;
@@ -266,6 +305,41 @@ static void ablate_selected(ui *u)
     }
 }
 
+/* `a`: the selected heads' joint ablation. */
+static void ablate_selected(ui *u)
+{
+    hc_component m[256];
+    int n = 0;
+    for (int i = 0; i < u->grid.rows * u->grid.cols && n < 256; i++)
+        if (u->selected[i])
+            m[n++] = component_at(u, i);
+    if (n < 2)
+        snprintf(u->msg, sizeof u->msg, "select two or more heads with space, then press a");
+    else
+        ablate(u, m, n);
+}
+
+/* `s`: the stopped sweep goes on from the batches it has. */
+static void resume_sweep(ui *u)
+{
+    if (!u->sweep_stopped) {
+        snprintf(u->msg, sizeof u->msg, u->prog[LANE_SWEEP].busy ? "the sweep is running" : "nothing to resume");
+        return;
+    }
+    hc_results *r = hc_malloc(sizeof *r);
+    if (!r || results_copy(r, u->base)) {
+        free(r);
+        snprintf(u->msg, sizeof u->msg, "%s", hc_errmsg());
+        return;
+    }
+    if (jobs_submit(u->jobs, JOB_SWEEP, "sweep", r)) {
+        snprintf(u->msg, sizeof u->msg, "%s", hc_errmsg());
+        return;
+    }
+    u->sweep_stopped = 0;
+    snprintf(u->msg, sizeof u->msg, "sweep resumed at %d of %d batches", ui_batches_done(u), u->r->params.batches);
+}
+
 static void export_view(ui *u)
 {
     int v[UI_MAX_SERIES], n = ui_series(u, v, UI_MAX_SERIES);
@@ -276,6 +350,239 @@ static void export_view(ui *u)
     else
         snprintf(u->msg, sizeof u->msg, "exported heatmap and curves (PNG, SVG, JSON, CSV) to %s/",
                  u->o->export_dir);
+}
+
+/* -- the ranked list */
+int ui_cell_of(const ui *u, int v)
+{
+    for (int i = 0; i < u->grid.rows * u->grid.cols; i++)
+        if (u->grid.variant[i] == v)
+            return i;
+    return -1;
+}
+
+/* Sort key: larger first, undefined last. */
+static double rank_key(const ranked_entry *e, int sort)
+{
+    double k = sort == SESSION_SORT_VALUE ? e->value
+               : sort == SESSION_SORT_ABS ? fabs(e->value)
+                                           : fabs(e->value) / e->se;
+    return isnan(k) ? -INFINITY : k;
+}
+
+static int rank_sort_by;
+static int rank_cmp(const void *pa, const void *pb)
+{
+    const ranked_entry *a = pa, *b = pb;
+    double ka = rank_key(a, rank_sort_by), kb = rank_key(b, rank_sort_by);
+    if (ka != kb)
+        return ka > kb ? -1 : 1;
+    return a->variant - b->variant; /* forward-pass order among equals */
+}
+
+void ui_rank(ui *u)
+{
+    if (u->rank && u->rank_version == u->version && u->rank_metric == u->metric && u->rank_sort == u->sort)
+        return;
+    int keep = u->rank && u->rank_cur < u->n_rank ? u->rank[u->rank_cur].variant : -1;
+    ranked_entry *e = realloc(u->rank, (size_t)(u->r->n_variants + 1) * sizeof *e);
+    if (!e)
+        return;
+    u->rank = e;
+    u->n_rank = 0;
+    for (int v = 0; v < u->r->n_variants; v++) {
+        hc_metrics m;
+        if (u->r->variants[v].kind == HC_VARIANT_BASELINE)
+            continue;
+        int ok = !hc_results_metrics(u->r, v, &m);
+        e[u->n_rank++] = (ranked_entry){v, ok ? m.value[u->metric] : NAN, ok ? m.se[u->metric] : NAN};
+    }
+    hc_clear_error();
+    rank_sort_by = u->sort;
+    qsort(e, (size_t)u->n_rank, sizeof *e, rank_cmp);
+    u->rank_version = u->version;
+    u->rank_metric = u->metric;
+    u->rank_sort = u->sort;
+    u->rank_cur = 0;
+    for (int i = 0; i < u->n_rank; i++)
+        if (e[i].variant == keep)
+            u->rank_cur = i;
+}
+
+/* The grid cursor follows the ranked list's cursor. */
+static void rank_follow(ui *u)
+{
+    if (u->rank_cur < 0 || u->rank_cur >= u->n_rank)
+        return;
+    int i = ui_cell_of(u, u->rank[u->rank_cur].variant);
+    if (i >= 0) {
+        u->cur_row = i / u->grid.cols;
+        u->cur_col = i % u->grid.cols;
+    }
+}
+
+/* The ranked list's cursor onto the grid cursor's entry. */
+static void rank_sync(ui *u)
+{
+    ui_rank(u);
+    for (int k = 0; k < u->n_rank; k++)
+        if (u->rank[k].variant == u->grid.variant[u->cur_row * u->grid.cols + u->cur_col])
+            u->rank_cur = k;
+}
+
+/* Enter on a joint ablation selects its members. */
+static void rank_enter(ui *u)
+{
+    ui_rank(u);
+    if (u->rank_cur >= u->n_rank)
+        return;
+    const hc_variant *v = &u->r->variants[u->rank[u->rank_cur].variant];
+    if (v->kind == HC_VARIANT_SET) {
+        memset(u->selected, 0, (size_t)(u->grid.rows * u->grid.cols));
+        for (int k = 0; k < v->n_members; k++) {
+            int i = cell_index(u, v->members[k]);
+            if (i >= 0)
+                u->selected[i] = 1;
+        }
+        int i = cell_index(u, v->members[0]);
+        if (i >= 0) {
+            u->cur_row = i / u->grid.cols;
+            u->cur_col = i % u->grid.cols;
+        }
+        snprintf(u->msg, sizeof u->msg, "selected the members of %s", v->id);
+    } else {
+        rank_follow(u);
+    }
+    u->focus = FOCUS_GRID;
+}
+
+static int rank_move(ui *u, int to)
+{
+    ui_rank(u);
+    if (!u->n_rank)
+        return 0;
+    u->rank_cur = to < 0 ? 0 : to >= u->n_rank ? u->n_rank - 1 : to;
+    rank_follow(u);
+    return 1;
+}
+
+/* Case-insensitive search of the ranked list from entry `from` in
+ * direction dir; 1 when found (the cursor is on it). */
+static int rank_search(ui *u, int from, int dir)
+{
+    ui_rank(u);
+    if (!*u->search)
+        return 0;
+    for (int k = 0; k < u->n_rank; k++) {
+        int i = ((from + dir * k) % u->n_rank + u->n_rank) % u->n_rank;
+        if (strcasestr(u->r->variants[u->rank[i].variant].id, u->search)) {
+            rank_move(u, i);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* `:` NAME: moves the cursor to a head or MLP (10.7, L10H7, MLP3), or
+ * selects the members of a joint ablation (L0H1+L1H1). */
+static void jump_to(ui *u, const char *name)
+{
+    hc_component c;
+    int i;
+    if (strchr(name, '+')) {
+        int v = hc_results_find(u->r, name);
+        for (int k = 0; v < 0 && k < u->r->n_variants; k++)
+            if (!strcasecmp(u->r->variants[k].id, name))
+                v = k;
+        if (v < 0) {
+            snprintf(u->msg, sizeof u->msg, "no joint ablation %s (select its heads and press a)", name);
+            return;
+        }
+        ui_rank(u);
+        for (int k = 0; k < u->n_rank; k++)
+            if (u->rank[k].variant == v)
+                u->rank_cur = k;
+        rank_enter(u);
+        return;
+    }
+    if (hc_component_parse(name, &c)) {
+        snprintf(u->msg, sizeof u->msg, "'%s' is not a head (10.7 or L10H7) or an MLP (MLP3)", name);
+        return;
+    }
+    if ((i = cell_index(u, c)) < 0) {
+        if (c.head == HC_MLP && c.layer < u->grid.rows)
+            snprintf(u->msg, sizeof u->msg, "%s: this analysis has no MLPs (headcal tui --mlp)", name);
+        else
+            snprintf(u->msg, sizeof u->msg, "%s: the model has %d layers of %d heads", name, u->grid.rows,
+                     u->grid.cols - u->grid.has_mlp);
+        return;
+    }
+    u->cur_row = i / u->grid.cols;
+    u->cur_col = i % u->grid.cols;
+    u->focus = FOCUS_GRID;
+}
+
+/* -- sessions */
+static void session_apply(ui *u)
+{
+    explorer_session s;
+    int rc = u->o->cache ? session_load(&s, u->o->cache->session) : 0;
+    if (rc < 0)
+        hc_clear_error();
+    if (rc <= 0)
+        return;
+    for (int k = 0; k < N_CYCLE; k++)
+        if (metric_cycle[k] == s.metric && s.metric != u->metric) {
+            u->metric = s.metric;
+            rebuild(u);
+        }
+    u->clip = s.clip;
+    u->ranked_open = s.ranked;
+    u->qk_open = s.qk;
+    u->sort = s.sort;
+    u->focus = s.ranked && s.focus_ranked ? FOCUS_RANKED : FOCUS_GRID;
+    int i = cell_index(u, s.cursor);
+    if (i >= 0) {
+        u->cur_row = i / u->grid.cols;
+        u->cur_col = i % u->grid.cols;
+    }
+    for (int k = 0; k < s.n_selected; k++)
+        if ((i = cell_index(u, s.selected[k])) >= 0)
+            u->selected[i] = 1;
+    /* joint ablations the cache lost (it may have been unwritable) are computed again */
+    for (int k = 0; k < s.n_sets; k++) {
+        hc_component m[256];
+        int n = 0;
+        char copy[128], *rest = copy;
+        snprintf(copy, sizeof copy, "%s", s.sets[k]);
+        for (char *t; n < 256 && (t = strsep(&rest, "+"));)
+            if (!hc_component_parse(t, &m[n]))
+                n++;
+        if (n >= 2 && hc_results_find(u->r, s.sets[k]) < 0)
+            ablate(u, m, n);
+    }
+    rank_sync(u);
+    size_t at = strlen(u->msg);
+    snprintf(u->msg + at, sizeof u->msg - at, "%ssession restored", at ? "; " : "");
+}
+
+static void session_keep(ui *u)
+{
+    if (!u->o->cache)
+        return;
+    explorer_session s = {.metric = u->metric, .clip = u->clip, .ranked = u->ranked_open, .qk = u->qk_open,
+                          .sort = u->sort, .focus_ranked = u->focus == FOCUS_RANKED,
+                          .cursor = component_at(u, u->cur_row * u->grid.cols + u->cur_col)};
+    for (int i = 0; i < u->grid.rows * u->grid.cols && s.n_selected < SESSION_MAX; i++)
+        if (u->selected[i])
+            s.selected[s.n_selected++] = component_at(u, i);
+    for (int v = 0; v < u->r->n_variants && s.n_sets < SESSION_MAX; v++)
+        if (u->r->variants[v].kind == HC_VARIANT_SET && strlen(u->r->variants[v].id) < sizeof s.sets[0])
+            snprintf(s.sets[s.n_sets++], sizeof s.sets[0], "%s", u->r->variants[v].id);
+    for (int k = 0; k < u->n_pending && s.n_sets < SESSION_MAX; k++)
+        snprintf(s.sets[s.n_sets++], sizeof s.sets[0], "%s", u->pending[k]);
+    if (session_save(&s, u->o->cache->session))
+        hc_clear_error(); /* the terminal is gone: nowhere to say it, and nothing is lost but the view */
 }
 
 /* -- drawing */
@@ -301,26 +608,46 @@ static void draw(ui *u)
         return;
     }
     u->cell_w = cw;
-    char head[256];
-    snprintf(head, sizeof head, " headcal explorer   metric: %s (m)   clip: %s (c)   ? help   q quit",
-             ui_metric_label(u->metric), u->clip ? "on" : "off");
+    char head[512];
+    snprintf(head, sizeof head, " headcal explorer%s%s   metric: %s (m)   clip: %s (c)   ? help   q quit",
+             u->o->results_file ? ": " : "", u->o->results_file ? u->o->results_file : "", ui_metric_label(u->metric),
+             u->clip ? "on" : "off");
     attron(A_BOLD);
     ui_text(0, 0, W, head);
     attroff(A_BOLD);
     u->grid_r = (rect){1, 0, gh, left};
     u->detail_r = (rect){1 + gh + 1, 0, H - 2 - (1 + gh), left};
     u->curves_r = (rect){1, left + 1, H - 2, W - left - 1};
+    u->ranked_r = (rect){0, 0, 0, 0};
+    /* the ranked list beside the grid when there is room for the curves
+     * too, else in the curves' place */
+    if (u->ranked_open && W - left - 1 - RANKED_W - 1 >= 40) {
+        u->ranked_r = (rect){1, left + 1, H - 2, RANKED_W};
+        u->curves_r = (rect){1, left + 2 + RANKED_W, H - 2, W - left - 2 - RANKED_W};
+    } else if (u->ranked_open && !u->qk_open) {
+        u->ranked_r = u->curves_r;
+    }
+    int curves = !u->ranked_r.w || u->ranked_r.x != u->curves_r.x;
+    /* a sixel image stays on the screen until the terminal repaints its
+     * cells: when the panels move, repaint everything */
+    int image = curves && !u->help && !u->qk_open;
+    if (u->sixel && (memcmp(&u->image_r, &u->curves_r, sizeof u->image_r) || u->image_shown != image))
+        clearok(curscr, TRUE);
+    u->image_r = u->curves_r;
+    u->image_shown = image;
     grid_panel_draw(u, u->grid_r);
     detail_panel_draw(u, u->detail_r);
+    if (u->ranked_r.w)
+        ranked_panel_draw(u, u->ranked_r);
     if (u->qk_open)
         qk_panel_draw(u, u->curves_r);
-    else
+    else if (curves)
         curves_panel_draw(u, u->curves_r);
     statusbar_draw(u, H - 1, W);
     if (u->help)
-        help_draw(H, W);
+        u->help_top = help_draw(H, W, u->help_top);
     refresh();
-    if (u->sixel && !u->help && !u->qk_open)
+    if (u->sixel && image)
         curves_panel_place(u);
 }
 
@@ -328,34 +655,155 @@ static void draw(ui *u)
 static void move_cursor(ui *u, int dr, int dc)
 {
     int r = u->cur_row + dr, c = u->cur_col + dc;
-    if (r >= 0 && r < u->grid.rows)
-        u->cur_row = r;
+    r = r < 0 ? 0 : r >= u->grid.rows ? u->grid.rows - 1 : r;
     if (c >= 0 && c < u->grid.cols)
         u->cur_col = c;
+    u->cur_row = r;
+}
+
+/* Keys while the prompt is open; returns 1 when the key was taken. */
+static void on_prompt_key(ui *u, int ch)
+{
+    size_t n = strlen(u->input);
+    if (ch == 27) {
+        u->prompt = 0;
+    } else if (ch == '\n' || ch == '\r' || ch == KEY_ENTER) {
+        int p = u->prompt;
+        u->prompt = 0;
+        if (p == ':' && n)
+            jump_to(u, u->input);
+        else if (p == '/' && n && !rank_search(u, u->rank_cur, 1))
+            snprintf(u->msg, sizeof u->msg, "no component matches '%s'", u->search);
+        else if (p == '/' && n)
+            u->focus = FOCUS_RANKED;
+    } else if (ch == KEY_BACKSPACE || ch == 127 || ch == 8) {
+        if (!n)
+            u->prompt = 0;
+        else
+            u->input[n - 1] = 0;
+    } else if (ch >= 32 && ch < 127 && n + 1 < sizeof u->input) {
+        u->input[n] = (char)ch;
+        u->input[n + 1] = 0;
+    }
+    if (u->prompt == '/') {
+        /* incremental: the first match from the top as the text grows */
+        snprintf(u->search, sizeof u->search, "%s", u->input);
+        rank_search(u, 0, 1);
+    }
+}
+
+static void open_prompt(ui *u, int ch)
+{
+    u->prompt = ch;
+    u->input[0] = 0;
+    if (ch == '/' && !u->ranked_open) {
+        u->ranked_open = 1;
+        u->focus = FOCUS_RANKED;
+    }
+}
+
+/* Esc: closes what is open, innermost first; with nothing open it
+ * cancels the work in progress. */
+static void on_escape(ui *u)
+{
+    if (u->qk_open) {
+        u->qk_open = 0;
+    } else if (u->ranked_open) {
+        u->ranked_open = 0;
+        u->focus = FOCUS_GRID;
+    } else if (u->prog[LANE_SWEEP].busy || u->prog[LANE_ASK].busy || u->prog[LANE_SWEEP].queued ||
+               u->n_pending) {
+        jobs_cancel(u->jobs);
+        snprintf(u->msg, sizeof u->msg, "cancelling...");
+    }
+}
+
+/* Up, down, g/G, Home/End and the page keys, in the panel with the focus. */
+static int on_move_key(ui *u, int ch)
+{
+    int page = u->focus == FOCUS_RANKED ? (u->ranked_r.h > 4 ? u->ranked_r.h - 3 : 1) : 8;
+    int up = ch == KEY_UP || ch == 'k', down = ch == KEY_DOWN || ch == 'j';
+    int top = ch == 'g' || ch == KEY_HOME, bottom = ch == 'G' || ch == KEY_END;
+    int pgup = ch == KEY_PPAGE, pgdn = ch == KEY_NPAGE;
+    if (!(up || down || top || bottom || pgup || pgdn))
+        return 0;
+    if (u->focus == FOCUS_RANKED) {
+        ui_rank(u);
+        int to = up ? u->rank_cur - 1 : down ? u->rank_cur + 1 : top ? 0 : bottom ? u->n_rank - 1
+                 : pgup                                                          ? u->rank_cur - page
+                                                                                 : u->rank_cur + page;
+        rank_move(u, to);
+        return 1;
+    }
+    if (top || bottom)
+        u->cur_row = top ? 0 : u->grid.rows - 1;
+    else
+        move_cursor(u, up ? -1 : down ? 1 : pgup ? -page : page, 0);
+    return 1;
 }
 
 /* Returns 1 to quit. */
 static int on_key(ui *u, int ch)
 {
+    if (u->prompt && ch != KEY_RESIZE) {
+        on_prompt_key(u, ch);
+        return 0;
+    }
     if (u->help) {
         if (ch == 'q')
             return 1;
         if (ch == 27 || ch == '?')
             u->help = 0;
+        if (ch == 'j' || ch == KEY_DOWN || ch == KEY_NPAGE || ch == ' ')
+            u->help_top += ch == 'j' || ch == KEY_DOWN ? 1 : 10;
+        if ((ch == 'k' || ch == KEY_UP || ch == KEY_PPAGE) && u->help_top > 0)
+            u->help_top -= ch == KEY_PPAGE ? (u->help_top < 10 ? u->help_top : 10) : 1;
         if (ch != KEY_RESIZE)
             return 0;
     }
+    if (on_move_key(u, ch))
+        goto done;
     switch (ch) {
     case 'q': return 1;
-    case KEY_UP: case 'k': move_cursor(u, -1, 0); break;
-    case KEY_DOWN: case 'j': move_cursor(u, 1, 0); break;
     case KEY_LEFT: case 'h': move_cursor(u, 0, -1); break;
     case KEY_RIGHT: case 'l': move_cursor(u, 0, 1); break;
     case ' ': {
+        if (u->focus == FOCUS_RANKED)
+            rank_follow(u);
         int i = u->cur_row * u->grid.cols + u->cur_col;
         u->selected[i] = !u->selected[i];
         break;
     }
+    case '\n': case '\r': case KEY_ENTER:
+        if (u->focus == FOCUS_RANKED)
+            rank_enter(u);
+        break;
+    case '\t': case KEY_BTAB:
+        if (u->focus == FOCUS_RANKED) {
+            u->focus = FOCUS_GRID;
+        } else {
+            u->ranked_open = 1;
+            u->focus = FOCUS_RANKED;
+            rank_sync(u);
+        }
+        break;
+    case 'r':
+        u->ranked_open = !u->ranked_open;
+        u->focus = u->ranked_open ? FOCUS_RANKED : FOCUS_GRID;
+        if (u->ranked_open)
+            rank_sync(u);
+        break;
+    case 'o':
+        u->sort = (u->sort + 1) % SESSION_N_SORTS;
+        snprintf(u->msg, sizeof u->msg, "ranked by %s", session_sort_names[u->sort]);
+        break;
+    case ':': case '/': open_prompt(u, ch); break;
+    case 'n': case 'N':
+        if (!rank_search(u, u->rank_cur + (ch == 'n' ? 1 : -1), ch == 'n' ? 1 : -1))
+            snprintf(u->msg, sizeof u->msg, *u->search ? "no component matches '%s'" : "no search yet (/ searches)",
+                     u->search);
+        break;
+    case 's': resume_sweep(u); break;
     case 'u': memset(u->selected, 0, (size_t)(u->grid.rows * u->grid.cols)); break;
     case 'a': ablate_selected(u); break;
     case 'm':
@@ -370,28 +818,34 @@ static int on_key(ui *u, int ch)
         break;
     case 'c': u->clip = !u->clip; break;
     case 'e': export_view(u); break;
-    case '?': u->help = 1; break;
-    case 'b': u->qk_open = !u->qk_open; break;
-    case 27:
-        if (u->qk_open) {
-            u->qk_open = 0;
-        } else if (u->prog.busy || u->n_pending) {
-            jobs_cancel(u->jobs);
-            u->n_pending = 0;
-            snprintf(u->msg, sizeof u->msg, "cancelled");
-        }
+    case '?':
+        u->help = 1;
+        u->help_top = 0;
         break;
+    case 'b': u->qk_open = !u->qk_open; break;
+    case 27: on_escape(u); break;
     case KEY_RESIZE: clear(); break;
     case KEY_MOUSE: {
         MEVENT me;
         int r, c;
-        if (getmouse(&me) == OK && grid_panel_hit(u, me.y, me.x, &r, &c)) {
+        if (getmouse(&me) != OK)
+            break;
+        if (grid_panel_hit(u, me.y, me.x, &r, &c)) {
             u->cur_row = r;
             u->cur_col = c;
+            u->focus = FOCUS_GRID;
+        } else if (u->ranked_open && me.x >= u->ranked_r.x && me.x < u->ranked_r.x + u->ranked_r.w &&
+                   me.y >= u->ranked_r.y + 2 && me.y < u->ranked_r.y + u->ranked_r.h - 1) {
+            /* an entry of the ranked list (its first two lines are titles) */
+            u->focus = FOCUS_RANKED;
+            rank_move(u, u->rank_top + me.y - u->ranked_r.y - 2);
         }
         break;
     }
     }
+done:
+    if (u->ranked_open && u->focus == FOCUS_GRID)
+        rank_sync(u);
     if (u->qk_open)
         qk_request(u);
     return 0;
@@ -405,40 +859,82 @@ static int all_done(const hc_results *r)
     return 1;
 }
 
+/* The container of the joint ablations asked for here: every batch. */
+static hc_results *new_sets(const hc_results *r)
+{
+    hc_results *s = hc_malloc(sizeof *s);
+    hc_results_params p = r->params;
+    p.shard_index = 0;
+    p.shard_count = 1;
+    if (!s || hc_results_init(s, &r->model, &r->data, &p)) {
+        free(s);
+        return NULL;
+    }
+    memset(s->done, 1, (size_t)p.batches);
+    return s;
+}
+
+static void ui_free(ui *u)
+{
+    jobs_stop(u->jobs);
+    results_destroy(u->r);
+    results_destroy(u->base);
+    results_destroy(u->sets);
+    hc_grid_free(&u->grid);
+    free(u->six);
+    free(u->rank);
+    free(u->selected);
+    free(u->qk_state);
+    free(u->qk);
+}
+
+/* Everything before the first frame: the jobs, what is shown, and the
+ * sweep when there is something left to compute. */
+static int ui_start(ui *u, const explorer_opts *o)
+{
+    hc_results *given = o->results;
+    if (jobs_start(&u->jobs, o->model, o->ds, &o->sweep, given->model.path, o->no_model)) {
+        results_destroy(given);
+        return -1;
+    }
+    u->base = given;
+    if (!(u->sets = new_sets(given)) || compose(u))
+        return -1;
+    size_t cells = (size_t)(u->grid.rows * u->grid.cols);
+    if (!(u->selected = hc_calloc(cells, 1)) || !(u->qk_state = hc_calloc(cells, 1)) ||
+        !(u->qk = hc_calloc(cells, sizeof *u->qk)))
+        return -1;
+    if (o->notice)
+        snprintf(u->notice, sizeof u->notice, "%s", o->notice);
+    int done = ui_batches_done(u), total = u->r->params.batches;
+    if (all_done(given)) {
+        snprintf(u->msg, sizeof u->msg, o->results_file ? "opened %s" : "loaded from the cache",
+                 o->results_file ? o->results_file : "");
+    } else if (o->results_file || !o->model) {
+        /* a file is shown as it is; what it lacks is computed on request */
+        u->sweep_stopped = o->model != NULL;
+        snprintf(u->msg, sizeof u->msg, "%d of %d batches%s", done, total,
+                 o->model ? "; s computes the rest" : "");
+    } else {
+        hc_results *r = hc_malloc(sizeof *r);
+        if (!r || results_copy(r, given)) {
+            free(r);
+            return -1;
+        }
+        if (jobs_submit(u->jobs, JOB_SWEEP, "sweep", r))
+            return -1;
+    }
+    session_apply(u);
+    return 0;
+}
+
 int explorer_run(const explorer_opts *o)
 {
     ui u = {.o = o, .metric = o->metric};
     u.sixel = o->graphics == EXPLORER_GRAPHICS_SIXEL ||
               (o->graphics == EXPLORER_GRAPHICS_AUTO && isatty(0) && isatty(1) && gfx_probe_sixel(500));
-    if (jobs_start(&u.jobs, o->model, o->ds, &o->sweep, o->checkpoint, o->results->model.path)) {
-        results_destroy(o->results);
-        return -1;
-    }
-    int rc = 0;
-    if (all_done(o->results)) {
-        u.r = o->results;
-        snprintf(u.msg, sizeof u.msg, "loaded from the cache");
-    } else if ((u.r = hc_malloc(sizeof *u.r)) && !results_copy(u.r, o->results)) {
-        rc = jobs_submit(u.jobs, JOB_SWEEP, "sweep", o->results);
-    } else {
-        free(u.r);
-        u.r = NULL;
-        results_destroy(o->results);
-        rc = -1;
-    }
-    if (!rc && hc_grid_build(&u.grid, u.r, u.metric))
-        rc = -1;
-    size_t cells = (size_t)(u.grid.rows * u.grid.cols);
-    if (!rc && (!(u.selected = hc_calloc(cells, 1)) || !(u.qk_state = hc_calloc(cells, 1)) ||
-                !(u.qk = hc_calloc(cells, sizeof *u.qk))))
-        rc = -1;
-    if (rc) {
-        jobs_stop(u.jobs);
-        results_destroy(u.r);
-        hc_grid_free(&u.grid);
-        free(u.selected);
-        free(u.qk_state);
-        free(u.qk);
+    if (ui_start(&u, o)) {
+        ui_free(&u);
         return -1;
     }
 
@@ -448,16 +944,24 @@ int explorer_run(const explorer_opts *o)
         sigaction(sigs[i], &sa, &old[i]);
     start_curses();
     int dirty = 1;
+    double last_tick = 0;
     while (!got_signal) {
         job_event ev;
         while (jobs_poll(u.jobs, &ev)) {
             on_event(&u, &ev);
             dirty = 1;
         }
-        job_progress p;
-        jobs_progress(u.jobs, &p);
-        if (memcmp(&p, &u.prog, sizeof p)) {
-            u.prog = p;
+        for (int l = 0; l < N_LANES; l++) {
+            job_progress p;
+            jobs_progress(u.jobs, l, &p);
+            if (memcmp(&p, &u.prog[l], sizeof p)) {
+                u.prog[l] = p;
+                dirty = 1;
+            }
+        }
+        /* the ETA and elapsed time change by themselves */
+        if ((u.prog[LANE_SWEEP].busy || u.prog[LANE_ASK].busy) && hc_seconds() - last_tick >= 1) {
+            last_tick = hc_seconds();
             dirty = 1;
         }
         if (dirty)
@@ -473,12 +977,7 @@ int explorer_run(const explorer_opts *o)
     restore_terminal();
     for (int i = 0; i < 3; i++)
         sigaction(sigs[i], &old[i], NULL);
-    jobs_stop(u.jobs);
-    free(u.six);
-    free(u.selected);
-    free(u.qk_state);
-    free(u.qk);
-    hc_grid_free(&u.grid);
-    results_destroy(u.r);
+    session_keep(&u);
+    ui_free(&u);
     return 0;
 }

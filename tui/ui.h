@@ -8,6 +8,7 @@
 #include "explorer.h"
 #include "headcal/report.h"
 #include "jobs.h"
+#include "session.h"
 
 typedef struct {
     int y, x, h, w;
@@ -15,26 +16,47 @@ typedef struct {
 
 #define UI_MAX_PENDING 32
 #define UI_MAX_SERIES 12
-enum { QK_NONE, QK_PENDING, QK_DONE };
+enum { QK_NONE, QK_PENDING, QK_DONE, QK_FAILED };
+enum { FOCUS_GRID, FOCUS_RANKED };
+
+/* One line of the ranked list: a head, an MLP or a joint ablation. */
+typedef struct {
+    int variant;
+    double value, se;
+} ranked_entry;
 
 typedef struct {
     const explorer_opts *o;
     jobs *jobs;
-    hc_results *r;           /* what is shown: the sweep's newest snapshot, then its results */
+    hc_results *base;        /* the sweep's newest results (or the file opened) */
+    hc_results *sets;        /* baseline + the joint ablations asked for here, over every batch */
+    hc_results *r;           /* what is shown: base with the sets added over its batches */
     int version;             /* bumped whenever r changes */
     hc_grid grid;            /* of r for the current metric */
     int metric, clip, cur_row, cur_col;
     unsigned char *selected; /* [grid rows, cols] */
-    int help, sixel;
+    int help, help_top, sixel;
     int qk_open;             /* the QK panel of the cursor's head is shown */
     hc_qk_result *qk;        /* [grid rows, cols] panels computed so far */
-    unsigned char *qk_state; /* [grid rows, cols] QK_NONE, QK_PENDING, QK_DONE */
-    job_progress prog;
+    unsigned char *qk_state; /* [grid rows, cols] QK_* */
+    job_progress prog[N_LANES];
+    int sweep_stopped;       /* the sweep stopped before the end: s resumes it */
     char pending[UI_MAX_PENDING][128]; /* joint ablations queued or running */
     int n_pending;
-    char msg[1024];         /* the status bar's last message */
+    /* the ranked list */
+    int ranked_open, focus, sort; /* FOCUS_*, SESSION_SORT_* */
+    ranked_entry *rank;
+    int n_rank, rank_cur, rank_top, rank_version, rank_metric, rank_sort;
+    /* the one-line prompt: ':' (jump to a component), '/' (search the ranked list) or 0 */
+    int prompt;
+    char input[64], search[64];
+    char msg[1024];          /* the status bar's last message */
+    char notice[512];        /* what the status bar always says (smaller data, no cache) */
+    int cache_warned;
     /* layout of the last frame */
-    rect grid_r, detail_r, curves_r;
+    rect grid_r, detail_r, curves_r, ranked_r;
+    rect image_r;            /* where the last sixel image went, and whether one is up */
+    int image_shown;
     int cell_w, cells_x, cells_y;
     /* the curves panel's sixel image and what it shows */
     char *six;
@@ -55,6 +77,10 @@ double ui_vmax(const ui *u);
 double ui_shown(const ui *u, int i);
 /* Writes s into the panel line at (y, x), cut to w columns (UTF-8 aware). */
 void ui_text(int y, int x, int w, const char *s);
+/* The ranked list, rebuilt when r, the metric or the order changed. */
+void ui_rank(ui *u);
+/* Grid cell of variant v (a head or an MLP), or -1. */
+int ui_cell_of(const ui *u, int v);
 
 /* -- panels: each draws into its rectangle */
 /* Grid plus colour bar; returns the rows used. */
@@ -67,9 +93,15 @@ void detail_panel_draw(ui *u, rect r);
 void curves_panel_draw(ui *u, rect r);
 /* In sixel mode, after refresh: sends the curves image again. */
 void curves_panel_place(ui *u);
-void help_draw(int rows, int cols);
+/* The help overlay from line `top` on (scrolled when the window is
+ * short); returns the top line actually shown. */
+int help_draw(int rows, int cols, int top);
 /* The bag-of-words QK panel of the cursor's head, over the curves. */
 void qk_panel_draw(ui *u, rect r);
 void statusbar_draw(ui *u, int y, int w);
+/* The heads, MLPs and joint ablations by the current metric. */
+void ranked_panel_draw(ui *u, rect r);
+/* Width the ranked panel wants. */
+enum { RANKED_W = 40 };
 
 #endif

@@ -31,6 +31,9 @@ typedef struct {
      * batches done and to do in this phase. */
     void (*progress)(void *ctx, const char *phase, int done, int total);
     void *progress_ctx;
+    /* Progress inside the current batch (hc_sweep_set_tick), with
+     * progress_ctx; may be NULL. */
+    void (*tick)(void *ctx, int done, int total);
 } hc_analysis;
 
 /* Runs every batch of r's shard that r does not mark done.  On failure or

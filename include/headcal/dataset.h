@@ -39,6 +39,7 @@ typedef struct {
     int32_t bos;            /* 50256 for GPT-2 */
     int vocab_size;         /* every id, BOS included, must be below it */
     const hc_tokenizer *tk; /* for text documents and ioi; NULL accepts "tokens" only */
+    size_t *available;      /* when the source holds too few sequences, how many it holds; may be NULL */
 } hc_dataset_opts;
 
 typedef struct hc_dataset hc_dataset;

@@ -23,6 +23,9 @@ int hc_atomic_open(hc_atomic_file *af, const char *path);
 int hc_atomic_commit(hc_atomic_file *af);
 void hc_atomic_abort(hc_atomic_file *af);
 
+/* Writes text and a newline to path atomically (hc_atomic_*): for the
+ * small JSON documents built in memory. */
+int hc_write_text(const char *path, const char *text);
 /* Joins dir and name into out (size n); fails if it does not fit. */
 int hc_path_join(char *out, size_t n, const char *dir, const char *name);
 

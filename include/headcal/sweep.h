@@ -93,6 +93,10 @@ const char *hc_sweep_kernel_name(const hc_sweep *sw);
 void hc_sweep_set_means(hc_sweep *sw, const hc_means *mn);
 /* Cancellation flag checked between tasks (may be NULL). */
 void hc_sweep_set_cancel(hc_sweep *sw, atomic_int *cancel);
+/* Progress inside hc_sweep_batch, for a progress bar that moves within a
+ * batch: tick(ctx, done, total) after each of the batch's tiles, on the
+ * pool's threads (so it must be thread-safe and quick); NULL for none. */
+void hc_sweep_set_tick(hc_sweep *sw, void (*tick)(void *ctx, int done, int total), void *ctx);
 /* Runs the forward pass on tokens[B, S] (row b has lengths[b] real tokens,
  * the rest is padding) and fills out; position t of row b is scored when
  * t + 1 < lengths[b]. */

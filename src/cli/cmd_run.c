@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "explorer.h"
 #include "cli.h"
 #include "config.h"
 #include "headcal/analysis.h"
@@ -154,6 +155,13 @@ int cmd_run(int argc, char **argv)
             fputc('\n', stderr);
         hc_fail(HC_EBAD, "interrupted: %d of %d batches saved in %s (run again with --resume to continue)", done,
                 r.params.batches, out);
+    }
+    if (!rc && r.params.shard_count == 1) {
+        /* the explorer opens the same analysis from its cache at once; the
+         * cache is a convenience, so a failure there is no failure here */
+        explorer_cache c;
+        if (cache_locate(&c, &r) || cache_store(&c, &r, NULL) < 0)
+            hc_clear_error();
     }
     if (!rc && !quiet) {
         hc_metrics mt;

@@ -1,3 +1,4 @@
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,38 @@ hc_sweep_opts run_opts_sweep(const run_opts *o)
         .top_k = o->top_k, .ablation = o->ablation, .ln = o->ln, .threads = o->threads, .mem_budget = o->mem};
 }
 
+/* hc_dataset_open, fitted to a source with too few sequences as
+ * run_open promises. */
+static int open_data(run_opts *o, hc_dataset **ds)
+{
+    size_t have = 0;
+    o->ds.available = &have;
+    int rc = hc_dataset_open(ds, o->data, &o->ds);
+    o->ds.available = NULL;
+    if (!rc || !have)
+        return rc;
+    int B = o->ds.batch_size, N = o->ds.n_batches, n = have > (size_t)INT_MAX ? INT_MAX : (int)have;
+    if (o->fit_data) {
+        /* as many batches as asked for while each can hold a sequence */
+        int nb = n / B >= 2 ? n / B : n < N ? n : N, bs = n / B >= 2 ? B : n / nb;
+        snprintf(o->fitted, sizeof o->fitted, "small data: %d batches of %d (asked for %d of %d)", nb, bs, N, B);
+        o->ds.n_batches = nb;
+        o->ds.batch_size = bs;
+        return hc_dataset_open(ds, o->data, &o->ds);
+    }
+    char msg[1024], fit[128];
+    snprintf(msg, sizeof msg, "%s", hc_errmsg());
+    if (n / B >= 1 && n / N >= 1)
+        snprintf(fit, sizeof fit, "--batches %d or --batch-size %d", n / B, n / N);
+    else if (n / B >= 1)
+        snprintf(fit, sizeof fit, "--batches %d", n / B);
+    else if (n / N >= 1)
+        snprintf(fit, sizeof fit, "--batch-size %d", n / N);
+    else
+        snprintf(fit, sizeof fit, "--batch-size 1 --batches %d", n);
+    return hc_fail(hc_errstatus(), "%s; %s would fit", msg, fit);
+}
+
 int run_open(run_opts *o, hc_model *m, int process, hc_tokenizer **tk, hc_dataset **ds)
 {
     *tk = NULL;
@@ -161,7 +194,7 @@ int run_open(run_opts *o, hc_model *m, int process, hc_tokenizer **tk, hc_datase
         o->ds.bos = m->cfg.bos;
         o->ds.vocab_size = m->cfg.d_vocab;
         o->ds.tk = *tk;
-        rc = hc_dataset_open(ds, o->data, &o->ds);
+        rc = open_data(o, ds);
     }
     if (!rc && process)
         hc_model_process(m);

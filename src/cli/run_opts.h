@@ -19,6 +19,8 @@ typedef struct {
     int top_k, bins, ablation, ln, threads;
     int paper_sign;   /* the preset's preferred display metric */
     size_t mem;       /* bytes for the W_OU cache; 0 = no limit */
+    int fit_data;     /* run_open: with too few sequences, fewer or smaller batches instead of an error */
+    char fitted[256]; /* then: what was done, for the user */
 } run_opts;
 
 /* The shared options; their values are >= RUN_OPT_BASE. */
@@ -37,7 +39,9 @@ int run_opts_apply(run_opts *o, int ch, const char *arg, const char *cmd, int ar
 hc_sweep_opts run_opts_sweep(const run_opts *o);
 
 /* Loads the tokenizer and the model (processed when `process`), checks
- * the options against it, and opens the dataset. */
+ * the options against it, and opens the dataset.  When the data holds too
+ * few sequences, the message names the options that would fit, or, with
+ * o->fit_data, the batches shrink to what there is (o->fitted says how). */
 int run_open(run_opts *o, hc_model *m, int process, hc_tokenizer **tk, hc_dataset **ds);
 
 /* Describes the run of o on m and ds in r (model and data hashes,
