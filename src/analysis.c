@@ -149,7 +149,7 @@ int hc_analysis_run(const hc_analysis *a, hc_results *r)
         hc_batch_free(&bt);
         if (rc)
             break;
-        for (int v = 0; v < r->n_variants; v++) {
+        for (int v = 0; v < r->n_variants && !rc; v++) {
             hc_calib *c = &r->variants[v].calib;
             hc_calib_reset_batch(c, b);
             for (int i = 0; i < out.n_pos; i++) {
@@ -157,8 +157,11 @@ int hc_analysis_run(const hc_analysis *a, hc_results *r)
                 hc_calib_add(c, b, out.topk_p + oi * out.k, out.topk_id + oi * out.k, out.k, out.target[i],
                              out.nll[oi], out.entropy[oi]);
             }
+            rc = hc_examples_collect(&r->variants[v].examples, p->examples, b, &out, v, hc_results_baseline(r));
         }
         hc_sweep_out_free(&out);
+        if (rc)
+            break;
         r->done[b] = 1;
         done++;
         if (a->checkpoint)

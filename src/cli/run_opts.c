@@ -13,7 +13,7 @@
 
 enum {
     O_MODEL = RUN_OPT_BASE, O_DATA, O_BATCH, O_BATCHES, O_SEQ, O_MINLEN, O_TOPK, O_BINS, O_ABL, O_LN, O_THREADS,
-    O_PRESET, O_SHUFFLE, O_CHUNK, O_MEM, O_LAST
+    O_PRESET, O_SHUFFLE, O_CHUNK, O_MEM, O_EXAMPLES, O_LAST
 };
 
 const struct option run_longopts[] = {
@@ -24,7 +24,8 @@ const struct option run_longopts[] = {
     {"ablation", required_argument, 0, O_ABL},      {"ln", required_argument, 0, O_LN},
     {"threads", required_argument, 0, O_THREADS},   {"preset", required_argument, 0, O_PRESET},
     {"shuffle-seed", required_argument, 0, O_SHUFFLE}, {"chunk", no_argument, 0, O_CHUNK},
-    {"mem", required_argument, 0, O_MEM},           {0, 0, 0, 0},
+    {"mem", required_argument, 0, O_MEM},           {"examples", required_argument, 0, O_EXAMPLES},
+    {0, 0, 0, 0},
 };
 _Static_assert(sizeof run_longopts / sizeof run_longopts[0] == RUN_LONGOPTS_N, "RUN_LONGOPTS_N");
 
@@ -65,6 +66,7 @@ int run_opts_init(run_opts *o, struct option *longopts, const struct option *own
     memset(o, 0, sizeof *o);
     o->ln = HC_LN_FROZEN;
     o->mem = (size_t)2 << 30;
+    o->examples = HC_EXAMPLES_DEFAULT;
     apply_preset(o, "notebook");
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -93,6 +95,7 @@ int run_opts_apply(run_opts *o, int ch, const char *arg, const char *cmd, int ar
     case O_THREADS: return cli_int("--threads", arg, 1, 1024, &o->threads);
     case O_PRESET: return 0; /* applied by run_opts_init */
     case O_CHUNK: o->ds.chunk = true; return 0;
+    case O_EXAMPLES: return cli_int("--examples", arg, 0, HC_EXAMPLES_MAX, &o->examples);
     case O_SHUFFLE:
         if (cli_long("--shuffle-seed", arg, 0, 4294967295L, &v))
             return -1;
@@ -174,7 +177,7 @@ int run_describe(hc_results *r, const run_opts *o, const hc_model *m, const hc_d
     hc_results_data rd = {.shuffle_seed = o->ds.shuffle ? (int64_t)o->ds.shuffle_seed : -1, .chunk = o->ds.chunk};
     hc_results_params rp = {.batch_size = o->ds.batch_size, .batches = o->ds.n_batches, .seq_len = o->ds.seq_len,
                             .top_k = o->top_k, .bins = o->bins, .ablation = o->ablation, .ln = o->ln,
-                            .shard_index = shard_i, .shard_count = shard_n};
+                            .shard_index = shard_i, .shard_count = shard_n, .examples = o->examples};
     char path[4200];
     snprintf(rm.path, sizeof rm.path, "%s", o->model);
     snprintf(rd.source, sizeof rd.source, "%s", o->data);

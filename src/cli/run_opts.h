@@ -17,6 +17,7 @@ typedef struct {
     const char *model, *data;
     hc_dataset_opts ds;
     int top_k, bins, ablation, ln, threads;
+    int examples;     /* --examples N: per list and variant, 0 = none */
     int paper_sign;   /* the preset's preferred display metric */
     size_t mem;       /* bytes for the W_OU cache; 0 = no limit */
 } run_opts;
@@ -24,7 +25,7 @@ typedef struct {
 /* getopt_long entries for the shared options; values >= RUN_OPT_BASE. */
 enum { RUN_OPT_BASE = 1000 };
 extern const struct option run_longopts[];
-#define RUN_LONGOPTS_N 16
+#define RUN_LONGOPTS_N 17
 
 /* Defaults (the notebook preset), then --preset wherever it appears on the
  * command line, so that explicit flags override the preset; and the
