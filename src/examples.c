@@ -328,8 +328,6 @@ static int rd_top(const ex_reader *rd, const cJSON *o, const char *ids_key, cons
             return rd_fail(rd, "\"%s\"[%d] or \"%s\"[%d] is not a number of its kind", ids_key, i, p_key, i);
         ids[i] = (int32_t)x->valuedouble;
         p[i] = (float)y->valuedouble;
-        if ((double)p[i] != y->valuedouble)
-            return rd_fail(rd, "\"%s\"[%d] is not a float32 probability", p_key, i);
     }
     return 0;
 }

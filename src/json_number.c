@@ -5,7 +5,7 @@
 #include "json_number.h"
 
 /* The shortest of precisions lo..hi (printf %g) that reads back to v; a
- * float reads back through strtof, whose rounding differs from strtod's. */
+ * float is read as JSON readers do, strtod then a cast to float. */
 static cJSON *shortest(double v, int lo, int hi, int is_float)
 {
     if (!isfinite(v))
@@ -13,7 +13,7 @@ static cJSON *shortest(double v, int lo, int hi, int is_float)
     char buf[40];
     for (int prec = lo; prec <= hi; prec++) {
         snprintf(buf, sizeof buf, "%.*g", prec, v);
-        if (is_float ? strtof(buf, NULL) == (float)v : strtod(buf, NULL) == v)
+        if (is_float ? (float)strtod(buf, NULL) == (float)v : strtod(buf, NULL) == v)
             break;
     }
     /* JSON wants '.', whatever LC_NUMERIC says (the check above reads the

@@ -53,6 +53,7 @@ static int check_description(const hc_results_model *m, const hc_results_data *d
         check_sha("data.sha256", d->sha256) ||
         in_range("data.shuffle_seed", d->shuffle_seed, -1, UINT32_MAX) ||
         in_range("data.mode", d->chunk, 0, 1) ||
+        in_range("data.min_len", d->min_len, 0, 1 << 30) ||
         in_range("params.batch_size", p->batch_size, 1, 1 << 30) ||
         in_range("params.batches", p->batches, 1, CELL_LIMIT) ||
         in_range("params.seq_len", p->seq_len, 2, 1 << 30) ||

@@ -180,6 +180,7 @@ static cJSON *results_json(builder *bd, const hc_results *r)
         put(bd, o, "shuffle_seed", r->data.shuffle_seed < 0 ? cJSON_CreateNull()
                                                             : count_json(bd, (uint64_t)r->data.shuffle_seed));
         put(bd, o, "mode", cJSON_CreateString(hc_data_mode_names[r->data.chunk]));
+        put(bd, o, "min_len", count_json(bd, (uint64_t)r->data.min_len));
     }
     const hc_results_params *p = &r->params;
     put(bd, root, "params", o = cJSON_CreateObject());
@@ -420,6 +421,8 @@ static int read_description(reader *rd, const cJSON *root, hc_results *r)
             return bad(rd->file, rd->where, "shuffle_seed %" PRIu64 " is not below 2^32", s);
         d.shuffle_seed = (int64_t)s;
     }
+    if ((it = cJSON_GetObjectItemCaseSensitive(o, "min_len")) && as_int(rd, it, "min_len", &d.min_len))
+        return -1;
 
     strcpy(rd->where, "params");
     if (!(o = get_object(rd, root, "params")) ||

@@ -54,6 +54,7 @@ typedef struct {
     char sha256[65];
     int64_t shuffle_seed;   /* -1: not shuffled; else [0, 2^32) */
     int chunk;              /* mode: 0 "truncate", 1 "chunk" */
+    int min_len;            /* shorter documents were dropped (0 in files that do not say) */
 } hc_results_data;
 
 typedef struct {

@@ -174,7 +174,8 @@ int run_describe(hc_results *r, const run_opts *o, const hc_model *m, const hc_d
 {
     hc_results_model rm = {.n_layers = m->cfg.n_layer, .n_heads = m->cfg.n_head, .d_model = m->cfg.d_model,
                            .d_vocab = m->cfg.d_vocab};
-    hc_results_data rd = {.shuffle_seed = o->ds.shuffle ? (int64_t)o->ds.shuffle_seed : -1, .chunk = o->ds.chunk};
+    hc_results_data rd = {.shuffle_seed = o->ds.shuffle ? (int64_t)o->ds.shuffle_seed : -1, .chunk = o->ds.chunk,
+                          .min_len = o->ds.min_len};
     hc_results_params rp = {.batch_size = o->ds.batch_size, .batches = o->ds.n_batches, .seq_len = o->ds.seq_len,
                             .top_k = o->top_k, .bins = o->bins, .ablation = o->ablation, .ln = o->ln,
                             .shard_index = shard_i, .shard_count = shard_n, .examples = o->examples};
