@@ -17,6 +17,8 @@ static const char *const lines[] = {
     "c                 clip negatives to 0 (the notebook's view)",
     "e                 export plots (PNG, SVG) and data (JSON, CSV)",
     "b                 bag-of-words QK panel of the cursor's head",
+    "x                 examples of the cursor's component: Tab list,",
+    "                  \u2191\u2193 choose, Enter whole context, x/Esc close",
     "?                 this help",
     "Esc               close this help or the QK panel; cancel work",
     "q, Ctrl-C         quit",

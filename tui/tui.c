@@ -162,9 +162,16 @@ static int adopt_set(ui *u, const hc_results *rs)
     if (idx < 0 && (idx = hc_results_add_variant(u->r, HC_VARIANT_SET, s->members, s->n_members)) < 0)
         return -1;
     hc_calib_reset(&u->r->variants[idx].calib);
-    for (int b = 0; b < u->r->params.batches; b++)
+    int covered = 1;
+    for (int b = 0; b < u->r->params.batches; b++) {
         if (u->r->done[b] && rs->done[b] && hc_calib_merge_batch(&u->r->variants[idx].calib, &s->calib, b))
             return -1;
+        covered &= u->r->done[b] || !rs->done[b];
+    }
+    /* the set's examples only when they come from batches shown here */
+    hc_examples_free(&u->r->variants[idx].examples);
+    if (covered && hc_examples_merge(&u->r->variants[idx].examples, &s->examples, u->r->params.examples))
+        return -1;
     u->version++;
     return u->o->checkpoint ? hc_results_write(u->r, u->o->checkpoint) : 0;
 }
@@ -312,7 +319,9 @@ static void draw(ui *u)
     u->curves_r = (rect){1, left + 1, H - 2, W - left - 1};
     grid_panel_draw(u, u->grid_r);
     detail_panel_draw(u, u->detail_r);
-    if (u->qk_open)
+    if (u->ex.open) /* context text wants width: the whole screen below the title when narrow */
+        examples_panel_draw(u, u->curves_r.w >= 60 ? u->curves_r : (rect){1, 0, H - 2, W});
+    else if (u->qk_open)
         qk_panel_draw(u, u->curves_r);
     else
         curves_panel_draw(u, u->curves_r);
@@ -320,7 +329,7 @@ static void draw(ui *u)
     if (u->help)
         help_draw(H, W);
     refresh();
-    if (u->sixel && !u->help && !u->qk_open)
+    if (u->sixel && !u->help && !u->qk_open && !u->ex.open)
         curves_panel_place(u);
 }
 
@@ -345,6 +354,8 @@ static int on_key(ui *u, int ch)
         if (ch != KEY_RESIZE)
             return 0;
     }
+    if (u->ex.open && examples_panel_key(u, ch))
+        return 0;
     switch (ch) {
     case 'q': return 1;
     case KEY_UP: case 'k': move_cursor(u, -1, 0); break;
@@ -372,6 +383,7 @@ static int on_key(ui *u, int ch)
     case 'e': export_view(u); break;
     case '?': u->help = 1; break;
     case 'b': u->qk_open = !u->qk_open; break;
+    case 'x': u->ex.open = 1; break;
     case 27:
         if (u->qk_open) {
             u->qk_open = 0;
@@ -474,6 +486,7 @@ int explorer_run(const explorer_opts *o)
     for (int i = 0; i < 3; i++)
         sigaction(sigs[i], &old[i], NULL);
     jobs_stop(u.jobs);
+    examples_panel_free(&u);
     free(u.six);
     free(u.selected);
     free(u.qk_state);

@@ -17,6 +17,14 @@ typedef struct {
 #define UI_MAX_SERIES 12
 enum { QK_NONE, QK_PENDING, QK_DONE };
 
+/* The examples panel: which list, which example, scrolled how far. */
+typedef struct {
+    int open, list, sel, scroll;
+    int full;               /* the selected example's whole sequence is shown */
+    hc_tokenizer *tk;       /* the run's tokenizer, loaded when first needed */
+    int tk_failed;
+} examples_view;
+
 typedef struct {
     const explorer_opts *o;
     jobs *jobs;
@@ -27,6 +35,7 @@ typedef struct {
     unsigned char *selected; /* [grid rows, cols] */
     int help, sixel;
     int qk_open;             /* the QK panel of the cursor's head is shown */
+    examples_view ex;        /* the examples panel of the cursor's component */
     hc_qk_result *qk;        /* [grid rows, cols] panels computed so far */
     unsigned char *qk_state; /* [grid rows, cols] QK_NONE, QK_PENDING, QK_DONE */
     job_progress prog;
@@ -71,5 +80,9 @@ void help_draw(int rows, int cols);
 /* The bag-of-words QK panel of the cursor's head, over the curves. */
 void qk_panel_draw(ui *u, rect r);
 void statusbar_draw(ui *u, int y, int w);
+/* The examples panel of the cursor's component; its keys (1: taken). */
+void examples_panel_draw(ui *u, rect r);
+int examples_panel_key(ui *u, int ch);
+void examples_panel_free(ui *u);
 
 #endif
