@@ -217,10 +217,12 @@ int examples_panel_key(ui *u, int ch)
     int n = l ? l->len : 0;
     switch (ch) {
     case 'x': case 27:
-        if (u->ex.full && ch == 27)
+        if (u->ex.full && ch == 27) {
             u->ex.full = 0;
-        else
+        } else {
             u->ex.open = 0;
+            clear(); /* the curves come back as a fresh image */
+        }
         return 1;
     case '\t': u->ex.list = (u->ex.list + 1) % HC_EX_LISTS; u->ex.sel = u->ex.scroll = 0; u->ex.full = 0; return 1;
     case KEY_UP: case 'k': u->ex.sel -= u->ex.sel > 0; return 1;

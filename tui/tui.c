@@ -383,7 +383,10 @@ static int on_key(ui *u, int ch)
     case 'e': export_view(u); break;
     case '?': u->help = 1; break;
     case 'b': u->qk_open = !u->qk_open; break;
-    case 'x': u->ex.open = 1; break;
+    case 'x': /* a full repaint: the curves' sixel image is not text curses can overwrite */
+        u->ex.open = 1;
+        clear();
+        break;
     case 27:
         if (u->qk_open) {
             u->qk_open = 0;
