@@ -54,7 +54,7 @@ int hc_example_before(const hc_example *a, const hc_example *b, int list)
 static int qualifies(const hc_example_list *l, int list, int n, double d, int32_t batch, int32_t row, int32_t pos)
 {
     int up = is_up(list);
-    if (!(up ? d > 0 : d < 0)) /* also refuses NaN */
+    if (!isfinite(d) || !(up ? d > 0 : d < 0)) /* an infinite log p could not be written */
         return 0;
     if (l->len < n)
         return 1;
