@@ -33,13 +33,13 @@ int main(int argc, char **argv)
         return 1;
     hc_gpt2_init(&m, 1);
     size_t N = (size_t)B * C;
-    int32_t *tok = malloc(N * sizeof *tok), *tgt = malloc(N * sizeof *tgt);
+    int32_t *tok = bench_malloc(N * sizeof *tok), *tgt = bench_malloc(N * sizeof *tgt);
     uint64_t s = 9;
     for (size_t i = 0; i < N; i++) {
         tok[i] = (int32_t)(hc_splitmix64(&s) % 50257);
         tgt[i] = (int32_t)(hc_splitmix64(&s) % 50257);
     }
-    float *grad = malloc(m.n_floats * sizeof(float));
+    float *grad = bench_malloc(m.n_floats * sizeof(float));
     double loss, t = 0;
     for (int k = 0; k <= steps; k++) { /* step 0 is a warm-up */
         double t0 = hc_seconds();

@@ -99,22 +99,31 @@ static void print_example(FILE *f, const ex_opts *o, const char *id, int list, i
     fputs("\n", f);
 }
 
+/* 0: parsed; 1: --help printed; -1: a usage error. */
 static int parse_opts(int argc, char **argv, ex_opts *o, const char **file)
 {
-    enum { O_HEAD = 1, O_VARIANT, O_KIND, O_DIR, O_N, O_CONTEXT, O_FORMAT, O_MODEL, O_DATA };
-    static const struct option opts[] = {
-        {"head", required_argument, 0, O_HEAD},       {"variant", required_argument, 0, O_VARIANT},
-        {"kind", required_argument, 0, O_KIND},       {"direction", required_argument, 0, O_DIR},
-        {"n", required_argument, 0, O_N},             {"context", required_argument, 0, O_CONTEXT},
-        {"format", required_argument, 0, O_FORMAT},   {"model", required_argument, 0, O_MODEL},
-        {"data", required_argument, 0, O_DATA},       {0, 0, 0, 0},
+    enum { O_HEAD = 1000, O_VARIANT, O_KIND, O_DIR, O_N, O_CONTEXT, O_FORMAT, O_MODEL, O_DATA };
+    static const cli_option opts[] = {
+        {0, "head", O_HEAD, "L.H", "the head (10.7 or L10H7)"},
+        {0, "variant", O_VARIANT, "ID", "any variant of the run instead: MLP3, L10H7+L11H10"},
+        {0, "kind", O_KIND, "logprob|confidence", "rank by the next token's log-probability (default) or top-1 p"},
+        {0, "direction", O_DIR, "down|up", "where removing it lowered (default) or raised that"},
+        {0, "n", O_N, "N", "print at most N examples (default 20)"},
+        {0, "context", O_CONTEXT, "T", "tokens of context before the position (default 30)"},
+        {0, "format", O_FORMAT, "text|json", "text (default), or one JSON object per example"},
+        {0, "model", O_MODEL, "DIR", "the model directory, if not where the run found it"},
+        {0, "data", O_DATA, "SRC", "the data, if not where the run found it (its hash is checked)"},
+        {0},
     };
+    cli_getopt g;
+    if (cli_getopt_init(&g, "examples RESULTS.json (--head L.H | --variant ID) [options]", opts, NULL, NULL, argc,
+                        argv))
+        return 1;
     static char head_id[32];
     *o = (ex_opts){.down = 1, .n = HC_EXAMPLES_DEFAULT, .context = 30};
     int c, rc = 0;
     hc_component h;
-    optind = 1;
-    while (!rc && (c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while (!rc && (c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
         switch (c) {
         case O_HEAD:
             if (hc_component_parse(optarg, &h) || h.head == HC_MLP)
@@ -179,8 +188,9 @@ int cmd_examples(int argc, char **argv)
 {
     ex_opts o;
     const char *file = NULL;
-    if (parse_opts(argc, argv, &o, &file))
-        return hc_errstatus();
+    int parsed = parse_opts(argc, argv, &o, &file);
+    if (parsed)
+        return parsed > 0 ? 0 : hc_errstatus();
     hc_results r;
     if (hc_results_read(&r, file))
         return hc_errstatus();
