@@ -19,7 +19,7 @@ int cmd_train(int argc, char **argv)
     const char *data = NULL, *eval_path = NULL, *out = NULL;
     int d_mlp = 0;
     long seed = 1;
-    enum { O_DMLP = 256, O_EVAL, O_MINLR, O_WARMUP, O_WD, O_CLIP, O_EVERY, O_SAVE, O_QUIET, O_VOCAB, O_STOP };
+    enum { O_DMLP = 256, O_EVAL, O_MINLR, O_WARMUP, O_WD, O_CLIP, O_EVERY, O_SAVE, O_QUIET, O_VOCAB, O_STOP, O_EXTEND };
     static const cli_option opts[] = {
         {0, "data", 'D', "FILE", "the training token file"},
         {0, "eval", O_EVAL, "FILE", "the held-out token file"},
@@ -43,6 +43,7 @@ int cmd_train(int argc, char **argv)
         {0, "dtype", 't', "f32|f16|bf16", "storage of model.safetensors (default f32)"},
         {0, "stop-at", O_STOP, "N", "leave, checkpointed, after step N"},
         {0, "quiet", O_QUIET, NULL, "no progress lines"},
+        {0, "extend", O_EXTEND, NULL, "a resume may change --steps (and nothing else)"},
         {0},
     };
     cli_getopt g;
@@ -73,6 +74,7 @@ int cmd_train(int argc, char **argv)
         case O_SAVE: rc = cli_int("--save-every", optarg, 0, 1 << 24, &o.save_every); break;
         case O_STOP: rc = cli_int("--stop-at", optarg, 0, 1 << 24, &o.stop_at); break;
         case O_QUIET: o.log = NULL; break;
+        case O_EXTEND: o.extend = 1; break;
         case 't': rc = cli_dtype("--dtype", optarg, &o.dtype); break;
         default: rc = cli_bad_option("train", argc, argv);
         }
