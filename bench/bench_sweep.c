@@ -13,6 +13,7 @@
 #include "headcal/blas.h"
 #include "headcal/clock.h"
 #include "headcal/component.h"
+#include "headcal/examples.h"
 #include "headcal/forward.h"
 #include "headcal/pool.h"
 #include "headcal/sweep.h"
@@ -56,6 +57,41 @@ static double notebook_head(const hc_model *m, const float *r, const float *scal
     free(lg);
     free(rs);
     return check;
+}
+
+/* The sweep of one batch with and without keeping the default number of
+ * examples for every head (what a run does after each batch), alternated
+ * so that both see the same machine; best of `reps` each. */
+static void examples_cost(hc_sweep *sw, const int32_t *tok, const int *len, int B, int S, int nv, int reps)
+{
+    hc_examples *ex = calloc((size_t)nv, sizeof *ex);
+    double off = 1e30, on = 1e30, keep = 1e30;
+    for (int r = 0; r < reps; r++)
+        for (int with = 0; with < 2; with++) {
+            hc_sweep_out out;
+            double t0 = hc_seconds();
+            if (hc_sweep_batch(sw, tok, len, B, S, &out))
+                return;
+            double t1 = hc_seconds();
+            for (int v = 1; with && v < nv; v++)
+                hc_examples_collect(&ex[v], HC_EXAMPLES_DEFAULT, r, &out, v, 0);
+            double t2 = hc_seconds();
+            hc_sweep_out_free(&out);
+            if (with) {
+                on = t2 - t0 < on ? t2 - t0 : on;
+                keep = t2 - t1 < keep ? t2 - t1 : keep;
+            } else {
+                off = t1 - t0 < off ? t1 - t0 : off;
+            }
+        }
+    int P = B * (S - 1);
+    printf("examples (%d per list, 4 lists per head): sweep %.0f head-tokens/s without, %.0f with: %+.1f%% time "
+           "(keeping them alone: %.1f ms per batch, %.2f%% of the sweep)\n",
+           HC_EXAMPLES_DEFAULT, (double)P * (nv - 1) / off, (double)P * (nv - 1) / on, 100 * (on / off - 1),
+           keep * 1e3, 100 * keep / off);
+    for (int v = 0; v < nv; v++)
+        hc_examples_free(&ex[v]);
+    free(ex);
 }
 
 int main(int argc, char **argv)
@@ -150,6 +186,7 @@ int main(int argc, char **argv)
     printf("the notebook's full sweep (25k tokens x 144 heads): %.1f min here, %.1f min by its algorithm\n",
            notebook_tokens * notebook_heads / ht / 60 + notebook_tokens / (B * S / t_fwd) / 60,
            notebook_tokens * notebook_heads / nb_ht / 60);
+    examples_cost(sw, tok, len, B, S, nv, 3);
     printf("peak RSS: %.0f MB\n", bench_peak_rss_mb());
     hc_sweep_free(sw);
     hc_model_free(&m);

@@ -80,6 +80,32 @@ int hc_analysis_data_sha256(const hc_dataset *ds, char hex[65])
     return 0;
 }
 
+int hc_analysis_reopen_data(const hc_results *r, const char *src, const hc_config *cfg, const hc_tokenizer *tk,
+                            hc_dataset **ds)
+{
+    const hc_results_params *p = &r->params;
+    hc_dataset_opts o = {.batch_size = p->batch_size, .n_batches = p->batches, .seq_len = p->seq_len,
+                         .min_len = r->data.min_len, .chunk = r->data.chunk, .shuffle = r->data.shuffle_seed >= 0,
+                         .shuffle_seed = (uint32_t)(r->data.shuffle_seed < 0 ? 0 : r->data.shuffle_seed),
+                         .bos = cfg->bos, .vocab_size = cfg->d_vocab, .tk = tk};
+    if (!src)
+        src = r->data.source;
+    *ds = NULL;
+    char hex[65];
+    if (hc_dataset_open(ds, src, &o)) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", hc_errmsg());
+        return hc_fail(HC_EBAD, "the run's data is not readable: %s", msg);
+    }
+    if (hc_analysis_data_sha256(*ds, hex) || strcmp(hex, r->data.sha256)) {
+        hc_dataset_free(*ds);
+        *ds = NULL;
+        return hc_fail(HC_EBAD, "%s: not the data of the run (its sha256 differs from the recorded %.12s...)", src,
+                       r->data.sha256);
+    }
+    return 0;
+}
+
 static int cancelled(const hc_analysis *a)
 {
     return a->cancel && atomic_load(a->cancel);
@@ -147,7 +173,7 @@ int hc_analysis_run(const hc_analysis *a, hc_results *r)
         hc_batch_free(&bt);
         if (rc)
             break;
-        for (int v = 0; v < r->n_variants; v++) {
+        for (int v = 0; v < r->n_variants && !rc; v++) {
             hc_calib *c = &r->variants[v].calib;
             hc_calib_reset_batch(c, b);
             for (int i = 0; i < out.n_pos; i++) {
@@ -155,8 +181,11 @@ int hc_analysis_run(const hc_analysis *a, hc_results *r)
                 hc_calib_add(c, b, out.topk_p + oi * out.k, out.topk_id + oi * out.k, out.k, out.target[i],
                              out.nll[oi], out.entropy[oi]);
             }
+            rc = hc_examples_collect(&r->variants[v].examples, p->examples, b, &out, v, hc_results_baseline(r));
         }
         hc_sweep_out_free(&out);
+        if (rc)
+            break;
         r->done[b] = 1;
         done++;
         if (a->checkpoint)

@@ -556,10 +556,9 @@ int hc_data_format_parse(const char *s, hc_data_format *fmt)
     return 0;
 }
 
-/* The inside of a JSON string: UTF-8 passed through, controls escaped, and
- * each maximal ill-formed subsequence replaced by one U+FFFD (Unicode's
- * "best practice", which Python's "replace" follows). */
-static void put_json_text(FILE *f, const unsigned char *s, size_t n)
+/* Each maximal ill-formed subsequence becomes one U+FFFD: Unicode's "best
+ * practice", which Python's "replace" follows. */
+void hc_put_json_text(FILE *f, const unsigned char *s, size_t n)
 {
     static const char repl[] = "\xEF\xBF\xBD";
     size_t i = 0;
@@ -631,7 +630,7 @@ int hc_batch_print(FILE *f, const hc_batch *b, int batch_index, const hc_tokeniz
             return -1;
         if (fmt == HC_DATA_JSONL)
             fprintf(f, "{\"batch\": %d, \"text\": \"", batch_index);
-        put_json_text(f, (const unsigned char *)text, n);
+        hc_put_json_text(f, (const unsigned char *)text, n);
         free(text);
         if (fmt == HC_DATA_JSONL) {
             fputs("\", \"tokens\": [", f);

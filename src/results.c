@@ -53,6 +53,7 @@ static int check_description(const hc_results_model *m, const hc_results_data *d
         check_sha("data.sha256", d->sha256) ||
         in_range("data.shuffle_seed", d->shuffle_seed, -1, UINT32_MAX) ||
         in_range("data.mode", d->chunk, 0, 1) ||
+        in_range("data.min_len", d->min_len, 0, 1 << 30) ||
         in_range("params.batch_size", p->batch_size, 1, 1 << 30) ||
         in_range("params.batches", p->batches, 1, CELL_LIMIT) ||
         in_range("params.seq_len", p->seq_len, 2, 1 << 30) ||
@@ -61,7 +62,8 @@ static int check_description(const hc_results_model *m, const hc_results_data *d
         in_range("params.ablation", p->ablation, HC_ABLATION_ZERO, HC_ABLATION_MEAN) ||
         in_range("params.ln", p->ln, HC_LN_FROZEN, HC_LN_RECOMPUTE) ||
         in_range("params.shard count", p->shard_count, 1, 1 << 30) ||
-        in_range("params.shard index", p->shard_index, 0, p->shard_count - 1LL))
+        in_range("params.shard index", p->shard_index, 0, p->shard_count - 1LL) ||
+        in_range("params.examples", p->examples, 0, HC_EXAMPLES_MAX))
         return -1;
     if ((long long)p->batches * p->bins > CELL_LIMIT)
         return hc_fail(HC_EBAD, "params: %d batches x %d bins exceeds the limit of %d cells",
@@ -88,6 +90,7 @@ void hc_results_free(hc_results *r)
         free(r->variants[i].id);
         free(r->variants[i].members);
         hc_calib_free(&r->variants[i].calib);
+        hc_examples_free(&r->variants[i].examples);
     }
     free(r->variants);
     free(r->done);
@@ -276,6 +279,15 @@ int hc_results_validate(const hc_results *r, const char *what)
         total += r->done[b] ? r->variants[0].calib.positions[b] : 0;
     if (total >= limit)
         return hc_fail(HC_EBAD, "%s: too many positions for exact counts (2^53 events)", what);
+    const hc_results_params *p = &r->params;
+    hc_examples_bounds eb = {p->examples, p->batches, p->batch_size, p->seq_len,
+                             p->top_k < HC_EXAMPLE_TOP ? p->top_k : HC_EXAMPLE_TOP, r->model.d_vocab, r->done};
+    for (int i = 0; i < r->n_variants; i++) {
+        char where[300];
+        snprintf(where, sizeof where, "%s: %.200s", what, r->variants[i].id);
+        if (hc_examples_check(&r->variants[i].examples, &eb, where))
+            return -1;
+    }
     return 0;
 }
 
@@ -314,6 +326,7 @@ int hc_results_compatible(const hc_results *r, const hc_results *o, const char *
         {"params.bins", NULL, r->params.bins, o->params.bins},
         {"params.ablation", hc_ablation_names, r->params.ablation, o->params.ablation},
         {"params.ln", hc_ln_names, r->params.ln, o->params.ln},
+        {"params.examples", NULL, r->params.examples, o->params.examples},
     };
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         if (fields[i].mine != fields[i].theirs)
@@ -347,6 +360,8 @@ int hc_results_merge(hc_results *dst, const hc_results *src, const char *src_pat
         for (int b = 0; b < dst->params.batches; b++)
             if (src->done[b] && hc_calib_merge_batch(&dst->variants[i].calib, &s->calib, b))
                 return -1;
+        if (hc_examples_merge(&dst->variants[i].examples, &s->examples, dst->params.examples))
+            return -1;
     }
     for (int b = 0; b < dst->params.batches; b++)
         dst->done[b] |= src->done[b];

@@ -15,6 +15,7 @@
 #include "headcal/fileio.h"
 #include <math.h>
 #include "headcal/results.h"
+#include "json_number.h"
 
 #define MAX_FILE_BYTES ((size_t)1 << 30)
 
@@ -65,19 +66,7 @@ static cJSON *count_json(builder *bd, uint64_t v)
 
 static cJSON *real_json(builder *bd, double v)
 {
-    if (!isfinite(v))
-        return keep(bd, cJSON_CreateNull());
-    char buf[40];
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v)
-            break;
-    }
-    /* JSON wants '.', whatever LC_NUMERIC says. */
-    for (char *p = buf; *p; p++)
-        if (*p == ',')
-            *p = '.';
-    return keep(bd, cJSON_CreateRaw(buf));
+    return keep(bd, hc_json_real(v));
 }
 
 static cJSON *counts_json(builder *bd, const uint64_t *v, int n)
@@ -151,6 +140,8 @@ static cJSON *variant_json(builder *bd, const hc_results *r, int vi, hc_calib_su
     put(bd, o, "nll_sum", real_json(bd, sum->nll));
     put(bd, o, "entropy_sum", real_json(bd, sum->entropy));
     put(bd, o, "per_batch", per_batch_json(bd, r, &v->calib));
+    if (r->params.examples && v->kind != HC_VARIANT_BASELINE)
+        put(bd, o, "examples", hc_examples_json(&v->examples));
 
     hc_metrics m;
     if (hc_results_metrics(r, vi, &m)) {
@@ -189,6 +180,7 @@ static cJSON *results_json(builder *bd, const hc_results *r)
         put(bd, o, "shuffle_seed", r->data.shuffle_seed < 0 ? cJSON_CreateNull()
                                                             : count_json(bd, (uint64_t)r->data.shuffle_seed));
         put(bd, o, "mode", cJSON_CreateString(hc_data_mode_names[r->data.chunk]));
+        put(bd, o, "min_len", count_json(bd, (uint64_t)r->data.min_len));
     }
     const hc_results_params *p = &r->params;
     put(bd, root, "params", o = cJSON_CreateObject());
@@ -206,6 +198,7 @@ static cJSON *results_json(builder *bd, const hc_results *r)
             put(bd, shard, NULL, count_json(bd, (uint64_t)p->shard_count));
         }
         put(bd, o, "shard", shard);
+        put(bd, o, "examples", count_json(bd, (uint64_t)p->examples));
     }
     put(bd, root, "positions", count_json(bd, hc_results_positions(r)));
     cJSON *done = keep(bd, cJSON_CreateArray()), *pos = keep(bd, cJSON_CreateArray());
@@ -428,6 +421,8 @@ static int read_description(reader *rd, const cJSON *root, hc_results *r)
             return bad(rd->file, rd->where, "shuffle_seed %" PRIu64 " is not below 2^32", s);
         d.shuffle_seed = (int64_t)s;
     }
+    if ((it = cJSON_GetObjectItemCaseSensitive(o, "min_len")) && as_int(rd, it, "min_len", &d.min_len))
+        return -1;
 
     strcpy(rd->where, "params");
     if (!(o = get_object(rd, root, "params")) ||
@@ -442,6 +437,9 @@ static int read_description(reader *rd, const cJSON *root, hc_results *r)
         return -1;
     if (as_int(rd, it->child, "shard[0]", &p.shard_index) ||
         as_int(rd, it->child->next, "shard[1]", &p.shard_count))
+        return -1;
+    /* absent in files written before examples were kept: none */
+    if ((it = cJSON_GetObjectItemCaseSensitive(o, "examples")) && as_int(rd, it, "examples", &p.examples))
         return -1;
 
     rd->where[0] = 0;
@@ -666,6 +664,10 @@ static int parse(reader *rd, const cJSON *root, hc_results *r)
             goto out;
         snprintf(rd->where, sizeof rd->where, "variants[%d] (%.200s)", i, r->variants[vi].id);
         if (read_tables(rd, o, r, &r->variants[vi], n_done, positions, &sum, counts, reals))
+            goto out;
+        if (r->params.examples && vi != hc_results_baseline(r) &&
+            hc_examples_from_json(&r->variants[vi].examples, field(rd, o, "examples"), r->params.examples,
+                                  rd->file, rd->where))
             goto out;
     }
     rc = hc_results_validate(r, rd->file);

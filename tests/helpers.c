@@ -105,3 +105,23 @@ char *th_path(const char *dir, const char *name)
     snprintf(p, n, "%s/%s", dir, name);
     return p;
 }
+
+void th_small_run(const char *dir, int seed)
+{
+    char cmd[8192], *err;
+    snprintf(cmd, sizeof cmd, "%s synth --out %s/m --layers 2 --heads 2 --d-model 16 --n-ctx 32 --seed %d",
+             th_headcal(), dir, seed);
+    cr_assert_eq(th_run(cmd, NULL, &err), 0, "%s", err);
+    free(err);
+    snprintf(cmd, sizeof cmd, "%s/d.jsonl", dir);
+    FILE *f = fopen(cmd, "w");
+    cr_assert_not_null(f, "%s", cmd);
+    const char *words[] = {"the", "cat", "sat", "on", "a", "mat", "and", "then", "it", "ran", "away", "home"};
+    for (int d = 0; d < 24; d++) {
+        fprintf(f, "{\"text\": \"");
+        for (int w = 0; w < 10 + d % 7; w++)
+            fprintf(f, "%s%s", w ? " " : "", words[(d * 5 + w * 3) % 12]);
+        fprintf(f, ".\"}\n");
+    }
+    cr_assert_eq(fclose(f), 0);
+}

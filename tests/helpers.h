@@ -17,6 +17,10 @@ const char *th_src(const char *rel);
 /* The whole file as a NUL-terminated malloc'd string; the test fails if
  * it cannot be read. */
 char *th_read(const char *path);
+/* The inputs of a small run: a synth model DIR/m (2 layers of 2 heads,
+ * d_model 16, 32 positions, this seed) and DIR/d.jsonl, 24 documents of
+ * 10 to 16 words from a vocabulary of 12. */
+void th_small_run(const char *dir, int seed);
 /* dir/name, malloc'd. */
 char *th_path(const char *dir, const char *name);
 /* Writes len bytes to path; returns 0 on success. */

@@ -84,7 +84,7 @@ static void man_section(optset *s, const char *man, const char *head, int *run_o
 
 Test(help, every_command_lists_the_options_of_its_man_page)
 {
-    static const char *cmds[] = {"tui",    "run",   "merge", "plot", "data", "info",
+    static const char *cmds[] = {"tui",    "run",   "merge", "examples", "plot", "data", "info",
                                  "tokenize", "detokenize", "logits", "synth", "qk", "train"};
     char *man = man_text();
     for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {

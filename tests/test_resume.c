@@ -1,8 +1,8 @@
 /* No data loss: `headcal run` killed midway (SIGKILL,
  * SIGINT, SIGTERM) leaves a valid results file holding its completed
  * batches, and `--resume` then finishes with exactly the file of an
- * uninterrupted run.  The checkpoint is read while the run rewrites it:
- * every read must succeed (the writes are atomic). */
+ * uninterrupted run, examples included.  The checkpoint is read while
+ * the run rewrites it: every read must succeed (the writes are atomic). */
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -116,6 +116,15 @@ static void kill_and_resume(int sig)
                          "--seq-len", "32", "--ablation", "mean", "--mlp", "--sets", "L0H0+L1H1", "--threads", "1",
                          "--quiet", NULL};
     cr_assert_eq(run_to_end(err, args_full), 0, "%s", th_read(err));
+    /* the file compared below holds every variant's examples too */
+    hc_results whole;
+    cr_assert_eq(hc_results_read(&whole, full), 0, "%s", hc_errmsg());
+    cr_assert_eq(whole.params.examples, HC_EXAMPLES_DEFAULT);
+    for (int v = 1; v < whole.n_variants; v++)
+        cr_assert_gt(whole.variants[v].examples.list[HC_EX_LOGPROB_UP].len +
+                         whole.variants[v].examples.list[HC_EX_LOGPROB_DOWN].len,
+                     0, "%s kept no examples", whole.variants[v].id);
+    hc_results_free(&whole);
     char *args[] = {"run", "--model", m, "--data", d, "--out", part, "--batches", batches, "--batch-size", "8",
                     "--seq-len", "32", "--ablation", "mean", "--mlp", "--sets", "L0H0+L1H1", "--threads", "2",
                     "--quiet", NULL, NULL};

@@ -11,25 +11,10 @@
 
 static char *dir;
 
-/* A small synth model and a JSONL of 24 documents of words. */
 static void setup(void)
 {
     dir = th_tmpdir("run");
-    char cmd[8192], *err;
-    snprintf(cmd, sizeof cmd, "%s synth --out %s/m --layers 2 --heads 2 --d-model 16 --n-ctx 32 --seed 5",
-             th_headcal(), dir);
-    cr_assert_eq(th_run(cmd, NULL, &err), 0, "%s", err);
-    free(err);
-    snprintf(cmd, sizeof cmd, "%s/d.jsonl", dir);
-    FILE *f = fopen(cmd, "w");
-    const char *words[] = {"the", "cat", "sat", "on", "a", "mat", "and", "then", "it", "ran", "away", "home"};
-    for (int d = 0; d < 24; d++) {
-        fprintf(f, "{\"text\": \"");
-        for (int w = 0; w < 10 + d % 7; w++)
-            fprintf(f, "%s%s", w ? " " : "", words[(d * 5 + w * 3) % 12]);
-        fprintf(f, ".\"}\n");
-    }
-    fclose(f);
+    th_small_run(dir, 5);
 }
 
 static int run(const char *args, char **err)

@@ -27,6 +27,8 @@ static const char *const lines[] = {
     "e                 export plots (PNG, SVG) and data (JSON, CSV)",
     "b                 bag-of-words QK panel of the cursor's head",
     "s                 resume a stopped sweep",
+    "x                 examples of the cursor's component: Tab list,",
+    "                  \u2191\u2193 choose, Enter whole context, x/Esc close",
     "?                 this help",
     "Esc               close help, QK panel or list; with none open,",
     "                  cancel the work in progress",

@@ -82,9 +82,15 @@ int results_adopt(hc_results *dst, const hc_results *src, int v)
         return idx;
     if ((idx = hc_results_add_variant(dst, s->kind, s->members, s->n_members)) < 0)
         return -1;
-    for (int b = 0; b < dst->params.batches; b++)
+    int covered = 1;
+    for (int b = 0; b < dst->params.batches; b++) {
         if (dst->done[b] && src->done[b] && hc_calib_merge_batch(&dst->variants[idx].calib, &s->calib, b))
             return -1;
+        covered &= dst->done[b] || !src->done[b];
+    }
+    /* the set's examples only when they come from batches shown here */
+    if (covered && hc_examples_merge(&dst->variants[idx].examples, &s->examples, dst->params.examples))
+        return -1;
     return idx;
 }
 

@@ -630,7 +630,7 @@ static void draw(ui *u)
     int curves = !u->ranked_r.w || u->ranked_r.x != u->curves_r.x;
     /* a sixel image stays on the screen until the terminal repaints its
      * cells: when the panels move, repaint everything */
-    int image = curves && !u->help && !u->qk_open;
+    int image = curves && !u->help && !u->qk_open && !u->ex.open;
     if (u->sixel && (memcmp(&u->image_r, &u->curves_r, sizeof u->image_r) || u->image_shown != image))
         clearok(curscr, TRUE);
     u->image_r = u->curves_r;
@@ -639,7 +639,9 @@ static void draw(ui *u)
     detail_panel_draw(u, u->detail_r);
     if (u->ranked_r.w)
         ranked_panel_draw(u, u->ranked_r);
-    if (u->qk_open)
+    if (u->ex.open) /* context text wants width: the whole screen below the title when narrow */
+        examples_panel_draw(u, u->curves_r.w >= 60 ? u->curves_r : (rect){1, 0, H - 2, W});
+    else if (u->qk_open)
         qk_panel_draw(u, u->curves_r);
     else if (curves)
         curves_panel_draw(u, u->curves_r);
@@ -761,6 +763,8 @@ static int on_key(ui *u, int ch)
         if (ch != KEY_RESIZE)
             return 0;
     }
+    if (u->ex.open && examples_panel_key(u, ch))
+        return 0;
     if (on_move_key(u, ch))
         goto done;
     switch (ch) {
@@ -818,6 +822,10 @@ static int on_key(ui *u, int ch)
         break;
     case 'c': u->clip = !u->clip; break;
     case 'e': export_view(u); break;
+    case 'x': /* a full repaint: the curves' sixel image is not text curses can overwrite */
+        u->ex.open = 1;
+        clear();
+        break;
     case '?':
         u->help = 1;
         u->help_top = 0;
@@ -877,6 +885,7 @@ static hc_results *new_sets(const hc_results *r)
 static void ui_free(ui *u)
 {
     jobs_stop(u->jobs);
+    examples_panel_free(u);
     results_destroy(u->r);
     results_destroy(u->base);
     results_destroy(u->sets);

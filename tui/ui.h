@@ -25,6 +25,14 @@ typedef struct {
     double value, se;
 } ranked_entry;
 
+/* The examples panel: which list, which example, scrolled how far. */
+typedef struct {
+    int open, list, sel, scroll;
+    int full;               /* the selected example's whole sequence is shown */
+    hc_tokenizer *tk;       /* the run's tokenizer, loaded when first needed */
+    int tk_failed;
+} examples_view;
+
 typedef struct {
     const explorer_opts *o;
     jobs *jobs;
@@ -37,6 +45,7 @@ typedef struct {
     unsigned char *selected; /* [grid rows, cols] */
     int help, help_top, sixel;
     int qk_open;             /* the QK panel of the cursor's head is shown */
+    examples_view ex;        /* the examples panel of the cursor's component */
     hc_qk_result *qk;        /* [grid rows, cols] panels computed so far */
     unsigned char *qk_state; /* [grid rows, cols] QK_* */
     job_progress prog[N_LANES];
@@ -103,5 +112,9 @@ void statusbar_draw(ui *u, int y, int w);
 void ranked_panel_draw(ui *u, rect r);
 /* Width the ranked panel wants. */
 enum { RANKED_W = 40 };
+/* The examples panel of the cursor's component; its keys (1: taken). */
+void examples_panel_draw(ui *u, rect r);
+int examples_panel_key(ui *u, int ch);
+void examples_panel_free(ui *u);
 
 #endif

@@ -21,6 +21,13 @@ int hc_analysis_variants(hc_results *r, const char *heads, int mlp, const char *
  * or not): the data's identity, whatever the source. */
 int hc_analysis_data_sha256(const hc_dataset *ds, char hex[65]);
 
+/* Opens the data the run of r read (src, or the recorded data.source when
+ * src is NULL) with the recorded batching, for a model of config cfg whose
+ * tokenizer is tk, and checks it is the same data: refuses, naming the
+ * source, when it is missing or its hash is not data.sha256. */
+int hc_analysis_reopen_data(const hc_results *r, const char *src, const hc_config *cfg, const hc_tokenizer *tk,
+                            hc_dataset **ds);
+
 typedef struct {
     const hc_model *model;      /* processed */
     const hc_dataset *ds;

@@ -76,5 +76,8 @@ typedef enum { HC_DATA_JSONL, HC_DATA_TEXT, HC_DATA_TOKENS } hc_data_format;
 int hc_data_format_parse(const char *s, hc_data_format *fmt);
 int hc_batch_print(FILE *f, const hc_batch *b, int batch_index, const hc_tokenizer *tk,
                    hc_data_format fmt);
+/* Decoded bytes as the inside of a JSON string: UTF-8 passed through,
+ * controls escaped, ill-formed bytes as U+FFFD (as the text format does). */
+void hc_put_json_text(FILE *f, const unsigned char *s, size_t n);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "headcal/calib.h"
 #include "headcal/component.h"
+#include "headcal/examples.h"
 #include "headcal/metrics.h"
 
 #define HC_RESULTS_FORMAT "headcal-results/1"
@@ -31,6 +32,7 @@ typedef struct {
     int n_members;          /* 0 for the baseline, 1 for a head or MLP, >= 2 for a set */
     hc_component *members;  /* in forward-pass order */
     hc_calib calib;
+    hc_examples examples;   /* the positions it changes most (examples.h); empty for the baseline */
 } hc_variant;
 
 
@@ -52,12 +54,14 @@ typedef struct {
     char sha256[65];
     int64_t shuffle_seed;   /* -1: not shuffled; else [0, 2^32) */
     int chunk;              /* mode: 0 "truncate", 1 "chunk" */
+    int min_len;            /* shorter documents were dropped (0 in files that do not say) */
 } hc_results_data;
 
 typedef struct {
     int batch_size, batches, seq_len, top_k, bins;
     int ablation, ln;           /* HC_ABLATION_*, HC_LN_* */
     int shard_index, shard_count;
+    int examples;               /* N examples kept per list and variant; 0: none (files without them) */
 } hc_results_params;
 
 typedef struct {

@@ -14,6 +14,7 @@ int cmd_logits(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_examples(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);

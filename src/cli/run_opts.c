@@ -14,7 +14,7 @@
 
 enum {
     O_MODEL = RUN_OPT_BASE, O_DATA, O_BATCH, O_BATCHES, O_SEQ, O_MINLEN, O_TOPK, O_BINS, O_ABL, O_LN, O_THREADS,
-    O_PRESET, O_SHUFFLE, O_CHUNK, O_MEM, O_LAST
+    O_PRESET, O_SHUFFLE, O_CHUNK, O_MEM, O_EXAMPLES, O_LAST
 };
 
 const cli_option run_options[] = {
@@ -33,6 +33,7 @@ const cli_option run_options[] = {
     {0, "shuffle-seed", O_SHUFFLE, "S", "shuffle the documents as numpy's np.random.shuffle with seed S"},
     {0, "chunk", O_CHUNK, NULL, "split long documents into windows instead of cutting them"},
     {0, "mem", O_MEM, "MB", "memory for the per-head W_OU matrices (default 2048)"},
+    {0, "examples", O_EXAMPLES, "N", "keep each component's N most changed positions per list (default 20, 0: none)"},
     {0},
 };
 
@@ -73,6 +74,7 @@ int run_opts_init(run_opts *o, cli_getopt *g, const char *usage, const cli_optio
         return 1;
     o->ln = HC_LN_FROZEN;
     o->mem = (size_t)2 << 30;
+    o->examples = HC_EXAMPLES_DEFAULT;
     apply_preset(o, "notebook");
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -101,6 +103,7 @@ int run_opts_apply(run_opts *o, int ch, const char *arg, const char *cmd, int ar
     case O_THREADS: return cli_int("--threads", arg, 1, 1024, &o->threads);
     case O_PRESET: return 0; /* applied by run_opts_init */
     case O_CHUNK: o->ds.chunk = true; return 0;
+    case O_EXAMPLES: return cli_int("--examples", arg, 0, HC_EXAMPLES_MAX, &o->examples);
     case O_SHUFFLE:
         if (cli_long("--shuffle-seed", arg, 0, 4294967295L, &v))
             return -1;
@@ -211,10 +214,11 @@ int run_describe(hc_results *r, const run_opts *o, const hc_model *m, const hc_d
 {
     hc_results_model rm = {.n_layers = m->cfg.n_layer, .n_heads = m->cfg.n_head, .d_model = m->cfg.d_model,
                            .d_vocab = m->cfg.d_vocab};
-    hc_results_data rd = {.shuffle_seed = o->ds.shuffle ? (int64_t)o->ds.shuffle_seed : -1, .chunk = o->ds.chunk};
+    hc_results_data rd = {.shuffle_seed = o->ds.shuffle ? (int64_t)o->ds.shuffle_seed : -1, .chunk = o->ds.chunk,
+                          .min_len = o->ds.min_len};
     hc_results_params rp = {.batch_size = o->ds.batch_size, .batches = o->ds.n_batches, .seq_len = o->ds.seq_len,
                             .top_k = o->top_k, .bins = o->bins, .ablation = o->ablation, .ln = o->ln,
-                            .shard_index = shard_i, .shard_count = shard_n};
+                            .shard_index = shard_i, .shard_count = shard_n, .examples = o->examples};
     char path[4200];
     snprintf(rm.path, sizeof rm.path, "%s", o->model);
     snprintf(rd.source, sizeof rd.source, "%s", o->data);

@@ -17,6 +17,7 @@ typedef struct {
     const char *model, *data;
     hc_dataset_opts ds;
     int top_k, bins, ablation, ln, threads;
+    int examples;     /* --examples N: per list and variant, 0 = none */
     int paper_sign;   /* the preset's preferred display metric */
     size_t mem;       /* bytes for the W_OU cache; 0 = no limit */
     int fit_data;     /* run_open: with too few sequences, fewer or smaller batches instead of an error */
