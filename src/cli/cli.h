@@ -19,6 +19,7 @@ int cmd_detokenize(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_tui(int argc, char **argv);
 int cmd_qk(int argc, char **argv);
+int cmd_means(int argc, char **argv);
 
 /* Parses a whole decimal integer in [lo, hi] for option `opt`; on error
  * records a usage failure and returns -1. */
@@ -28,6 +29,8 @@ int cli_int(const char *opt, const char *s, int lo, int hi, int *out);
 int cli_float(const char *opt, const char *s, float lo, float hi, float *out);
 /* A storage dtype named f32, f16 or bf16. */
 int cli_dtype(const char *opt, const char *s, enum hc_dtype *out);
+/* --shard I/N: 0 <= I < N. */
+int cli_shard(const char *s, int *i, int *n);
 /* Standard usage error for an unknown option or a missing argument, as
  * reported by getopt_long (optopt / argv). */
 int cli_bad_option(const char *cmd, int argc, char **argv);
