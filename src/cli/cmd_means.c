@@ -51,10 +51,14 @@ static int compute(run_opts *o, const char *out, int shard_i, int shard_n, int q
 
 int cmd_means(int argc, char **argv)
 {
-    enum { O_SHARD = 1, O_MERGE, O_OUT, O_QUIET };
+    enum { O_SHARD = 1, O_MERGE, O_OUT, O_QUIET, O_VARIANTS, O_MLP };
+    /* run's --heads, --mlp and --sets are accepted and ignored, so that
+     * both steps of a job take the same options */
     static const struct option own[] = {
         {"shard", required_argument, 0, O_SHARD}, {"merge", no_argument, 0, O_MERGE},
         {"out", required_argument, 0, O_OUT},     {"quiet", no_argument, 0, O_QUIET},
+        {"heads", required_argument, 0, O_VARIANTS}, {"sets", required_argument, 0, O_VARIANTS},
+        {"mlp", no_argument, 0, O_MLP},
     };
     enum { N_OWN = sizeof own / sizeof own[0] };
     struct option longopts[N_OWN + RUN_LONGOPTS_N + 1];
@@ -70,6 +74,7 @@ int cmd_means(int argc, char **argv)
         case O_MERGE: merging = 1; break;
         case O_OUT: out = optarg; break;
         case O_QUIET: quiet = 1; break;
+        case O_VARIANTS: case O_MLP: break;
         default: rc = run_opts_apply(&o, ch, optarg, "means", argc, argv);
         }
     }
