@@ -27,3 +27,25 @@ Test(slurm, array_jobs_with_preemption_merge_into_the_single_run, .timeout = 900
     free(err);
     free(dir);
 }
+
+/* docs/reproduce.md shows the scripts the test above runs; each copy there
+ * (the code block after "<!-- docs/slurm/NAME -->") must be the file. */
+Test(slurm, reproduce_md_shows_the_scripts_the_test_runs)
+{
+    static const char *const files[] = {"docs/slurm/headcal-array.sbatch", "docs/slurm/headcal-means.sbatch",
+                                        "docs/slurm/submit-mean-ablation.sh"};
+    char *doc = th_read(th_src("docs/reproduce.md"));
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char marker[256];
+        snprintf(marker, sizeof marker, "<!-- %s -->\n```sh\n", files[i]);
+        const char *at = strstr(doc, marker);
+        cr_assert_not_null(at, "docs/reproduce.md does not show %s", files[i]);
+        at += strlen(marker);
+        char *file = th_read(th_src(files[i]));
+        size_t n = strlen(file);
+        cr_assert(!strncmp(at, file, n) && !strncmp(at + n, "```\n", 4),
+                  "the copy of %s in docs/reproduce.md differs from the file", files[i]);
+        free(file);
+    }
+    free(doc);
+}
