@@ -225,22 +225,13 @@ int hc_mean_sums_write(const hc_mean_sums *s, const char *path)
         off += n[i] * sizeof(int64_t);
         ok = ok && cJSON_AddItemToArray(of, cJSON_CreateNumber((double)off));
     }
-    char *json = ok ? cJSON_PrintUnformatted(root) : NULL;
-    cJSON_Delete(root);
-    if (!json)
-        return hc_fail(HC_EBAD, "%s: out of memory while writing", path);
-    size_t hlen = strlen(json), padded = (hlen + 7) & ~(size_t)7; /* 8-byte aligned data */
-    hc_atomic_file af;
-    if (hc_atomic_open(&af, path)) {
-        free(json);
-        return -1;
+    if (!ok) {
+        cJSON_Delete(root);
+        root = NULL;
     }
-    uint8_t len8[8];
-    for (int i = 0; i < 8; i++)
-        len8[i] = (uint8_t)(padded >> (8 * i));
-    fwrite(len8, 1, 8, af.f);
-    fprintf(af.f, "%s%*s", json, (int)(padded - hlen), "");
-    free(json);
+    hc_atomic_file af;
+    if (hc_st_begin_write(&af, path, root))
+        return -1;
     for (int i = 0; i < 3; i++) /* little-endian host, as the format is */
         fwrite(t[i].data, sizeof(int64_t), n[i], af.f);
     return hc_atomic_commit(&af);

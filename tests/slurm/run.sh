@@ -21,26 +21,31 @@ done
 [ "$(id -u)" -eq 0 ] || skip "the test's Slurm runs its daemons and jobs as root"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
-rm -rf "$w" && mkdir -p "$w/munge" "$w/state" "$w/spool" "$w/bin" || fail "cannot make $w"
+rm -rf "$w" && mkdir -p "$w/bin" || fail "cannot make $w"
 w="$(cd "$w" && pwd)"
+# The daemons' sockets live in a short path of their own: a Unix socket's
+# path must fit in 108 bytes, and build trees can be deep.
+rt="$(mktemp -d /tmp/headcal-slurm.XXXXXX)" && mkdir "$rt/munge" "$rt/state" "$rt/spool" || fail "mktemp"
 export SLURM_CONF="$w/slurm.conf"
 
 stop() {
     scancel --quiet --full --user=root 2>/dev/null
     timeout 20 scontrol shutdown >/dev/null 2>&1
     for p in slurmctld slurmd munge/munged; do
-        [ -f "$w/$p.pid" ] && kill "$(cat "$w/$p.pid")" 2>/dev/null
+        [ -f "$rt/$p.pid" ] && kill "$(cat "$rt/$p.pid")" 2>/dev/null
     done
+    sleep 1
+    rm -rf "$rt"
     return 0
 }
 on_exit() {
     st=$?
-    stop
     if [ "$st" -ne 0 ] && [ "$st" -ne 77 ]; then
-        for f in "$w"/slurmctld.log "$w"/slurmd.log "$w"/*/slurm-*.out; do
+        for f in "$rt"/slurmctld.log "$rt"/slurmd.log "$w"/*/slurm-*.out; do
             [ -f "$f" ] && { echo "--- $f" >&2; tail -n 15 "$f" >&2; }
         done
     fi
+    stop
 }
 trap on_exit EXIT
 trap 'exit 143' TERM INT HUP
@@ -63,13 +68,13 @@ SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$w/munge/sock
-StateSaveLocation=$w/state
-SlurmdSpoolDir=$w/spool
-SlurmctldPidFile=$w/slurmctld.pid
-SlurmdPidFile=$w/slurmd.pid
-SlurmctldLogFile=$w/slurmctld.log
-SlurmdLogFile=$w/slurmd.log
+AuthInfo=socket=$rt/munge/sock
+StateSaveLocation=$rt/state
+SlurmdSpoolDir=$rt/spool
+SlurmctldPidFile=$rt/slurmctld.pid
+SlurmdPidFile=$rt/slurmd.pid
+SlurmctldLogFile=$rt/slurmctld.log
+SlurmdLogFile=$rt/slurmd.log
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres
@@ -88,9 +93,9 @@ KillWait=5
 NodeName=$node NodeAddr=127.0.0.1 CPUs=16 RealMemory=65536 State=UNKNOWN
 PartitionName=test Nodes=ALL Default=YES MaxTime=30 State=UP
 EOF
-head -c 1024 /dev/urandom >"$w/munge/key" && chmod 400 "$w/munge/key"
-munged --key-file="$w/munge/key" --socket="$w/munge/sock" --pid-file="$w/munge/munged.pid" \
-    --log-file="$w/munge/log" --seed-file="$w/munge/seed" --force || skip "munged does not start here"
+head -c 1024 /dev/urandom >"$rt/munge/key" && chmod 400 "$rt/munge/key"
+munged --key-file="$rt/munge/key" --socket="$rt/munge/sock" --pid-file="$rt/munge/munged.pid" \
+    --log-file="$rt/munge/log" --seed-file="$rt/munge/seed" --force || skip "munged does not start here"
 slurmctld -i || fail "slurmctld does not start"
 slurmd || fail "slurmd does not start"
 
