@@ -67,17 +67,24 @@ static int add_exact(int64_t *sum, const float *x, size_t n)
 int hc_mean_sums_add_batch(hc_mean_sums *s, const hc_model *m, const int32_t *tokens, const int *lengths, int B,
                            int S)
 {
-    size_t N = (size_t)B * S, D = (size_t)s->D, n = (size_t)s->L * N * D;
+    /* One sequence at a time, without its padding: the activations of a
+     * row, not of the batch, are what a means task holds in memory. */
+    size_t D = (size_t)s->D, n = (size_t)s->L * S * D;
     float *z = hc_malloc(n * sizeof(float)), *mlp = z ? hc_malloc(n * sizeof(float)) : NULL;
-    int rc = mlp ? hc_forward(m, tokens, B, S, &(hc_acts){.z = z, .mlp_out = mlp}) : -1;
-    for (int b = 0; b < B && !rc; b++)
-        for (int t = 0; t < lengths[b] && t < s->S && !rc; t++) {
+    int rc = mlp ? 0 : -1;
+    for (int b = 0; b < B && !rc; b++) {
+        int T = lengths[b] < s->S ? lengths[b] : s->S;
+        if (T < 1)
+            continue;
+        rc = hc_forward(m, tokens + (size_t)b * S, 1, T, &(hc_acts){.z = z, .mlp_out = mlp});
+        for (int t = 0; t < T && !rc; t++) {
             s->count[t]++;
             for (int l = 0; l < s->L && !rc; l++) {
-                size_t from = ((size_t)l * N + (size_t)b * S + t) * D, to = ((size_t)l * s->S + t) * D;
+                size_t from = ((size_t)l * T + t) * D, to = ((size_t)l * s->S + t) * D;
                 rc = add_exact(s->z_sum + to, z + from, D) || add_exact(s->mlp_sum + to, mlp + from, D) ? -1 : 0;
             }
         }
+    }
     free(z);
     free(mlp);
     return rc;

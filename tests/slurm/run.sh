@@ -143,6 +143,10 @@ scancel "${job}_1" || fail "scancel"
 cancelled() { scontrol -o show job "${job}_1" | grep -q 'JobState=CANCELLED'; }
 wait_for 30 cancelled || fail "task 1 was not cancelled: $(scontrol -o show job "${job}_1")"
 grep -qs '"completed_batches":[[:space:]]*\[1, 5, 9\]' shard-1.json* && fail "task 1 had finished before it was cancelled"
+# merging now must fail: task 1 is incomplete (and others may be too)
+if headcal merge --out early.json shard-*.json 2>merge.err; then fail "merge of an incomplete run succeeded"; fi
+grep -q "shard.* of 4 missing\|is incomplete" merge.err || fail "merge did not name the missing shard: $(cat merge.err)"
+[ ! -e early.json ] || fail "the refused merge wrote early.json"
 # requeued as preemption does; the requeue delay is waived for the test
 scontrol requeue "${job}_1" || fail "scontrol requeue"
 scontrol update JobId="${job}_1" StartTime=now || fail "scontrol update StartTime"
