@@ -54,21 +54,26 @@ int cmd_means(int argc, char **argv)
     enum { O_SHARD = 1, O_MERGE, O_OUT, O_QUIET, O_VARIANTS, O_MLP };
     /* run's --heads, --mlp and --sets are accepted and ignored, so that
      * both steps of a job take the same options */
-    static const struct option own[] = {
-        {"shard", required_argument, 0, O_SHARD}, {"merge", no_argument, 0, O_MERGE},
-        {"out", required_argument, 0, O_OUT},     {"quiet", no_argument, 0, O_QUIET},
-        {"heads", required_argument, 0, O_VARIANTS}, {"sets", required_argument, 0, O_VARIANTS},
-        {"mlp", no_argument, 0, O_MLP},
+    static const cli_option own[] = {
+        {0, "shard", O_SHARD, "I/N", "only the batches b with b % N == I"},
+        {0, "merge", O_MERGE, NULL, "add up the shard files given as operands"},
+        {0, "out", O_OUT, "FILE", "the means file"},
+        {0, "quiet", O_QUIET, NULL, "no summary line"},
+        {0, "heads", O_VARIANTS, "...", "accepted and ignored (as run takes it)"},
+        {0, "sets", O_VARIANTS, "...", "accepted and ignored (as run takes it)"},
+        {0, "mlp", O_MLP, NULL, "accepted and ignored (as run takes it)"},
+        {0},
     };
-    enum { N_OWN = sizeof own / sizeof own[0] };
-    struct option longopts[N_OWN + RUN_LONGOPTS_N + 1];
+    cli_getopt g;
     run_opts o;
-    if (run_opts_init(&o, longopts, own, N_OWN, argc, argv))
-        return hc_errstatus();
+    int init = run_opts_init(&o, &g, "means --model DIR --data SRC [run options] [--shard I/N] [--quiet] --out FILE\n"
+                                     "       headcal means --merge --out FILE IN...",
+                             own, argc, argv);
+    if (init)
+        return init > 0 ? 0 : hc_errstatus();
     const char *out = NULL;
     int merging = 0, quiet = 0, shard_i = 0, shard_n = 1, ch, rc = 0;
-    optind = 1;
-    while (!rc && (ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    while (!rc && (ch = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
         switch (ch) {
         case O_SHARD: rc = cli_shard(optarg, &shard_i, &shard_n); break;
         case O_MERGE: merging = 1; break;
