@@ -1,10 +1,13 @@
 #!/bin/sh
 # Installs what headcal needs to build, test and run on Debian 12.
-# Idempotent: skips apt-get when every package is already there.
+# Idempotent: skips apt-get when every package is already there.  Slurm and
+# munge are for the test that runs the cluster recipes on a Slurm of its own
+# (tests/slurm/run.sh); nothing is configured or started system-wide.
 set -e
 PKGS="build-essential autoconf automake libtool pkg-config libopenblas-dev libncurses-dev libcjson-dev
 libsixel-dev libsixel-bin libcriterion-dev libpcre2-dev nettle-dev python3 python3-numpy tmux
-clang libclang-rt-14-dev"
+clang libclang-rt-14-dev
+slurmctld slurmd slurm-client munge"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

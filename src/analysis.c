@@ -3,6 +3,7 @@
 
 #include "headcal/analysis.h"
 #include "headcal/error.h"
+#include "headcal/means.h"
 #include "headcal/sha256.h"
 
 static int add_list(hc_results *r, const char *list, int sets)
@@ -117,6 +118,27 @@ static void report(const hc_analysis *a, const char *phase, int done, int total)
         a->progress(a->progress_ctx, phase, done, total);
 }
 
+static int means_step(void *ctx, int done, int total)
+{
+    const hc_analysis *a = ctx;
+    report(a, "means", done, total);
+    return cancelled(a) ? hc_fail(HC_EBAD, "cancelled") : 0;
+}
+
+/* Means over the whole dataset, not the shard, so that shards agree. */
+static int whole_means(const hc_analysis *a, const hc_results *r, hc_means *mn)
+{
+    hc_mean_sums s;
+    if (hc_mean_sums_init(&s, &a->model->cfg, r->params.seq_len))
+        return -1;
+    s.id = hc_means_id_of(r, 0, 1);
+    int rc = hc_mean_sums_run(&s, a->model, a->ds, means_step, (void *)a);
+    if (!rc)
+        rc = hc_means_finish(mn, &s);
+    hc_mean_sums_free(&s);
+    return rc;
+}
+
 int hc_analysis_run(const hc_analysis *a, hc_results *r)
 {
     const hc_results_params *p = &r->params;
@@ -144,21 +166,10 @@ int hc_analysis_run(const hc_analysis *a, hc_results *r)
     if (!rc && a->checkpoint)
         rc = hc_results_write(r, a->checkpoint);
     if (!rc && a->sweep.ablation == HC_ABLATION_MEAN) {
-        /* Means over the whole dataset, not the shard, so shards agree. */
-        rc = hc_means_init(&mn, &a->model->cfg, p->seq_len);
-        for (int b = 0; b < nb && !rc; b++) {
-            report(a, "means", b, nb);
-            hc_batch bt;
-            rc = cancelled(a) ? hc_fail(HC_EBAD, "cancelled") : hc_dataset_batch(a->ds, b, &bt);
-            if (!rc) {
-                rc = hc_sweep_means_batch(a->model, &mn, bt.tokens, bt.lens, bt.rows, bt.cols);
-                hc_batch_free(&bt);
-            }
-        }
-        if (!rc) {
-            hc_means_finish(&mn);
-            hc_sweep_set_means(sw, &mn);
-        }
+        if (!a->means)
+            rc = whole_means(a, r, &mn);
+        if (!rc)
+            hc_sweep_set_means(sw, a->means ? a->means : &mn);
     }
     for (int b = 0; b < nb && !rc; b++) {
         if (!hc_shard_has(p->shard_index, p->shard_count, b) || r->done[b])

@@ -320,6 +320,28 @@ static const char *dtype_name(enum hc_dtype d)
     return d == HC_F16 ? "F16" : d == HC_BF16 ? "BF16" : "F32";
 }
 
+int hc_st_begin_write(hc_atomic_file *af, const char *path, struct cJSON *header)
+{
+    char *json = header ? cJSON_PrintUnformatted(header) : NULL;
+    cJSON_Delete(header);
+    if (!json)
+        return hc_fail(HC_EBAD, "%s: out of memory while writing", path);
+    size_t hlen = strlen(json), padded = (hlen + 7) & ~(size_t)7; /* 8-byte aligned data, as the format recommends */
+    if (hc_atomic_open(af, path)) {
+        free(json);
+        return -1;
+    }
+    uint8_t len8[8];
+    for (int i = 0; i < 8; i++)
+        len8[i] = (uint8_t)(padded >> (8 * i));
+    fwrite(len8, 1, 8, af->f);
+    fwrite(json, 1, hlen, af->f);
+    for (size_t i = hlen; i < padded; i++)
+        fputc(' ', af->f);
+    free(json);
+    return 0;
+}
+
 int hc_st_write(const char *path, const hc_st_out *tensors, int n, enum hc_dtype dtype)
 {
     size_t esize = dtype == HC_F32 ? 4 : 2;
@@ -341,24 +363,9 @@ int hc_st_write(const char *path, const hc_st_out *tensors, int n, enum hc_dtype
         off += count * esize;
         cJSON_AddItemToArray(of, cJSON_CreateNumber((double)off));
     }
-    char *json = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    if (!json)
-        return hc_fail(HC_EBAD, "out of memory");
-    size_t hlen = strlen(json), padded = (hlen + 7) & ~(size_t)7; /* 8-byte aligned data, as the format recommends */
     hc_atomic_file af;
-    if (hc_atomic_open(&af, path)) {
-        free(json);
+    if (hc_st_begin_write(&af, path, root))
         return -1;
-    }
-    uint8_t len8[8];
-    for (int i = 0; i < 8; i++)
-        len8[i] = (uint8_t)(padded >> (8 * i));
-    fwrite(len8, 1, 8, af.f);
-    fwrite(json, 1, hlen, af.f);
-    for (size_t i = hlen; i < padded; i++)
-        fputc(' ', af.f);
-    free(json);
     for (int i = 0; i < n; i++) {
         size_t count = 1;
         for (int d = 0; d < tensors[i].ndim; d++)

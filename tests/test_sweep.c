@@ -13,6 +13,7 @@
 #include "headcal/error.h"
 #include "headcal/fileio.h"
 #include "headcal/forward.h"
+#include "headcal/means.h"
 #include "headcal/model.h"
 #include "headcal/sweep.h"
 #include "headcal/synth.h"
@@ -115,10 +116,12 @@ static void check_against_reference(const char *ablation, const char *ln, int ke
     cr_assert_eq(hc_sweep_new(&sw, &m, vars, nv, &o), 0, "%s", hc_errmsg());
     hc_means mn;
     if (o.ablation == HC_ABLATION_MEAN) {
-        cr_assert_eq(hc_means_init(&mn, &m.cfg, SMAX), 0);
+        hc_mean_sums sums;
+        cr_assert_eq(hc_mean_sums_init(&sums, &m.cfg, SMAX), 0);
         for (int i = 0; i < NB; i++)
-            cr_assert_eq(hc_sweep_means_batch(&m, &mn, tokens[i], lengths[i], B, SMAX), 0);
-        hc_means_finish(&mn);
+            cr_assert_eq(hc_mean_sums_add_batch(&sums, &m, tokens[i], lengths[i], B, SMAX), 0, "%s", hc_errmsg());
+        cr_assert_eq(hc_means_finish(&mn, &sums), 0);
+        hc_mean_sums_free(&sums);
         hc_sweep_set_means(sw, &mn);
     }
     tally *got = calloc((size_t)nv, sizeof *got);

@@ -32,6 +32,7 @@ typedef struct {
     const hc_model *model;      /* processed */
     const hc_dataset *ds;
     hc_sweep_opts sweep;
+    const hc_means *means;      /* mean ablation's means (headcal means --means); NULL: computed here */
     const char *checkpoint;     /* results file written at the start and after every batch; NULL: none */
     atomic_int *cancel;         /* set from a signal handler or the UI; may be NULL */
     /* Progress: phase "means" (mean ablation's pre-pass) or "sweep";

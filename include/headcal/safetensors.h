@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "headcal/fileio.h"
+
 enum hc_dtype { HC_F32, HC_F16, HC_BF16, HC_DTYPE_OTHER };
 
 #define HC_ST_MAX_DIMS 8
@@ -48,6 +50,12 @@ typedef struct {
     const float *data;      /* float32 source, converted to `dtype` on write */
 } hc_st_out;
 int hc_st_write(const char *path, const hc_st_out *tensors, int n, enum hc_dtype dtype);
+/* Starts writing a safetensors file with this JSON header (consumed): path
+ * is opened atomically and gets the header's length and the header, padded
+ * so that the data is 8-byte aligned.  The caller writes the tensors' bytes
+ * in the header's order and commits (hc_atomic_commit). */
+struct cJSON;
+int hc_st_begin_write(hc_atomic_file *af, const char *path, struct cJSON *header);
 
 /* Half-precision conversions (shared by reader and writer). */
 float hc_f16_to_f32(uint16_t h);

@@ -55,20 +55,12 @@ typedef struct {
 
 /* Per-position means of every component's activation over a dataset, for
  * mean ablation: z_mean[L, S, D] and mlp_mean[L, S, D] (position-major
- * inside each layer).  Positions never seen have mean zero. */
+ * inside each layer).  Positions never seen have mean zero.  headcal/means.h
+ * computes them. */
 typedef struct {
     int L, S, D;
-    double *z_sum, *mlp_sum; /* [L, S, D] */
-    uint64_t *count;         /* [S] */
     float *z_mean, *mlp_mean;
 } hc_means;
-
-int hc_means_init(hc_means *mn, const hc_config *cfg, int S);
-/* Adds one batch's activations (hc_acts layout) at real positions:
- * row b holds lengths[b] real tokens. */
-void hc_means_add(hc_means *mn, const float *z, const float *mlp_out, const int *lengths, int B, int S);
-void hc_means_finish(hc_means *mn);
-void hc_means_free(hc_means *mn);
 
 /* What one batch produced, for n_var variants × n_pos scored positions. */
 typedef struct {
@@ -102,9 +94,5 @@ void hc_sweep_set_tick(hc_sweep *sw, void (*tick)(void *ctx, int done, int total
  * t + 1 < lengths[b]. */
 int hc_sweep_batch(hc_sweep *sw, const int32_t *tokens, const int *lengths, int B, int S, hc_sweep_out *out);
 void hc_sweep_out_free(hc_sweep_out *out);
-
-/* Runs only the forward pass and adds the batch to mn (mean pre-pass). */
-int hc_sweep_means_batch(const hc_model *m, hc_means *mn, const int32_t *tokens, const int *lengths, int B,
-                         int S);
 
 #endif

@@ -22,6 +22,7 @@ int cmd_detokenize(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_tui(int argc, char **argv);
 int cmd_qk(int argc, char **argv);
+int cmd_means(int argc, char **argv);
 
 /* One option of a command: what getopt_long needs and the line `headcal
  * CMD --help` prints, in one table (git's parse-options), so the help
@@ -56,6 +57,8 @@ int cli_int(const char *opt, const char *s, int lo, int hi, int *out);
 int cli_float(const char *opt, const char *s, float lo, float hi, float *out);
 /* A storage dtype named f32, f16 or bf16. */
 int cli_dtype(const char *opt, const char *s, enum hc_dtype *out);
+/* --shard I/N: 0 <= I < N. */
+int cli_shard(const char *s, int *i, int *n);
 /* Standard usage error for an unknown option or a missing argument, as
  * reported by getopt_long (optopt / argv). */
 int cli_bad_option(const char *cmd, int argc, char **argv);

@@ -113,6 +113,14 @@ int cli_getopt_init(cli_getopt *g, const char *usage, const cli_option *own, con
     return 1;
 }
 
+int cli_shard(const char *s, int *i, int *n)
+{
+    char extra;
+    if (sscanf(s, "%d/%d%c", i, n, &extra) != 2 || *n < 1 || *i < 0 || *i >= *n)
+        return hc_fail(HC_EUSAGE, "--shard: '%s' is not I/N with 0 <= I < N", s);
+    return 0;
+}
+
 int cli_bad_option(const char *cmd, int argc, char **argv)
 {
     int i = optind - 1;

@@ -14,6 +14,7 @@
 #include "headcal/clock.h"
 #include "headcal/error.h"
 #include "headcal/fileio.h"
+#include "headcal/means.h"
 #include "run_opts.h"
 
 static atomic_int interrupted;
@@ -57,17 +58,23 @@ static int same_file(const char *a, const char *b)
     return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-static int parse_shard(const char *s, int *i, int *n)
+/* The means of `headcal means` for the run r describes. */
+static int read_means(hc_means *mn, const char *path, const hc_results *r)
 {
-    char extra;
-    if (sscanf(s, "%d/%d%c", i, n, &extra) != 2 || *n < 1 || *i < 0 || *i >= *n)
-        return hc_fail(HC_EUSAGE, "--shard: '%s' is not I/N with 0 <= I < N", s);
-    return 0;
+    hc_mean_sums s;
+    if (hc_mean_sums_read(&s, path))
+        return -1;
+    hc_means_id want = hc_means_id_of(r, 0, 1);
+    int rc = hc_means_id_check(&s.id, &want, path);
+    if (!rc)
+        rc = hc_means_finish(mn, &s);
+    hc_mean_sums_free(&s);
+    return rc;
 }
 
 int cmd_run(int argc, char **argv)
 {
-    enum { O_HEADS = 1, O_MLP, O_SETS, O_SHARD, O_RESUME, O_OUT, O_QUIET };
+    enum { O_HEADS = 1, O_MLP, O_SETS, O_SHARD, O_RESUME, O_OUT, O_QUIET, O_MEANS };
     static const cli_option own[] = {
         {0, "heads", O_HEADS, "all|none|L.H,...", "the heads ablated one at a time (default all)"},
         {0, "mlp", O_MLP, NULL, "also ablate each layer's MLP, one at a time"},
@@ -76,26 +83,28 @@ int cmd_run(int argc, char **argv)
         {0, "resume", O_RESUME, NULL, "continue the --out file from its last completed batch"},
         {0, "out", O_OUT, "FILE.json", "the results file, rewritten after every batch"},
         {0, "quiet", O_QUIET, NULL, "no progress bar"},
+        {0, "means", O_MEANS, "FILE", "mean ablation with the means of headcal means (FILE)"},
         {0},
     };
     cli_getopt g;
     run_opts o;
     int init = run_opts_init(&o, &g, "run --model DIR --data SRC [run options] [--heads all|none|L.H,...] [--mlp] "
-                                     "[--sets S] [--shard I/N] [--resume] [--quiet] --out FILE.json",
+                                     "[--sets S] [--shard I/N] [--resume] [--means FILE] [--quiet] --out FILE.json",
                              own, argc, argv);
     if (init)
         return init > 0 ? 0 : hc_errstatus();
-    const char *heads = "all", *sets = NULL, *out = NULL;
+    const char *heads = "all", *sets = NULL, *out = NULL, *means_path = NULL;
     int mlp = 0, resume = 0, quiet = 0, shard_i = 0, shard_n = 1, ch, rc = 0;
     while (!rc && (ch = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
         switch (ch) {
         case O_HEADS: heads = optarg; break;
         case O_MLP: mlp = 1; break;
         case O_SETS: sets = optarg; break;
-        case O_SHARD: rc = parse_shard(optarg, &shard_i, &shard_n); break;
+        case O_SHARD: rc = cli_shard(optarg, &shard_i, &shard_n); break;
         case O_RESUME: resume = 1; break;
         case O_OUT: out = optarg; break;
         case O_QUIET: quiet = 1; break;
+        case O_MEANS: means_path = optarg; break;
         default:
             rc = run_opts_apply(&o, ch, optarg, "run", argc, argv);
         }
@@ -104,6 +113,8 @@ int cmd_run(int argc, char **argv)
         rc = cli_no_operands("run", argc, argv);
     if (!rc && !out)
         rc = hc_fail(HC_EUSAGE, "run: --out FILE.json is required");
+    if (!rc && means_path && o.ablation != HC_ABLATION_MEAN)
+        rc = hc_fail(HC_EUSAGE, "run: --means %s needs --ablation mean", means_path);
     if (!rc && o.data && same_file(out, o.data))
         rc = hc_fail(HC_EUSAGE, "run: --out %s is the --data file; it would be overwritten", out);
     if (rc)
@@ -136,9 +147,12 @@ int cmd_run(int argc, char **argv)
             hc_results_free(&prev);
         }
     }
+    hc_means mn = {0};
+    if (!rc && means_path)
+        rc = read_means(&mn, means_path, &r);
     progress_state ps = {.tty = !quiet && isatty(2)};
     hc_analysis a = {.model = &m, .ds = ds,
-                     .sweep = run_opts_sweep(&o),
+                     .sweep = run_opts_sweep(&o), .means = means_path ? &mn : NULL,
                      .checkpoint = out, .cancel = &interrupted, .progress = progress, .progress_ctx = &ps};
     struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
     sigaction(SIGINT, &sa, &old_int);
@@ -170,6 +184,7 @@ int cmd_run(int argc, char **argv)
                     (unsigned long long)hc_results_positions(&r), mt.value[HC_OC], mt.value[HC_ECE],
                     mt.value[HC_NLL]);
     }
+    hc_means_free(&mn);
     hc_results_free(&r);
     hc_dataset_free(ds);
     hc_tokenizer_free(tk);

@@ -24,6 +24,7 @@ static const struct {
     {"plot", cmd_plot, "draw a results file as PNG, SVG or sixel"},
     {"merge", cmd_merge, "combine the shards of a run into one results file"},
     {"examples", cmd_examples, "the positions where removing a component changed most"},
+    {"means", cmd_means, "compute mean ablation's means once, shardable (for --means)"},
     {"tokenize", cmd_tokenize, "text on stdin -> GPT-2 token ids"},
     {"detokenize", cmd_detokenize, "token ids on stdin -> text"},
     {"data", cmd_data, "print the token sequences a run would feed the model"},
