@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "headcal/error.h"
+#include "headcal/json.h"
 #include "headcal/fileio.h"
 #include <math.h>
 #include "headcal/results.h"
@@ -684,19 +685,9 @@ int hc_results_read(hc_results *r, const char *path)
     size_t len;
     if (hc_read_file(path, MAX_FILE_BYTES, &text, &len))
         return -1;
-    if (strlen(text) != len) {
-        free(text);
-        return hc_fail(HC_EBAD, "%s: not valid JSON (contains a NUL byte)", path);
-    }
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1);
-    int rc;
-    if (!root) {
-        int line = 1;
-        for (const char *p = text; end && p < end; p++)
-            line += *p == '\n';
-        rc = hc_fail(HC_EBAD, "%s: not valid JSON (line %d)", path, line);
-    } else {
+    cJSON *root;
+    int rc = hc_json_parse(text, len, path, &root);
+    if (!rc) {
         reader rd = {.file = path};
         rc = parse(&rd, root, r);
         cJSON_Delete(root);
