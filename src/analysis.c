@@ -1,3 +1,4 @@
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,6 +96,20 @@ static void report(const hc_analysis *a, const char *phase, int done, int total)
         a->progress(a->progress_ctx, phase, done, total);
 }
 
+/* Non-finite logits (weights are checked at load, so an overflow inside the
+ * model) would make counts that mean nothing: never recorded. */
+static int check_finite(const hc_analysis *a, const hc_results *r, const hc_sweep_out *out, int b)
+{
+    for (int v = 0; v < r->n_variants; v++)
+        for (int i = 0; i < out->n_pos; i++) {
+            size_t oi = (size_t)v * out->n_pos + i;
+            if (!isfinite(out->nll[oi]) || !isfinite(out->entropy[oi]))
+                return hc_fail(HC_EBAD, "%s: the model's logits are not finite (batch %d, %s); nothing recorded",
+                               a->model->dir, b, r->variants[v].id);
+        }
+    return 0;
+}
+
 int hc_analysis_run(const hc_analysis *a, hc_results *r)
 {
     const hc_results_params *p = &r->params;
@@ -115,6 +130,10 @@ int hc_analysis_run(const hc_analysis *a, hc_results *r)
     int rc = hc_sweep_new(&sw, a->model, specs, r->n_variants, &a->sweep);
     if (!rc)
         hc_sweep_set_cancel(sw, a->cancel);
+    /* the counts of one file come from one kernel (they may differ at bin edges) */
+    if (!rc && *p->kernel && strcmp(p->kernel, hc_sweep_kernel_name(sw)))
+        rc = hc_fail(HC_EUSAGE, "the results were computed with the %s kernel, this run would use %s "
+                     "(HEADCAL_KERNEL=%s continues them)", p->kernel, hc_sweep_kernel_name(sw), p->kernel);
     /* The options are valid: the first checkpoint, before any long
      * computation, shows the file can be written; a refused run wrote none. */
     if (!rc && a->checkpoint)
@@ -149,7 +168,8 @@ int hc_analysis_run(const hc_analysis *a, hc_results *r)
         hc_batch_free(&bt);
         if (rc)
             break;
-        for (int v = 0; v < r->n_variants; v++) {
+        rc = check_finite(a, r, &out, b);
+        for (int v = 0; v < r->n_variants && !rc; v++) {
             hc_calib *c = &r->variants[v].calib;
             hc_calib_reset_batch(c, b);
             for (int i = 0; i < out.n_pos; i++) {
@@ -159,6 +179,8 @@ int hc_analysis_run(const hc_analysis *a, hc_results *r)
             }
         }
         hc_sweep_out_free(&out);
+        if (rc)
+            break;
         r->done[b] = 1;
         done++;
         if (a->checkpoint)

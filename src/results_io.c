@@ -178,6 +178,8 @@ static cJSON *results_json(builder *bd, const hc_results *r)
     if (o) {
         put(bd, o, "path", cJSON_CreateString(r->model.path));
         put(bd, o, "sha256", cJSON_CreateString(r->model.sha256));
+        if (*r->model.config_sha256)
+            put(bd, o, "config_sha256", cJSON_CreateString(r->model.config_sha256));
         put(bd, o, "n_layers", count_json(bd, (uint64_t)r->model.n_layers));
         put(bd, o, "n_heads", count_json(bd, (uint64_t)r->model.n_heads));
         put(bd, o, "d_model", count_json(bd, (uint64_t)r->model.d_model));
@@ -207,6 +209,8 @@ static cJSON *results_json(builder *bd, const hc_results *r)
             put(bd, shard, NULL, count_json(bd, (uint64_t)p->shard_count));
         }
         put(bd, o, "shard", shard);
+        if (*p->kernel)
+            put(bd, o, "kernel", cJSON_CreateString(p->kernel));
     }
     put(bd, root, "positions", count_json(bd, hc_results_positions(r)));
     cJSON *done = keep(bd, cJSON_CreateArray()), *pos = keep(bd, cJSON_CreateArray());
@@ -407,6 +411,8 @@ static int read_description(reader *rd, const cJSON *root, hc_results *r)
     strcpy(rd->where, "model");
     if (!(o = get_object(rd, root, "model")) || get_string(rd, o, "path", m.path, sizeof m.path) ||
         get_string(rd, o, "sha256", m.sha256, sizeof m.sha256) ||
+        (cJSON_HasObjectItem(o, "config_sha256") &&
+         get_string(rd, o, "config_sha256", m.config_sha256, sizeof m.config_sha256)) ||
         get_int(rd, o, "n_layers", &m.n_layers) ||
         get_int(rd, o, "n_heads", &m.n_heads) ||
         get_int(rd, o, "d_model", &m.d_model) ||
@@ -442,7 +448,8 @@ static int read_description(reader *rd, const cJSON *root, hc_results *r)
         !(it = get_array(rd, field(rd, o, "shard"), "shard", 2)))
         return -1;
     if (as_int(rd, it->child, "shard[0]", &p.shard_index) ||
-        as_int(rd, it->child->next, "shard[1]", &p.shard_count))
+        as_int(rd, it->child->next, "shard[1]", &p.shard_count) ||
+        (cJSON_HasObjectItem(o, "kernel") && get_string(rd, o, "kernel", p.kernel, sizeof p.kernel)))
         return -1;
 
     rd->where[0] = 0;

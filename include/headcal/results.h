@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "headcal/bytemap.h"
 #include "headcal/calib.h"
 #include "headcal/component.h"
 #include "headcal/metrics.h"
@@ -43,7 +44,8 @@ extern const char *const hc_data_mode_names[2];
 
 typedef struct {
     char path[4096];
-    char sha256[65];        /* 64 lowercase hex digits */
+    char sha256[65];        /* of model.safetensors: 64 lowercase hex digits */
+    char config_sha256[65]; /* of config.json, which changes numbers too ("" in older files) */
     int n_layers, n_heads, d_model, d_vocab;
 } hc_results_model;
 
@@ -58,6 +60,8 @@ typedef struct {
     int batch_size, batches, seq_len, top_k, bins;
     int ablation, ln;           /* HC_ABLATION_*, HC_LN_* */
     int shard_index, shard_count;
+    char kernel[16];            /* the sweep kernel ("generic", "avx512", "amx"; "" in older
+                                 * files): kernels may round a confidence at a bin edge apart */
 } hc_results_params;
 
 typedef struct {
@@ -67,6 +71,7 @@ typedef struct {
     unsigned char *done;    /* [params.batches]: the batch is complete in every variant */
     int n_variants;
     hc_variant *variants;
+    hc_bytemap by_id;       /* variant id -> index: lookups stay O(1) with 40,000 variants */
 } hc_results;
 
 /* Validates the description of a run and starts its results with no

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "headcal/error.h"
+#include "headcal/fileio.h"
 #include "headcal/forward.h"
 #include "headcal/model.h"
 #include "headcal/npy.h"
@@ -71,6 +72,12 @@ int cmd_logits(int argc, char **argv)
         hc_fail(HC_EUSAGE,
                 "logits: usage: headcal logits --model DIR (--tokens \"ID ID...\" | --text STR) [--no-bos] --out FILE.npy");
         return HC_EUSAGE;
+    }
+    static const char *const inputs[] = {"model.safetensors", "config.json", "vocab.json", "merges.txt"};
+    for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
+        char in[4200];
+        if (hc_path_join(in, sizeof in, dir, inputs[i]) || hc_refuse_input(out, in, "a model file"))
+            return hc_errstatus();
     }
     int32_t *ids = NULL;
     size_t n = 0;

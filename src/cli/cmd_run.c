@@ -49,13 +49,6 @@ static void progress(void *ctx, const char *phase, int done, int total)
     fflush(stderr);
 }
 
-/* Whether two paths name one existing file. */
-static int same_file(const char *a, const char *b)
-{
-    struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 static int parse_shard(const char *s, int *i, int *n)
 {
     char extra;
@@ -98,8 +91,8 @@ int cmd_run(int argc, char **argv)
         rc = cli_no_operands("run", argc, argv);
     if (!rc && !out)
         rc = hc_fail(HC_EUSAGE, "run: --out FILE.json is required");
-    if (!rc && o.data && same_file(out, o.data))
-        rc = hc_fail(HC_EUSAGE, "run: --out %s is the --data file; it would be overwritten", out);
+    if (!rc && o.data)
+        rc = hc_refuse_input(out, o.data, "the --data file");
     if (rc)
         return hc_errstatus();
 

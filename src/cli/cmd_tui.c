@@ -54,8 +54,8 @@ static int cache_path(const hc_results *r, char *out, size_t n)
     if (cache_dir(dir, sizeof dir))
         return -1;
     const hc_results_params *p = &r->params;
-    int at = snprintf(key, sizeof key, "headcal-tui-cache/1\n%s\n%s\n%lld %d\n%d %d %d %d %d %d %d\n", r->model.sha256,
-                      r->data.sha256, (long long)r->data.shuffle_seed, r->data.chunk, p->batch_size, p->batches,
+    int at = snprintf(key, sizeof key, "headcal-tui-cache/2\n%s %s %s\n%s\n%lld %d\n%d %d %d %d %d %d %d\n",
+                      r->model.sha256, r->model.config_sha256, p->kernel, r->data.sha256, (long long)r->data.shuffle_seed, r->data.chunk, p->batch_size, p->batches,
                       p->seq_len, p->top_k, p->bins, p->ablation, p->ln);
     for (int v = 0; v < r->n_variants && at < (int)sizeof key; v++)
         at += snprintf(key + at, sizeof key - (size_t)at, "%s\n", r->variants[v].id);
@@ -72,7 +72,8 @@ static void load_cache(hc_results *r, const char *path)
         hc_clear_error();
         return;
     }
-    int same = !strcmp(c.model.sha256, r->model.sha256) && !strcmp(c.data.sha256, r->data.sha256) &&
+    int same = !strcmp(c.model.sha256, r->model.sha256) && !strcmp(c.model.config_sha256, r->model.config_sha256) &&
+               !strcmp(c.data.sha256, r->data.sha256) &&
                !memcmp(&c.params, &r->params, sizeof c.params);
     for (int v = 0; same && v < r->n_variants; v++)
         same = hc_results_find(&c, r->variants[v].id) >= 0;

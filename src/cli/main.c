@@ -1,5 +1,6 @@
 /* headcal: the command-line front end.  Dispatches to one cmd_* per
  * subcommand and is the single place that reports errors to the user. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -59,6 +60,10 @@ int main(int argc, char **argv)
             continue;
         opterr = 0; /* cli_bad_option reports a bad option, once */
         int rc = argc < 2 ? commands[i].fn(argc, argv) : commands[i].fn(argc - 1, argv + 1);
+        /* what a command printed is only written once stdout is flushed: a
+         * full device or a closed pipe must not pass for success */
+        if (rc == 0 && (fflush(stdout) != 0 || ferror(stdout)))
+            rc = hc_fail(HC_EBAD, "standard output: write error: %s", strerror(errno ? errno : EIO));
         if (rc != 0) {
             const char *m = hc_errmsg();
             fprintf(stderr, "headcal: %s\n", *m ? m : "failed");
