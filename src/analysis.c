@@ -110,6 +110,13 @@ static int check_finite(const hc_analysis *a, const hc_results *r, const hc_swee
     return 0;
 }
 
+static int save(const hc_analysis *a, const hc_results *r, int batch)
+{
+    if (a->saved && a->saved(a->saved_ctx, r, batch))
+        return -1;
+    return a->checkpoint ? hc_results_write(r, a->checkpoint) : 0;
+}
+
 int hc_analysis_run(const hc_analysis *a, hc_results *r)
 {
     const hc_results_params *p = &r->params;
@@ -119,7 +126,7 @@ int hc_analysis_run(const hc_analysis *a, hc_results *r)
     for (int b = 0; b < nb; b++)
         todo += hc_shard_has(p->shard_index, p->shard_count, b) && !r->done[b];
     if (!todo)
-        return a->checkpoint ? hc_results_write(r, a->checkpoint) : 0;
+        return save(a, r, -1);
     hc_variant_spec *specs = calloc((size_t)r->n_variants, sizeof *specs);
     if (!specs)
         return hc_fail(HC_EBAD, "out of memory");
@@ -136,8 +143,8 @@ int hc_analysis_run(const hc_analysis *a, hc_results *r)
                      "(HEADCAL_KERNEL=%s continues them)", p->kernel, hc_sweep_kernel_name(sw), p->kernel);
     /* The options are valid: the first checkpoint, before any long
      * computation, shows the file can be written; a refused run wrote none. */
-    if (!rc && a->checkpoint)
-        rc = hc_results_write(r, a->checkpoint);
+    if (!rc)
+        rc = save(a, r, -1);
     if (!rc && a->sweep.ablation == HC_ABLATION_MEAN) {
         /* Means over the whole dataset, not the shard, so shards agree. */
         rc = hc_means_init(&mn, &a->model->cfg, p->seq_len);
@@ -183,8 +190,7 @@ int hc_analysis_run(const hc_analysis *a, hc_results *r)
             break;
         r->done[b] = 1;
         done++;
-        if (a->checkpoint)
-            rc = hc_results_write(r, a->checkpoint);
+        rc = save(a, r, b);
     }
     if (!rc)
         report(a, "sweep", done, todo);

@@ -64,13 +64,11 @@ static cJSON *count_json(builder *bd, uint64_t v)
     return keep(bd, cJSON_CreateRaw(buf));
 }
 
-static cJSON *real_json(builder *bd, double v)
+/* The shortest of %.15g..%.17g that reads back to v. */
+static void real_text(double v, char buf[40])
 {
-    if (!isfinite(v))
-        return keep(bd, cJSON_CreateNull());
-    char buf[40];
     for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        snprintf(buf, 40, "%.*g", prec, v);
         if (strtod(buf, NULL) == v)
             break;
     }
@@ -78,6 +76,14 @@ static cJSON *real_json(builder *bd, double v)
     for (char *p = buf; *p; p++)
         if (*p == ',')
             *p = '.';
+}
+
+static cJSON *real_json(builder *bd, double v)
+{
+    if (!isfinite(v))
+        return keep(bd, cJSON_CreateNull());
+    char buf[40];
+    real_text(v, buf);
     return keep(bd, cJSON_CreateRaw(buf));
 }
 
@@ -235,16 +241,24 @@ static cJSON *results_json(builder *bd, const hc_results *r)
     return root;
 }
 
-int hc_results_write(const hc_results *r, const char *path)
+char *hc_results_text(const hc_results *r, const char *what, int pretty)
 {
-    if (hc_results_validate(r, path))
-        return -1;
+    if (hc_results_validate(r, what))
+        return NULL;
     builder bd = {1};
     cJSON *root = results_json(&bd, r);
-    char *text = bd.ok ? cJSON_Print(root) : NULL;
+    char *text = !bd.ok ? NULL : pretty ? cJSON_Print(root) : cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     if (!text)
-        return hc_fail(HC_EBAD, "%s: out of memory while writing", path);
+        hc_fail(HC_EBAD, "%s: out of memory while writing", what);
+    return text;
+}
+
+int hc_results_write(const hc_results *r, const char *path)
+{
+    char *text = hc_results_text(r, path, 1);
+    if (!text)
+        return -1;
     hc_atomic_file af;
     int rc = hc_atomic_open(&af, path);
     if (rc == 0) {
@@ -255,6 +269,55 @@ int hc_results_write(const hc_results *r, const char *path)
     free(text);
     return rc;
 }
+
+/* ------------------------------------------------------- batch records */
+
+static void put_counts(FILE *f, const char *name, const uint64_t *v, int n)
+{
+    fprintf(f, "\"%s\":[", name);
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%s%" PRIu64, i ? "," : "", v[i]);
+    fputc(']', f);
+}
+
+static void put_real(FILE *f, double v)
+{
+    char buf[40];
+    real_text(v, buf);
+    fputs(buf, f);
+}
+
+int hc_results_batch_write(const hc_results *r, int b, FILE *f)
+{
+    size_t n = (size_t)r->params.bins;
+    fprintf(f, "{\"batch\":%d,\"positions\":%" PRIu64 ",\"variants\":[", b,
+            r->variants[0].calib.positions[b]);
+    for (int v = 0; v < r->n_variants; v++) {
+        const hc_calib *c = &r->variants[v].calib;
+        fputs(v ? ",{" : "{", f);
+        for (int t = 0; t < HC_N_COUNT_TABLES; t++) {
+            put_counts(f, count_names[t], c->count[t] + (size_t)b * n, (int)n);
+            fputc(',', f);
+        }
+        for (int t = 0; t < HC_N_CONF_TABLES; t++) {
+            fprintf(f, "\"%s\":[", conf_names[t]);
+            for (size_t i = 0; i < n; i++) {
+                if (i)
+                    fputc(',', f);
+                put_real(f, c->conf[t][(size_t)b * n + i]);
+            }
+            fputs("],", f);
+        }
+        fputs("\"nll_sum\":", f);
+        put_real(f, c->nll[b]);
+        fputs(",\"entropy_sum\":", f);
+        put_real(f, c->entropy[b]);
+        fputc('}', f);
+    }
+    fputs("]}\n", f);
+    return ferror(f) ? -1 : 0;
+}
+
 
 /* ---------------------------------------------------------------- reading */
 
@@ -692,15 +755,79 @@ int hc_results_read(hc_results *r, const char *path)
     size_t len;
     if (hc_read_file(path, MAX_FILE_BYTES, &text, &len))
         return -1;
+    int rc = hc_results_parse(r, text, len, path);
+    free(text);
+    return rc;
+}
+
+int hc_results_parse(hc_results *r, const char *text, size_t len, const char *what)
+{
+    memset(r, 0, sizeof *r);
     cJSON *root;
-    int rc = hc_json_parse(text, len, path, &root);
+    int rc = hc_json_parse(text, len, what, &root);
     if (!rc) {
-        reader rd = {.file = path};
+        reader rd = {.file = what};
         rc = parse(&rd, root, r);
         cJSON_Delete(root);
     }
-    free(text);
     if (rc)
         hc_results_free(r);
+    return rc;
+}
+
+int hc_results_batch_parse(hc_results *r, const char *line, size_t len, const char *what)
+{
+    cJSON *root;
+    if (hc_json_parse(line, len, what, &root))
+        return -1;
+    reader rd = {.file = what};
+    int rc = -1, n = r->params.bins, b = 0;
+    uint64_t pos = 0;
+    const cJSON *vars;
+    if (!cJSON_IsObject(root)) {
+        bad(what, "", "not a JSON object");
+        goto out;
+    }
+    if (get_int(&rd, root, "batch", &b) || !field(&rd, root, "positions") ||
+        as_count(&rd, field(&rd, root, "positions"), "positions", &pos) ||
+        !(vars = get_array(&rd, field(&rd, root, "variants"), "variants", r->n_variants)))
+        goto out;
+    if (b >= r->params.batches || !hc_shard_has(r->params.shard_index, r->params.shard_count, b) || r->done[b]) {
+        bad(what, "", "batch %d is out of range, of another shard or recorded twice", b);
+        goto out;
+    }
+    const cJSON *o = vars->child;
+    for (int v = 0; v < r->n_variants; v++, o = o->next) {
+        hc_calib *c = &r->variants[v].calib;
+        snprintf(rd.where, sizeof rd.where, "variants[%d]", v);
+        if (!cJSON_IsObject(o)) {
+            bad(what, rd.where, "not an object");
+            goto out;
+        }
+        for (int t = 0; t < HC_N_COUNT_TABLES; t++)
+            if (read_counts(&rd, field(&rd, o, count_names[t]), count_names[t], n, c->count[t] + (size_t)b * n))
+                goto out;
+        for (int t = 0; t < HC_N_CONF_TABLES; t++)
+            if (read_reals(&rd, field(&rd, o, conf_names[t]), conf_names[t], n, c->conf[t] + (size_t)b * n))
+                goto out;
+        const cJSON *nll = field(&rd, o, "nll_sum"), *ent = field(&rd, o, "entropy_sum");
+        if (!nll || !ent)
+            goto out;
+        if (!cJSON_IsNumber(nll) || !isfinite(nll->valuedouble) || !cJSON_IsNumber(ent) ||
+            !isfinite(ent->valuedouble)) {
+            bad(what, rd.where, "nll_sum and entropy_sum must be finite numbers");
+            goto out;
+        }
+        c->nll[b] = nll->valuedouble;
+        c->entropy[b] = ent->valuedouble;
+        c->positions[b] = pos;
+    }
+    r->done[b] = 1;
+    rc = 0;
+out:
+    /* a batch half read leaves no data behind */
+    for (int v = 0; rc && b >= 0 && b < r->params.batches && !r->done[b] && v < r->n_variants; v++)
+        hc_calib_reset_batch(&r->variants[v].calib, b);
+    cJSON_Delete(root);
     return rc;
 }

@@ -1,8 +1,9 @@
-/* No data loss (issue 6, item 4): `headcal run` killed midway (SIGKILL,
- * SIGINT, SIGTERM) leaves a valid results file holding its completed
- * batches, and `--resume` then finishes with exactly the file of an
- * uninterrupted run.  The checkpoint is read while the run rewrites it:
- * every read must succeed (the writes are atomic). */
+/* No data loss: `headcal run` killed midway (SIGKILL, SIGINT, SIGTERM)
+ * leaves a valid side file (OUT.partial) holding its completed batches and
+ * the previous OUT untouched, and `--resume` then finishes with exactly the
+ * file of an uninterrupted run.  The side file is read while the run
+ * appends to it: every read must succeed (a line cut short is not yet a
+ * batch).  A second run on the same OUT stops at once. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -10,11 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "headcal/error.h"
+#include "headcal/journal.h"
 #include "headcal/results.h"
 #include "helpers.h"
 
@@ -57,16 +60,17 @@ static int run_to_end(const char *err_path, char *const args[])
 /* Polls the checkpoint until a batch is complete, then sends sig; returns
  * the wait status.  Every read of the file while the run rewrites it must
  * succeed. */
-static int interrupt(const char *out, const char *err_path, char *const args[], int sig, int *done_at_kill)
+static int interrupt(const char *side, const char *err_path, char *const args[], int sig, int *done_at_kill)
 {
     pid_t pid = spawn(err_path, args);
     struct timespec nap = {0, 2 * 1000 * 1000};
     int reads = 0;
     *done_at_kill = 0;
     for (;;) {
-        if (access(out, F_OK) == 0) {
+        struct stat sb;
+        if (stat(side, &sb) == 0 && sb.st_size > 0) {
             hc_results r;
-            cr_assert_eq(hc_results_read(&r, out), 0, "checkpoint read %d failed: %s", reads, hc_errmsg());
+            cr_assert_eq(hc_journal_read(side, &r), 0, "side file read %d failed: %s", reads, hc_errmsg());
             reads++;
             int d = n_done(&r);
             hc_results_free(&r);
@@ -120,7 +124,11 @@ static void kill_and_resume(int sig)
                     "--seq-len", "32", "--ablation", "mean", "--mlp", "--sets", "L0H0+L1H1", "--threads", "2",
                     "--quiet", NULL, NULL};
 
-    int done, st = interrupt(part, err, args, sig, &done);
+    /* a previous run's results at --out, which nothing but a completed run may replace */
+    static const char old[] = "{\"an earlier run's results\": true}\n";
+    cr_assert_eq(th_write_file(part, old, sizeof old - 1), 0);
+    char *side = th_path(dir, "part.json.partial");
+    int done, st = interrupt(side, err, args, sig, &done);
     char *msg = th_read(err);
     if (sig == SIGKILL) {
         cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
@@ -131,9 +139,13 @@ static void kill_and_resume(int sig)
                   "%s", msg);
         cr_assert(strstr(msg, "batches saved in"), "%s", msg);
     }
-    /* What the interrupted run left is a valid file with what it reported. */
+    /* What the interrupted run left is a valid side file with what it
+     * reported, and the earlier results as they were. */
+    char *kept_old = th_read(part);
+    cr_assert_str_eq(kept_old, old);
+    free(kept_old);
     hc_results r;
-    cr_assert_eq(hc_results_read(&r, part), 0, "%s", hc_errmsg());
+    cr_assert_eq(hc_journal_read(side, &r), 0, "%s", hc_errmsg());
     int kept = n_done(&r);
     hc_results_free(&r);
     cr_assert_geq(kept, done);
@@ -147,6 +159,7 @@ static void kill_and_resume(int sig)
 
     args[21] = "--resume";
     cr_assert_eq(run_to_end(err, args), 0, "%s", th_read(err));
+    cr_assert(access(side, F_OK) != 0, "a completed run removes its side file");
     /* Identical counts give an identical file (the paths differ only in
      * --out, which the file does not record). */
     char *a = th_read(full), *b = th_read(part);
@@ -156,7 +169,7 @@ static void kill_and_resume(int sig)
     cr_assert(a[i] == b[i], "the resumed file differs from the uninterrupted one at byte %zu: ...%.60s... vs "
               "...%.60s...", i, a + (i > 30 ? i - 30 : 0), b + (i > 30 ? i - 30 : 0));
     free(a), free(b);
-    free(m), free(d), free(full), free(part), free(err), free(dir);
+    free(m), free(d), free(full), free(part), free(err), free(side), free(dir);
 }
 
 Test(resume, sigkill_then_resume_gives_the_uninterrupted_counts, .timeout = 300) { kill_and_resume(SIGKILL); }

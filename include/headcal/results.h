@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "headcal/bytemap.h"
 #include "headcal/calib.h"
@@ -123,6 +124,22 @@ int hc_results_merge(hc_results *dst, const hc_results *src, const char *src_pat
  * derived metrics alongside the counts; refuses results that fail
  * hc_results_validate. */
 int hc_results_write(const hc_results *r, const char *path);
+/* The results file's text (pretty: indented, else one line), NULL (and a
+ * message naming `what`) on invalid results or out of memory. */
+char *hc_results_text(const hc_results *r, const char *what, int pretty);
+/* Results from the text of a results file, validated as hc_results_read. */
+int hc_results_parse(hc_results *r, const char *text, size_t len, const char *what);
+
+/* One completed batch b of r as a single line of JSON (a run's side file
+ * appends one per batch, so a checkpoint costs one batch's counts):
+ * {"batch": b, "positions": n, "variants": [{per-batch tables}, ...]}, the
+ * variants in r's order.  -1 when the stream failed. */
+int hc_results_batch_write(const hc_results *r, int b, FILE *f);
+/* Reads such a line (text[len] == 0) into r and marks the batch done;
+ * refuses a batch outside r's shard or already done.  Call
+ * hc_results_validate after the last. */
+int hc_results_batch_parse(hc_results *r, const char *line, size_t len, const char *what);
+
 /* Reads and validates a results file completely; every problem is one
  * message "FILE: where: what is wrong".  Derived metrics in the file are
  * ignored (recompute with hc_results_metrics). */

@@ -13,6 +13,7 @@
 #include "headcal/clock.h"
 #include "headcal/error.h"
 #include "headcal/fileio.h"
+#include "headcal/journal.h"
 #include "run_opts.h"
 
 static atomic_int interrupted;
@@ -47,6 +48,13 @@ static void progress(void *ctx, const char *phase, int done, int total)
     if (done == total)
         fputc('\n', stderr);
     fflush(stderr);
+}
+
+/* The side file's first line when the options are accepted, then a line
+ * per completed batch. */
+static int journal_save(void *ctx, const hc_results *r, int batch)
+{
+    return batch < 0 ? hc_journal_start(ctx, r) : hc_journal_append(ctx, r, batch);
 }
 
 static int parse_shard(const char *s, int *i, int *n)
@@ -96,25 +104,37 @@ int cmd_run(int argc, char **argv)
     if (rc)
         return hc_errstatus();
 
+    /* Locked before anything long: a second run on this --out stops now. */
+    hc_journal j;
+    if (hc_journal_open(&j, out))
+        return hc_errstatus();
     hc_model m;
     hc_tokenizer *tk;
     hc_dataset *ds;
-    if (run_open(&o, &m, 1, &tk, &ds))
+    if (run_open(&o, &m, 1, &tk, &ds)) {
+        hc_journal_close(&j);
         return hc_errstatus();
+    }
     hc_results r = {0};
     rc = run_describe(&r, &o, &m, ds, shard_i, shard_n, heads, mlp, sets);
-    if (!rc && resume && access(out, F_OK) == 0) {
-        /* continue from the batches the file already holds */
-        hc_results prev;
-        rc = hc_results_read(&prev, out);
-        if (!rc && hc_results_compatible(&r, &prev, out)) {
+    int in_side = 0;
+    hc_results prev;
+    /* continue from the side file of an interrupted run, else from a
+     * results file with batches still to do (a merge of some shards) */
+    if (!rc && resume)
+        rc = hc_journal_load(&j, &prev, &in_side);
+    if (!rc && resume && (in_side || access(out, F_OK) == 0)) {
+        const char *from = in_side ? j.path : out;
+        if (!in_side)
+            rc = hc_results_read(&prev, out);
+        if (!rc && hc_results_compatible(&r, &prev, from)) {
             /* the options differ from the interrupted run's: a usage error */
             char msg[1024];
             snprintf(msg, sizeof msg, "%s", hc_errmsg());
             rc = hc_fail(HC_EUSAGE, "%s (--resume needs the options of the run that wrote it)", msg);
         }
         if (!rc && (prev.params.shard_index != shard_i || prev.params.shard_count != shard_n))
-            rc = hc_fail(HC_EUSAGE, "%s: written by shard %d/%d, not %d/%d", out, prev.params.shard_index,
+            rc = hc_fail(HC_EUSAGE, "%s: written by shard %d/%d, not %d/%d", from, prev.params.shard_index,
                          prev.params.shard_count, shard_i, shard_n);
         if (!rc) {
             hc_results_free(&r);
@@ -126,12 +146,15 @@ int cmd_run(int argc, char **argv)
     progress_state ps = {.tty = !quiet && isatty(2)};
     hc_analysis a = {.model = &m, .ds = ds,
                      .sweep = run_opts_sweep(&o),
-                     .checkpoint = out, .cancel = &interrupted, .progress = progress, .progress_ctx = &ps};
+                     .saved = journal_save, .saved_ctx = &j,
+                     .cancel = &interrupted, .progress = progress, .progress_ctx = &ps};
     struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     if (!rc)
         rc = hc_analysis_run(&a, &r);
+    if (!rc)
+        rc = hc_journal_finish(&j, &r);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (rc && atomic_load(&interrupted)) {
@@ -141,7 +164,7 @@ int cmd_run(int argc, char **argv)
         if (ps.tty)
             fputc('\n', stderr);
         hc_fail(HC_EBAD, "interrupted: %d of %d batches saved in %s (run again with --resume to continue)", done,
-                r.params.batches, out);
+                r.params.batches, j.path);
     }
     if (!rc && !quiet) {
         hc_metrics mt;
@@ -150,6 +173,7 @@ int cmd_run(int argc, char **argv)
                     (unsigned long long)hc_results_positions(&r), mt.value[HC_OC], mt.value[HC_ECE],
                     mt.value[HC_NLL]);
     }
+    hc_journal_close(&j);
     hc_results_free(&r);
     hc_dataset_free(ds);
     hc_tokenizer_free(tk);
