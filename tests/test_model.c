@@ -358,3 +358,57 @@ Test(model, weight_processing_leaves_probabilities_unchanged)
     hc_model_free(&m);
     free(dir);
 }
+
+/* Sets element i of a tensor in DIR/model.safetensors (F32, F16 or BF16) to
+ * the float v, in place. */
+static void poke(const char *dir, const char *name, size_t i, float v)
+{
+    char path[4300];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    hc_safetensors st;
+    cr_assert_eq(hc_st_open(&st, path), 0, "%s", hc_errmsg());
+    const hc_st_tensor *t = hc_st_find(&st, name);
+    cr_assert_not_null(t, "%s", name);
+    size_t esize = t->nbytes / t->n_elems;
+    long at = (long)(t->data - st.map) + (long)(i * esize);
+    uint16_t h = t->dtype == HC_F16 ? hc_f32_to_f16(v) : hc_f32_to_bf16(v);
+    hc_st_close(&st);
+    FILE *f = fopen(path, "r+b");
+    cr_assert_not_null(f);
+    cr_assert_eq(fseek(f, at, SEEK_SET), 0);
+    cr_assert_eq(esize == 4 ? fwrite(&v, 4, 1, f) : fwrite(&h, 2, 1, f), 1);
+    cr_assert_eq(fclose(f), 0);
+}
+
+Test(model, non_finite_weights_are_refused_by_tensor)
+{
+    static const struct {
+        enum hc_dtype dt;
+        const char *tensor;
+        float v;
+    } cases[] = {
+        {HC_F32, "h.1.attn.c_attn.weight", NAN},
+        {HC_F16, "h.0.mlp.c_fc.bias", INFINITY},
+        {HC_BF16, "wte.weight", -INFINITY},
+        {HC_F32, "ln_f.weight", NAN},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char *dir = th_tmpdir("nan");
+        synth(dir, 2, 2, 16, 8, cases[k].dt, 0, 0, 0);
+        hc_model m;
+        cr_assert_eq(hc_model_load(&m, dir), 0, "%s", hc_errmsg());
+        hc_model_free(&m);
+        poke(dir, cases[k].tensor, 5, cases[k].v);
+        char needle[128];
+        snprintf(needle, sizeof needle, "model.safetensors: tensor '%s' holds a non-finite value", cases[k].tensor);
+        expect_load_error(dir, needle);
+        cr_assert(strstr(hc_errmsg(), "at element 5"), "%s", hc_errmsg());
+        free(dir);
+    }
+    /* an untied head is checked too */
+    char *dir = th_tmpdir("nan");
+    synth(dir, 2, 2, 16, 8, HC_F32, 0, 1, 0);
+    poke(dir, "lm_head.weight", 0, NAN);
+    expect_load_error(dir, "tensor 'lm_head.weight' holds a non-finite value");
+    free(dir);
+}
