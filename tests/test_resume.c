@@ -175,3 +175,96 @@ static void kill_and_resume(int sig)
 Test(resume, sigkill_then_resume_gives_the_uninterrupted_counts, .timeout = 300) { kill_and_resume(SIGKILL); }
 Test(resume, sigint_then_resume_gives_the_uninterrupted_counts, .timeout = 300) { kill_and_resume(SIGINT); }
 Test(resume, sigterm_then_resume_gives_the_uninterrupted_counts, .timeout = 300) { kill_and_resume(SIGTERM); }
+
+/* A model and a corpus of 8 × BATCHES documents in dir. */
+static void make_inputs(const char *dir, char **m, char **d)
+{
+    *m = th_path(dir, "m");
+    *d = th_path(dir, "d.jsonl");
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd, "'%s' synth --out '%s' --layers 2 --heads 2 --d-model 16 --n-ctx 32", th_headcal(), *m);
+    cr_assert_eq(th_run(cmd, NULL, NULL), 0);
+    FILE *f = fopen(*d, "w");
+    for (int i = 0; i < 8 * BATCHES; i++)
+        fprintf(f, "{\"tokens\": [%d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d]}\n", i, 2 * i, 3 * i, 5, 8, 13,
+                21, 34, 55, 89, 144, 233);
+    cr_assert_eq(fclose(f), 0);
+}
+
+/* Two runs on one --out (a job array given one file): the second stops at
+ * once, the first completes with all its batches. */
+Test(resume, a_second_run_on_the_same_out_stops_at_once, .timeout = 300)
+{
+    char *dir = th_tmpdir("lock"), *m, *d, *out = th_path(dir, "out.json"), *err = th_path(dir, "err");
+    char *side = th_path(dir, "out.json.partial"), *err2 = th_path(dir, "err2");
+    make_inputs(dir, &m, &d);
+    char batches[16];
+    snprintf(batches, sizeof batches, "%d", BATCHES);
+    char *args[] = {"run", "--model", m, "--data", d, "--out", out, "--batches", batches, "--batch-size", "8",
+                    "--seq-len", "12", "--mlp", "--threads", "1", "--quiet", NULL};
+    pid_t first = spawn(err, args);
+    struct timespec nap = {0, 2 * 1000 * 1000};
+    struct stat sb;
+    while (stat(side, &sb) != 0 || sb.st_size == 0) {
+        int st;
+        cr_assert_eq(waitpid(first, &st, WNOHANG), 0, "the first run ended before writing its side file");
+        nanosleep(&nap, NULL);
+    }
+    for (int k = 0; k < 2; k++) {
+        /* the same run, and one resuming it */
+        char *args2[sizeof args / sizeof args[0] + 1];
+        memcpy(args2, args, sizeof args);
+        args2[sizeof args / sizeof args[0] - 1] = k ? "--resume" : NULL;
+        args2[sizeof args / sizeof args[0]] = NULL;
+        cr_assert_eq(run_to_end(err2, args2), 1);
+        char *msg = th_read(err2);
+        cr_assert(strstr(msg, "out.json: another headcal run is writing it") && strchr(msg, '\n') == msg + strlen(msg) - 1,
+                  "%s", msg);
+        free(msg);
+    }
+    int st;
+    cr_assert_eq(waitpid(first, &st, 0), first);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", th_read(err));
+    hc_results r;
+    cr_assert_eq(hc_results_read(&r, out), 0, "%s", hc_errmsg());
+    cr_assert_eq(n_done(&r), BATCHES);
+    hc_results_free(&r);
+    cr_assert(access(side, F_OK) != 0);
+    free(side), free(err2), free(m), free(d), free(out), free(err), free(dir);
+}
+
+/* The same weights under an edited config.json are another model: shards
+ * and resumes of the two do not mix. */
+Test(resume, an_edited_config_is_another_model, .timeout = 120)
+{
+    char *dir = th_tmpdir("ident"), *m, *d, *a = th_path(dir, "a.json"), *b = th_path(dir, "b.json");
+    char *err = th_path(dir, "err"), *cfg;
+    make_inputs(dir, &m, &d);
+    cfg = th_path(m, "config.json");
+    char *args[] = {"run", "--model", m, "--data", d, "--out", a, "--batches", "4", "--batch-size", "8",
+                    "--seq-len", "12", "--shard", "0/2", "--quiet", NULL, NULL};
+    cr_assert_eq(run_to_end(err, args), 0, "%s", th_read(err));
+    /* layer_norm_epsilon -> 0.001: the weights' hash is unchanged */
+    char *text = th_read(cfg), *at = strstr(text, "\"layer_norm_epsilon\":"), *end = at ? strchr(at, ',') : NULL;
+    cr_assert(at && end, "%s", text);
+    char edited[8192];
+    snprintf(edited, sizeof edited, "%.*s\"layer_norm_epsilon\": 0.001%s", (int)(at - text), text, end);
+    cr_assert_eq(th_write_file(cfg, edited, strlen(edited)), 0);
+    args[6] = b;
+    args[14] = "1/2";
+    cr_assert_eq(run_to_end(err, args), 0, "%s", th_read(err));
+    char cmd[16384], *out, *msg;
+    snprintf(cmd, sizeof cmd, "'%s' merge --out '%s/m.json' '%s' '%s'", th_headcal(), dir, a, b);
+    cr_assert_eq(th_run(cmd, &out, &msg), 1, "%s", msg);
+    cr_assert(strstr(msg, "b.json: cannot be merged: model.config_sha256 (config.json) is "), "%s", msg);
+    free(out), free(msg);
+    /* resuming shard 0's file with the edited model is refused too */
+    args[6] = a;
+    args[14] = "0/2";
+    args[16] = "--resume";
+    cr_assert_eq(run_to_end(err, args), 2);
+    msg = th_read(err);
+    cr_assert(strstr(msg, "model.config_sha256 (config.json)") && strstr(msg, "--resume needs"), "%s", msg);
+    free(msg);
+    free(text), free(cfg), free(err), free(a), free(b), free(m), free(d), free(dir);
+}
