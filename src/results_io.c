@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "headcal/error.h"
@@ -703,6 +704,21 @@ static int read_tables(reader *rd, const cJSON *o, const hc_results *r, hc_varia
     return 0;
 }
 
+/* Every variant holds batches × bins counts whether or not the file fills
+ * them, so a small hostile file could ask for terabytes: refused before
+ * allocating when the tables would not fit this machine's memory. */
+static int too_big(const char *file, const hc_results *r, int n_variants)
+{
+    double per = (double)r->params.batches * r->params.bins *
+                 (HC_N_COUNT_TABLES * sizeof(uint64_t) + HC_N_CONF_TABLES * sizeof(double));
+    double need = per * n_variants, have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    if (have > 0 && need > have)
+        return hc_fail(HC_EBAD, "%s: %d variants of %d batches x %d bins need %.0f GiB, more than this machine's "
+                       "%.0f GiB", file, n_variants, r->params.batches, r->params.bins, need / (1u << 30),
+                       have / (1u << 30));
+    return 0;
+}
+
 static int parse(reader *rd, const cJSON *root, hc_results *r)
 {
     if (!cJSON_IsObject(root))
@@ -715,6 +731,9 @@ static int parse(reader *rd, const cJSON *root, hc_results *r)
         return -1;
 
     int n_done = 0, rc = -1, n = r->params.bins;
+    const cJSON *listed = cJSON_GetObjectItemCaseSensitive(root, "variants");
+    if (too_big(rd->file, r, cJSON_IsArray(listed) ? cJSON_GetArraySize(listed) : 0))
+        return -1;
     uint64_t *positions = hc_malloc((size_t)r->params.batches * sizeof *positions);
     /* Room for one row of totals of either type. */
     uint64_t *counts = hc_malloc((size_t)n * sizeof *counts);

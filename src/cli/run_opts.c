@@ -186,7 +186,13 @@ int run_describe(hc_results *r, const run_opts *o, const hc_model *m, const hc_d
     /* the data's hash is of the token sequences, so it covers the tokenizer */
     if (hc_path_join(path, sizeof path, o->model, "model.safetensors") || hc_sha256_file(path, rm.sha256) ||
         hc_path_join(path, sizeof path, o->model, "config.json") || hc_sha256_file(path, rm.config_sha256) ||
-        hc_analysis_data_sha256(ds, rd.sha256) || hc_results_init(r, &rm, &rd, &rp))
+        hc_analysis_data_sha256(ds, rd.sha256))
         return -1;
+    if (hc_results_init(r, &rm, &rd, &rp)) {
+        /* what it refuses here came from the options (--bins x --batches) */
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", hc_errmsg());
+        return hc_fail(HC_EUSAGE, "%s", msg);
+    }
     return hc_analysis_variants(r, heads, mlp, sets);
 }
