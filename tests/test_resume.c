@@ -268,3 +268,65 @@ Test(resume, an_edited_config_is_another_model, .timeout = 120)
     free(msg);
     free(text), free(cfg), free(err), free(a), free(b), free(m), free(d), free(dir);
 }
+
+/* SIGTERM is honoured even while OpenBLAS retries a refused allocation
+ * forever (an address-space limit just above what the run needs makes it
+ * do so): the run exits 1 within the grace period, its side file valid. */
+Test(resume, sigterm_under_an_address_space_limit_ends_the_run, .timeout = 300)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    cr_skip_test("needs an address-space limit, which a sanitizer's shadow memory exceeds");
+#else
+    char *dir = th_tmpdir("sigterm"), *out = th_path(dir, "out.json"), *err = th_path(dir, "err");
+    char *side = th_path(dir, "out.json.partial"), *m = th_path(dir, "m"), *d = th_path(dir, "d.jsonl");
+    char cmd[16384];
+    /* sgemms large enough for OpenBLAS's 128 MiB thread buffers */
+    snprintf(cmd, sizeof cmd, "'%s' synth --out '%s' --layers 2 --heads 2 --d-model 64 --n-ctx 64", th_headcal(), m);
+    cr_assert_eq(th_run(cmd, NULL, NULL), 0);
+    FILE *f = fopen(d, "w");
+    for (int i = 0; i < 32 * 20; i++) {
+        fputs("{\"tokens\": [", f);
+        for (int t = 0; t < 64; t++)
+            fprintf(f, t ? ",%d" : "%d", (i * 7919 + t * 104729) % 50000);
+        fputs("]}\n", f);
+    }
+    cr_assert_eq(fclose(f), 0);
+    snprintf(cmd, sizeof cmd, "ulimit -v 300000 && exec '%s' run --model '%s' --data '%s' --out '%s' --batches 20 "
+             "--batch-size 32 --seq-len 64 --threads 2 --quiet 2>'%s'", th_headcal(), m, d, out, err);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    /* the handlers are installed before the side file's first line */
+    struct timespec nap = {0, 2 * 1000 * 1000};
+    struct stat sb;
+    int st = 0, waited = 0;
+    while ((stat(side, &sb) != 0 || sb.st_size == 0) && waitpid(pid, &st, WNOHANG) == 0)
+        nanosleep(&nap, NULL);
+    /* into the first batch's products */
+    nanosleep(&(struct timespec){1, 500 * 1000 * 1000}, NULL);
+    kill(pid, SIGTERM);
+    while (waitpid(pid, &st, WNOHANG) == 0 && waited < 150) {
+        nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
+        waited++;
+    }
+    if (waited == 150)
+        kill(pid, SIGKILL), waitpid(pid, &st, 0);
+    cr_assert_lt(waited, 150, "still running 15 s after SIGTERM");
+    char *msg = th_read(err);
+    /* stopped in time, whether by the sweep or by the watchdog; or never
+     * started under the limit, which is an error of its own */
+    cr_assert((WIFEXITED(st) && WEXITSTATUS(st) == 1) || (WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM),
+              "status %d: %s", st, msg);
+    if (WIFEXITED(st))
+        cr_assert(!strncmp(msg, "headcal: ", 9) && strchr(msg, '\n') == msg + strlen(msg) - 1, "%s", msg);
+    if (stat(side, &sb) == 0 && sb.st_size > 0) {
+        hc_results r;
+        cr_assert_eq(hc_journal_read(side, &r), 0, "%s", hc_errmsg());
+        hc_results_free(&r);
+    }
+    free(msg), free(side), free(err), free(out), free(m), free(d), free(dir);
+#endif
+}

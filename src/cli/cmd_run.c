@@ -1,5 +1,7 @@
 /* headcal run: the sweep as a batch job (ncdu's no-UI mode): results JSON,
  * a progress bar on a terminal, checkpoints after every batch. */
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,11 +19,40 @@
 #include "run_opts.h"
 
 static atomic_int interrupted;
+static int wake[2] = {-1, -1}; /* the signal handler -> the watchdog */
 
 static void on_signal(int sig)
 {
     (void)sig;
     atomic_store(&interrupted, 1);
+    if (wake[1] >= 0 && write(wake[1], "", 1) < 0) {
+        /* a full pipe already holds a wake-up */
+    }
+}
+
+/* A signal asks the sweep to stop between tasks, but a thread stuck inside
+ * OpenBLAS (which retries a refused buffer allocation forever under
+ * `ulimit -v`) never gets there.  The watchdog gives the run a grace
+ * period after the first signal and exits at once on a second; the side
+ * file only ever holds synced, complete batches, so nothing is lost.
+ * Closing the pipe's write end (the run ended) dismisses it. */
+enum { GRACE_MS = 5000 };
+
+static void *watchdog(void *side)
+{
+    char c;
+    if (read(wake[0], &c, 1) != 1)
+        return NULL;
+    struct pollfd p = {.fd = wake[0], .events = POLLIN};
+    if (poll(&p, 1, GRACE_MS) > 0 && read(wake[0], &c, 1) != 1)
+        return NULL;
+    char msg[4400];
+    int n = snprintf(msg, sizeof msg, "headcal: interrupted: the computation did not stop; the completed batches "
+                     "are saved in %s (run again with --resume to continue)\n", (const char *)side);
+    if (write(2, msg, (size_t)n) < 0) {
+        /* nothing more to do: exiting is the point */
+    }
+    _exit(HC_EBAD);
 }
 
 typedef struct {
@@ -149,6 +180,13 @@ int cmd_run(int argc, char **argv)
                      .saved = journal_save, .saved_ctx = &j,
                      .cancel = &interrupted, .progress = progress, .progress_ctx = &ps};
     struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
+    pthread_t dog;
+    int watched = !rc && pipe(wake) == 0;
+    if (watched && pthread_create(&dog, NULL, watchdog, j.path) != 0) {
+        close(wake[0]), close(wake[1]);
+        wake[0] = wake[1] = -1;
+        watched = 0;
+    }
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     if (!rc)
@@ -157,6 +195,14 @@ int cmd_run(int argc, char **argv)
         rc = hc_journal_finish(&j, &r);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    if (watched) {
+        int w = wake[1];
+        wake[1] = -1;
+        close(w);
+        pthread_join(dog, NULL);
+        close(wake[0]);
+        wake[0] = -1;
+    }
     if (rc && atomic_load(&interrupted)) {
         int done = 0;
         for (int b = 0; b < r.params.batches; b++)
