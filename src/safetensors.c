@@ -161,9 +161,9 @@ static int parse_tensor(hc_safetensors *st, const cJSON *e, hc_st_tensor *t, con
     if (end - begin != bytes)
         return hc_fail(HC_EBAD, "%s: tensor '%s': %zu bytes of data for shape needing %zu", p, n, end - begin,
                        bytes);
-    t->name = strdup(n);
+    t->name = hc_strdup(n);
     if (!t->name)
-        return hc_fail(HC_EBAD, "out of memory");
+        return -1;
     t->n_elems = count;
     t->nbytes = bytes;
     t->data = data + begin;
@@ -190,9 +190,9 @@ static int check_metadata(const char *path, const cJSON *e)
  * tensor accounts for, and the reference reader refuses both. */
 static int check_layout(const hc_safetensors *st, const uint8_t *data, size_t data_size)
 {
-    hc_st_tensor *sorted = malloc(((size_t)st->n_tensors + 1) * sizeof *sorted);
+    hc_st_tensor *sorted = hc_malloc(((size_t)st->n_tensors + 1) * sizeof *sorted);
     if (!sorted)
-        return hc_fail(HC_EBAD, "%s: out of memory", st->path);
+        return -1;
     memcpy(sorted, st->tensors, (size_t)st->n_tensors * sizeof *sorted);
     qsort(sorted, (size_t)st->n_tensors, sizeof *sorted, cmp_begin);
     const uint8_t *at = data;
@@ -237,9 +237,9 @@ static int parse_header(hc_safetensors *st, uint64_t hlen)
     const uint8_t *hdr = st->map + 8;
     if (!hc_utf8_valid(hdr, (size_t)hlen))
         return hc_fail(HC_EBAD, "%s: header is not valid UTF-8", path);
-    char *text = malloc((size_t)hlen + 1);
+    char *text = hc_malloc((size_t)hlen + 1);
     if (!text)
-        return hc_fail(HC_EBAD, "%s: out of memory (%llu bytes)", path, (unsigned long long)hlen);
+        return -1;
     memcpy(text, hdr, (size_t)hlen);
     text[hlen] = 0;
     cJSON *root;
@@ -254,8 +254,8 @@ static int parse_header(hc_safetensors *st, uint64_t hlen)
     const uint8_t *data = hdr + hlen;
     size_t data_size = st->map_size - 8 - (size_t)hlen;
     int n = cJSON_GetArraySize(root);
-    st->tensors = calloc((size_t)n + 1, sizeof *st->tensors);
-    rc = st->tensors ? 0 : hc_fail(HC_EBAD, "%s: out of memory", path);
+    st->tensors = hc_calloc((size_t)n + 1, sizeof *st->tensors);
+    rc = st->tensors ? 0 : -1;
     const cJSON *e;
     cJSON_ArrayForEach(e, root)
     {
@@ -285,8 +285,8 @@ static int open_failed(hc_safetensors *st, int fd)
 int hc_st_open(hc_safetensors *st, const char *path)
 {
     memset(st, 0, sizeof *st);
-    if (!(st->path = strdup(path)))
-        return hc_fail(HC_EBAD, "out of memory");
+    if (!(st->path = hc_strdup(path)))
+        return -1;
     int fd = open(path, O_RDONLY);
     if (fd < 0) {
         hc_fail(HC_EBAD, "%s: %s", path, strerror(errno));
