@@ -137,21 +137,23 @@ static int writer(hc_journal *j)
 
 int hc_journal_start(hc_journal *j, const hc_results *r)
 {
-    char *text = hc_results_text(r, j->path, 0);
-    if (!text)
+    if (hc_results_validate(r, j->path))
         return -1;
-    if (ftruncate(j->fd, 0) != 0) {
-        free(text);
+    if (ftruncate(j->fd, 0) != 0)
         return hc_fail(HC_EBAD, "%s: %s", j->path, strerror(errno));
-    }
     j->end = 0;
-    int rc = writer(j);
-    if (!rc) {
-        fputs(text, j->f);
+    if (writer(j))
+        return -1;
+    if (hc_results_print(r, j->f, j->path, 0) == 0) {
         fputc('\n', j->f);
+        return sync_or_undo(j, 0);
     }
-    free(text);
-    return rc ? rc : sync_or_undo(j, 0);
+    /* take back what was written; the message is already set */
+    fflush(j->f);
+    clearerr(j->f);
+    if (ftruncate(j->fd, 0) == 0)
+        fseeko(j->f, 0, SEEK_SET);
+    return -1;
 }
 
 int hc_journal_append(hc_journal *j, const hc_results *r, int b)

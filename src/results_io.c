@@ -229,46 +229,55 @@ static cJSON *results_json(builder *bd, const hc_results *r)
     put(bd, root, "completed_batches", done);
     put(bd, root, "batch_positions", pos);
 
-    hc_calib_sum sum;
-    cJSON *vars = keep(bd, cJSON_CreateArray());
-    if (vars && !hc_calib_sum_init(&sum, p->bins)) {
-        for (int i = 0; i < r->n_variants && bd->ok; i++)
-            put(bd, vars, NULL, variant_json(bd, r, i, &sum));
-        hc_calib_sum_free(&sum);
-    } else {
-        bd->ok = 0;
-    }
-    put(bd, root, "variants", vars);
+    /* empty and last: hc_results_print writes the variants into it */
+    put(bd, root, "variants", cJSON_CreateArray());
     return root;
 }
 
-char *hc_results_text(const hc_results *r, const char *what, int pretty)
+int hc_results_print(const hc_results *r, FILE *f, const char *what, int pretty)
 {
     if (hc_results_validate(r, what))
-        return NULL;
+        return -1;
     builder bd = {1};
     cJSON *root = results_json(&bd, r);
-    char *text = !bd.ok ? NULL : pretty ? cJSON_Print(root) : cJSON_PrintUnformatted(root);
+    char *top = !bd.ok ? NULL : pretty ? cJSON_Print(root) : cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
-    if (!text)
-        hc_fail(HC_EBAD, "%s: out of memory while writing", what);
-    return text;
+    hc_calib_sum sum;
+    if (!top || hc_calib_sum_init(&sum, r->params.bins)) {
+        free(top);
+        return hc_fail(HC_EBAD, "%s: out of memory while writing", what);
+    }
+    /* the last '[' opens the empty "variants" array */
+    char *hole = strrchr(top, '[');
+    fwrite(top, 1, (size_t)(hole + 1 - top), f);
+    for (int i = 0; i < r->n_variants && bd.ok; i++) {
+        cJSON *v = variant_json(&bd, r, i, &sum);
+        char *text = !bd.ok ? NULL : pretty ? cJSON_Print(v) : cJSON_PrintUnformatted(v);
+        cJSON_Delete(v);
+        bd.ok = text != NULL;
+        fputs(i ? (pretty ? ",\n" : ",") : pretty ? "\n" : "", f);
+        if (text)
+            fputs(text, f);
+        free(text);
+    }
+    fputs(pretty ? "\n" : "", f);
+    fputs(hole + 1, f);
+    free(top);
+    hc_calib_sum_free(&sum);
+    return bd.ok ? 0 : hc_fail(HC_EBAD, "%s: out of memory while writing", what);
 }
 
 int hc_results_write(const hc_results *r, const char *path)
 {
-    char *text = hc_results_text(r, path, 1);
-    if (!text)
-        return -1;
     hc_atomic_file af;
-    int rc = hc_atomic_open(&af, path);
-    if (rc == 0) {
-        fputs(text, af.f);
-        fputc('\n', af.f);
-        rc = hc_atomic_commit(&af);
+    if (hc_atomic_open(&af, path))
+        return -1;
+    if (hc_results_print(r, af.f, path, 1)) {
+        hc_atomic_abort(&af);
+        return -1;
     }
-    free(text);
-    return rc;
+    fputc('\n', af.f);
+    return hc_atomic_commit(&af);
 }
 
 /* ------------------------------------------------------- batch records */

@@ -124,9 +124,12 @@ int hc_results_merge(hc_results *dst, const hc_results *src, const char *src_pat
  * derived metrics alongside the counts; refuses results that fail
  * hc_results_validate. */
 int hc_results_write(const hc_results *r, const char *path);
-/* The results file's text (pretty: indented, else one line), NULL (and a
- * message naming `what`) on invalid results or out of memory. */
-char *hc_results_text(const hc_results *r, const char *what, int pretty);
+/* Writes the results file's JSON to f (pretty: indented, else one line;
+ * no final newline), a variant at a time, so that memory holds one
+ * variant's tree and not the file's; fails (naming `what`) on invalid
+ * results or out of memory.  Write errors stay on the stream for the
+ * caller's checked flush (hc_atomic_commit) to report with their cause. */
+int hc_results_print(const hc_results *r, FILE *f, const char *what, int pretty);
 /* Results from the text of a results file, validated as hc_results_read. */
 int hc_results_parse(hc_results *r, const char *text, size_t len, const char *what);
 
