@@ -1,5 +1,6 @@
 /* headcal logits: a model's logits for one sequence, as float32 NPY. */
 #include <getopt.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,6 +117,10 @@ int cmd_logits(int argc, char **argv)
         hc_acts acts = {.logits = logits};
         rc = !logits || hc_forward(&m, seq, 1, (int)S, &acts);
     }
+    for (size_t i = 0; !rc && i < S * (size_t)m.cfg.d_vocab; i++)
+        if (!isfinite(logits[i]))
+            rc = hc_fail(HC_EBAD, "%s: the model's logits are not finite (position %zu); nothing written", dir,
+                         i / (size_t)m.cfg.d_vocab);
     if (!rc) {
         size_t shape[2] = {S, (size_t)m.cfg.d_vocab};
         rc = hc_npy_write_f32(out, logits, 2, shape);
