@@ -1,3 +1,4 @@
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,6 +140,27 @@ static int whole_means(const hc_analysis *a, const hc_results *r, hc_means *mn)
     return rc;
 }
 
+/* Non-finite logits (weights are checked at load, so an overflow inside the
+ * model) would make counts that mean nothing: never recorded. */
+static int check_finite(const hc_analysis *a, const hc_results *r, const hc_sweep_out *out, int b)
+{
+    for (int v = 0; v < r->n_variants; v++)
+        for (int i = 0; i < out->n_pos; i++) {
+            size_t oi = (size_t)v * out->n_pos + i;
+            if (!isfinite(out->nll[oi]) || !isfinite(out->entropy[oi]))
+                return hc_fail(HC_EBAD, "%s: the model's logits are not finite (batch %d, %s); nothing recorded",
+                               a->model->dir, b, r->variants[v].id);
+        }
+    return 0;
+}
+
+static int save(const hc_analysis *a, const hc_results *r, int batch)
+{
+    if (a->saved && a->saved(a->saved_ctx, r, batch))
+        return -1;
+    return a->checkpoint ? hc_results_write(r, a->checkpoint) : 0;
+}
+
 int hc_analysis_run(const hc_analysis *a, hc_results *r)
 {
     const hc_results_params *p = &r->params;
@@ -148,7 +170,7 @@ int hc_analysis_run(const hc_analysis *a, hc_results *r)
     for (int b = 0; b < nb; b++)
         todo += hc_shard_has(p->shard_index, p->shard_count, b) && !r->done[b];
     if (!todo)
-        return a->checkpoint ? hc_results_write(r, a->checkpoint) : 0;
+        return save(a, r, -1);
     hc_variant_spec *specs = hc_calloc((size_t)r->n_variants, sizeof *specs);
     if (!specs)
         return -1;
@@ -161,10 +183,14 @@ int hc_analysis_run(const hc_analysis *a, hc_results *r)
         hc_sweep_set_cancel(sw, a->cancel);
         hc_sweep_set_tick(sw, a->tick, a->progress_ctx);
     }
+    /* the counts of one file come from one kernel (they may differ at bin edges) */
+    if (!rc && *p->kernel && strcmp(p->kernel, hc_sweep_kernel_name(sw)))
+        rc = hc_fail(HC_EUSAGE, "the results were computed with the %s kernel, this run would use %s "
+                     "(HEADCAL_KERNEL=%s continues them)", p->kernel, hc_sweep_kernel_name(sw), p->kernel);
     /* The options are valid: the first checkpoint, before any long
      * computation, shows the file can be written; a refused run wrote none. */
-    if (!rc && a->checkpoint)
-        rc = hc_results_write(r, a->checkpoint);
+    if (!rc)
+        rc = save(a, r, -1);
     if (!rc && a->sweep.ablation == HC_ABLATION_MEAN) {
         if (!a->means)
             rc = whole_means(a, r, &mn);
@@ -184,6 +210,7 @@ int hc_analysis_run(const hc_analysis *a, hc_results *r)
         hc_batch_free(&bt);
         if (rc)
             break;
+        rc = check_finite(a, r, &out, b);
         for (int v = 0; v < r->n_variants && !rc; v++) {
             hc_calib *c = &r->variants[v].calib;
             hc_calib_reset_batch(c, b);
@@ -199,8 +226,7 @@ int hc_analysis_run(const hc_analysis *a, hc_results *r)
             break;
         r->done[b] = 1;
         done++;
-        if (a->checkpoint)
-            rc = hc_results_write(r, a->checkpoint);
+        rc = save(a, r, b);
     }
     if (!rc)
         report(a, "sweep", done, todo);

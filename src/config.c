@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "headcal/error.h"
+#include "headcal/json.h"
 #include "headcal/fileio.h"
 #include "headcal/model.h"
 
@@ -42,12 +43,14 @@ int hc_config_load(hc_config *cfg, const char *path)
     size_t len;
     if (hc_read_file(path, 1 << 20, &text, &len))
         return -1;
-    cJSON *root = cJSON_ParseWithLength(text, len);
+    cJSON *root;
+    int bad = hc_json_parse(text, len, path, &root);
     free(text);
+    if (bad)
+        return -1;
     if (!cJSON_IsObject(root)) {
-        int parsed = root != NULL;
         cJSON_Delete(root);
-        return hc_fail(HC_EBAD, "%s: %s", path, parsed ? "not a JSON object" : "not valid JSON");
+        return hc_fail(HC_EBAD, "%s: not a JSON object", path);
     }
     memset(cfg, 0, sizeof *cfg);
     int rc = 0;

@@ -14,6 +14,7 @@
 
 #include "headcal/dataset.h"
 #include "headcal/error.h"
+#include "headcal/json.h"
 #include "headcal/fileio.h"
 #include "headcal/ioi.h"
 #include "headcal/mt19937.h"
@@ -157,12 +158,9 @@ static int json_ids(doc *d, const cJSON *arr, int vocab)
 static int parse_jsonl_line(doc *d, const char *line, size_t len, int vocab)
 {
     char w[4200];
-    cJSON *j = cJSON_ParseWithLength(line, len);
-    if (!j)
-        /* cJSON answers NULL for a failed allocation too */
-        return hc_fail(HC_EBAD, len < (1u << 20) ? "%s: not valid JSON"
-                                                 : "%s: not valid JSON, or too long to parse in the memory available",
-                       where(d, w, sizeof w));
+    cJSON *j;
+    if (hc_json_parse(line, len, where(d, w, sizeof w), &j))
+        return -1;
     int rc = 0;
     const cJSON *tokens = cJSON_GetObjectItemCaseSensitive(j, "tokens");
     cJSON *text = cJSON_GetObjectItemCaseSensitive(j, "text");
@@ -261,6 +259,8 @@ static int doc_load(doc *d, int vocab)
     if (!rc && (fseek(f, d->offset, SEEK_SET) != 0 || fread(buf, 1, d->len, f) != d->len))
         rc = hc_fail(HC_EBAD, "%s:%ld: the file changed while it was being read", d->file, d->line);
     fclose(f);
+    if (!rc)
+        buf[d->len] = 0;
     if (!rc)
         rc = parse_jsonl_line(d, buf, d->len, vocab);
     free(buf);

@@ -143,6 +143,24 @@ int hc_examples_merge(hc_examples *dst, const hc_examples *src, int n)
     return 0;
 }
 
+int hc_examples_of_batch(hc_examples *dst, const hc_examples *src, int b)
+{
+    memset(dst, 0, sizeof *dst);
+    for (int l = 0; l < HC_EX_LISTS; l++) {
+        const hc_example_list *a = &src->list[l];
+        if (!a->len)
+            continue;
+        if (!(dst->list[l].v = hc_malloc((size_t)a->len * sizeof *a->v))) {
+            hc_examples_free(dst);
+            return -1;
+        }
+        for (int i = 0; i < a->len; i++)
+            if (a->v[i].batch == b)
+                dst->list[l].v[dst->list[l].len++] = a->v[i];
+    }
+    return 0;
+}
+
 static int ex_fail(const char *what, int list, int i, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static int ex_fail(const char *what, int list, int i, const char *fmt, ...)
 {

@@ -100,9 +100,14 @@ static void sync_dir_of(const char *path)
 
 int hc_atomic_commit(hc_atomic_file *af)
 {
-    int bad = fflush(af->f) != 0 || ferror(af->f) || fsync(fileno(af->f)) != 0;
-    int saved = errno;
-    bad |= fclose(af->f) != 0;
+    /* ferror first: a failed fwrite may have left errno behind while the
+     * flush itself had nothing left to write */
+    int bad = ferror(af->f) || fflush(af->f) != 0 || ferror(af->f) || fsync(fileno(af->f)) != 0;
+    int saved = errno ? errno : EIO;
+    if (fclose(af->f) != 0 && !bad) {
+        bad = 1;
+        saved = errno;
+    }
     af->f = NULL;
     if (bad || rename(af->tmp, af->path) != 0) {
         if (!bad)
@@ -122,6 +127,24 @@ void hc_atomic_abort(hc_atomic_file *af)
     unlink(af->tmp);
 }
 
+int hc_atomic_write(const char *path, const void *buf, size_t len)
+{
+    hc_atomic_file af;
+    if (hc_atomic_open(&af, path))
+        return -1;
+    fwrite(buf, 1, len, af.f);
+    return hc_atomic_commit(&af);
+}
+
+int hc_refuse_input(const char *out, const char *in, const char *what)
+{
+    struct stat so, si;
+    if (!strcmp(out, in) ||
+        (stat(out, &so) == 0 && stat(in, &si) == 0 && so.st_dev == si.st_dev && so.st_ino == si.st_ino))
+        return hc_fail(HC_EUSAGE, "%s is %s (%s); it would be overwritten", out, what, in);
+    return 0;
+}
+
 int hc_copy_into(const char *from_dir, const char *to_dir, const char *name)
 {
     char src[4200], dst[4200];
@@ -130,12 +153,7 @@ int hc_copy_into(const char *from_dir, const char *to_dir, const char *name)
     if (hc_path_join(src, sizeof src, from_dir, name) || hc_path_join(dst, sizeof dst, to_dir, name) ||
         hc_read_file(src, 64u << 20, &buf, &len))
         return -1;
-    hc_atomic_file af;
-    int rc = hc_atomic_open(&af, dst);
-    if (!rc) {
-        fwrite(buf, 1, len, af.f);
-        rc = hc_atomic_commit(&af);
-    }
+    int rc = hc_atomic_write(dst, buf, len);
     free(buf);
     return rc;
 }

@@ -4,15 +4,17 @@
 
 #include "json_number.h"
 
-/* The shortest of precisions lo..hi (printf %g) that reads back to v; a
- * float is read as JSON readers do, strtod then a cast to float. */
-static cJSON *shortest(double v, int lo, int hi, int is_float)
+/* The shortest of precisions lo..hi (printf %g) that reads back to v, or
+ * "null" for a non-finite v; a float is read as JSON readers do, strtod
+ * then a cast to float. */
+static void shortest_text(double v, int lo, int hi, int is_float, char buf[40])
 {
-    if (!isfinite(v))
-        return cJSON_CreateNull();
-    char buf[40];
+    if (!isfinite(v)) {
+        snprintf(buf, 40, "null");
+        return;
+    }
     for (int prec = lo; prec <= hi; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        snprintf(buf, 40, "%.*g", prec, v);
         if (is_float ? (float)strtod(buf, NULL) == (float)v : strtod(buf, NULL) == v)
             break;
     }
@@ -21,7 +23,20 @@ static cJSON *shortest(double v, int lo, int hi, int is_float)
     for (char *p = buf; *p; p++)
         if (*p == ',')
             *p = '.';
+}
+
+static cJSON *shortest(double v, int lo, int hi, int is_float)
+{
+    if (!isfinite(v))
+        return cJSON_CreateNull();
+    char buf[40];
+    shortest_text(v, lo, hi, is_float, buf);
     return cJSON_CreateRaw(buf);
+}
+
+void hc_json_real_text(double v, char buf[40])
+{
+    shortest_text(v, 15, 17, 0, buf);
 }
 
 cJSON *hc_json_real(double v)

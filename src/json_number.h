@@ -9,5 +9,7 @@
 /* A raw cJSON number, or null for a non-finite value; NULL when out of memory. */
 cJSON *hc_json_real(double v);
 cJSON *hc_json_float(float v);
+/* The same text into buf ("null" for a non-finite value). */
+void hc_json_real_text(double v, char buf[40]);
 
 #endif

@@ -1,4 +1,5 @@
 /* Loading a HF GPT-2 checkpoint into one float32 slab. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,17 @@ static const hc_st_tensor *usable(const hc_safetensors *st, const char *name, si
     return t;
 }
 
+/* A NaN or infinite weight would turn every number downstream into NaN
+ * without an error: refused at load, by tensor. */
+static int check_finite(const char *path, const hc_st_tensor *t, const float *x)
+{
+    for (size_t i = 0; i < t->n_elems; i++)
+        if (!isfinite(x[i]))
+            return hc_fail(HC_EBAD, "%s: tensor '%s' holds a non-finite value (%g at element %zu)", path, t->name,
+                           (double)x[i], i);
+    return 0;
+}
+
 /* Converts every section's tensor into p's fields (p NULL: only checks them). */
 static int load_sections(const hc_safetensors *st, const hc_config *cfg, hc_params *p)
 {
@@ -145,7 +157,8 @@ static int load_sections(const hc_safetensors *st, const hc_config *cfg, hc_para
             const hc_st_tensor *t = usable(st, name, rows, cols, s->rows == D_ONE);
             if (!t)
                 return -1;
-            if (p && hc_st_to_f32(t, *(float **)((char *)p + s->offset) + (size_t)l * per))
+            float *dst = p ? *(float **)((char *)p + s->offset) + (size_t)l * per : NULL;
+            if (p && (hc_st_to_f32(t, dst) || check_finite(st->path, t, dst)))
                 return -1;
         }
     }
@@ -188,7 +201,7 @@ int hc_model_load(hc_model *m, const char *dir)
         /* An untied head: stage it in w_u's own space, then transpose via
          * a temporary the size of one matrix. */
         float *tmp = hc_malloc(V * D * sizeof(float));
-        rc = !tmp || hc_st_to_f32(head, tmp);
+        rc = !tmp || hc_st_to_f32(head, tmp) || check_finite(st.path, head, tmp);
         if (!rc)
             transpose(m->p.w_u, tmp, V, D);
         free(tmp);

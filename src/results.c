@@ -46,6 +46,7 @@ static int check_description(const hc_results_model *m, const hc_results_data *d
                              const hc_results_params *p)
 {
     if (check_sha("model.sha256", m->sha256) ||
+        (m->config_sha256[0] && check_sha("model.config_sha256", m->config_sha256)) ||
         in_range("model.n_layers", m->n_layers, 1, 1 << 20) ||
         in_range("model.n_heads", m->n_heads, 1, 1 << 20) ||
         in_range("model.d_model", m->d_model, 1, 1 << 30) ||
@@ -65,6 +66,8 @@ static int check_description(const hc_results_model *m, const hc_results_data *d
         in_range("params.shard index", p->shard_index, 0, p->shard_count - 1LL) ||
         in_range("params.examples", p->examples, 0, HC_EXAMPLES_MAX))
         return -1;
+    if (p->kernel[0] && strcmp(p->kernel, "generic") && strcmp(p->kernel, "avx512") && strcmp(p->kernel, "amx"))
+        return hc_fail(HC_EBAD, "params.kernel: \"%s\" is not generic, avx512 or amx", p->kernel);
     if ((long long)p->batches * p->bins > CELL_LIMIT)
         return hc_fail(HC_EBAD, "params: %d batches x %d bins exceeds the limit of %d cells",
                        p->batches, p->bins, CELL_LIMIT);
@@ -94,15 +97,15 @@ void hc_results_free(hc_results *r)
     }
     free(r->variants);
     free(r->done);
+    if (r->by_id.slots)
+        hc_bytemap_free(&r->by_id);
     memset(r, 0, sizeof *r);
 }
 
 int hc_results_find(const hc_results *r, const char *id)
 {
-    for (int i = 0; i < r->n_variants; i++)
-        if (!strcmp(r->variants[i].id, id))
-            return i;
-    return -1;
+    const uint64_t *v = r->by_id.slots ? hc_bytemap_get(&r->by_id, id, strlen(id)) : NULL;
+    return v ? (int)*v : -1;
 }
 
 int hc_results_baseline(const hc_results *r)
@@ -160,12 +163,18 @@ int hc_results_add_variant(hc_results *r, hc_variant_kind kind, const hc_compone
         hc_fail(HC_EBAD, "variant %s appears twice", v.id);
         goto fail;
     }
+    if (!r->by_id.slots && hc_bytemap_init(&r->by_id, 64))
+        goto fail;
     hc_variant *grown = hc_realloc(r->variants, (size_t)(r->n_variants + 1) * sizeof *grown);
     if (!grown)
         goto fail;
     r->variants = grown;
     if (hc_calib_init(&v.calib, r->params.bins, r->params.top_k, r->params.batches))
         goto fail;
+    if (hc_bytemap_put(&r->by_id, v.id, strlen(v.id), (uint64_t)r->n_variants, NULL) < 0) {
+        hc_calib_free(&v.calib);
+        goto fail;
+    }
     r->variants[r->n_variants] = v;
     return r->n_variants++;
 fail:
@@ -334,8 +343,16 @@ int hc_results_compatible(const hc_results *r, const hc_results *o, const char *
                                fields[i].theirs);
     /* The hashes last: different parameters change the data's hash too, and
      * the parameter is the more useful thing to name. */
+    if (strcmp(r->params.kernel, o->params.kernel))
+        return differs(o_path, "params.kernel (the sweep kernel; HEADCAL_KERNEL chooses it)",
+                       *r->params.kernel ? r->params.kernel : "not recorded",
+                       *o->params.kernel ? o->params.kernel : "not recorded");
     if (strcmp(r->model.sha256, o->model.sha256))
-        return differs(o_path, "model.sha256", r->model.sha256, o->model.sha256);
+        return differs(o_path, "model.sha256 (model.safetensors)", r->model.sha256, o->model.sha256);
+    if (strcmp(r->model.config_sha256, o->model.config_sha256))
+        return differs(o_path, "model.config_sha256 (config.json)",
+                       *r->model.config_sha256 ? r->model.config_sha256 : "not recorded",
+                       *o->model.config_sha256 ? o->model.config_sha256 : "not recorded");
     if (strcmp(r->data.sha256, o->data.sha256))
         return differs(o_path, "data.sha256", r->data.sha256, o->data.sha256);
     if (r->n_variants != o->n_variants)

@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "headcal/error.h"
+#include "headcal/json.h"
 #include "headcal/fileio.h"
 #include <math.h>
 #include "headcal/results.h"
@@ -168,6 +170,8 @@ static cJSON *results_json(builder *bd, const hc_results *r)
     if (o) {
         put(bd, o, "path", cJSON_CreateString(r->model.path));
         put(bd, o, "sha256", cJSON_CreateString(r->model.sha256));
+        if (*r->model.config_sha256)
+            put(bd, o, "config_sha256", cJSON_CreateString(r->model.config_sha256));
         put(bd, o, "n_layers", count_json(bd, (uint64_t)r->model.n_layers));
         put(bd, o, "n_heads", count_json(bd, (uint64_t)r->model.n_heads));
         put(bd, o, "d_model", count_json(bd, (uint64_t)r->model.d_model));
@@ -199,6 +203,8 @@ static cJSON *results_json(builder *bd, const hc_results *r)
         }
         put(bd, o, "shard", shard);
         put(bd, o, "examples", count_json(bd, (uint64_t)p->examples));
+        if (*p->kernel)
+            put(bd, o, "kernel", cJSON_CreateString(p->kernel));
     }
     put(bd, root, "positions", count_json(bd, hc_results_positions(r)));
     cJSON *done = keep(bd, cJSON_CreateArray()), *pos = keep(bd, cJSON_CreateArray());
@@ -210,39 +216,124 @@ static cJSON *results_json(builder *bd, const hc_results *r)
     put(bd, root, "completed_batches", done);
     put(bd, root, "batch_positions", pos);
 
-    hc_calib_sum sum;
-    cJSON *vars = keep(bd, cJSON_CreateArray());
-    if (vars && !hc_calib_sum_init(&sum, p->bins)) {
-        for (int i = 0; i < r->n_variants && bd->ok; i++)
-            put(bd, vars, NULL, variant_json(bd, r, i, &sum));
-        hc_calib_sum_free(&sum);
-    } else {
-        bd->ok = 0;
-    }
-    put(bd, root, "variants", vars);
+    /* empty and last: hc_results_print writes the variants into it */
+    put(bd, root, "variants", cJSON_CreateArray());
     return root;
+}
+
+int hc_results_print(const hc_results *r, FILE *f, const char *what, int pretty)
+{
+    if (hc_results_validate(r, what))
+        return -1;
+    builder bd = {1};
+    cJSON *root = results_json(&bd, r);
+    char *top = !bd.ok ? NULL : pretty ? cJSON_Print(root) : cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    hc_calib_sum sum;
+    if (!top || hc_calib_sum_init(&sum, r->params.bins)) {
+        free(top);
+        return hc_fail(HC_EBAD, "%s: out of memory while writing", what);
+    }
+    /* the last '[' opens the empty "variants" array */
+    char *hole = strrchr(top, '[');
+    fwrite(top, 1, (size_t)(hole + 1 - top), f);
+    for (int i = 0; i < r->n_variants && bd.ok; i++) {
+        cJSON *v = variant_json(&bd, r, i, &sum);
+        char *text = !bd.ok ? NULL : pretty ? cJSON_Print(v) : cJSON_PrintUnformatted(v);
+        cJSON_Delete(v);
+        bd.ok = text != NULL;
+        fputs(i ? (pretty ? ",\n" : ",") : pretty ? "\n" : "", f);
+        if (text)
+            fputs(text, f);
+        free(text);
+    }
+    fputs(pretty ? "\n" : "", f);
+    fputs(hole + 1, f);
+    free(top);
+    hc_calib_sum_free(&sum);
+    return bd.ok ? 0 : hc_fail(HC_EBAD, "%s: out of memory while writing", what);
 }
 
 int hc_results_write(const hc_results *r, const char *path)
 {
-    if (hc_results_validate(r, path))
-        return -1;
-    builder bd = {1};
-    cJSON *root = results_json(&bd, r);
-    char *text = bd.ok ? cJSON_Print(root) : NULL;
-    cJSON_Delete(root);
-    if (!text)
-        return hc_fail(HC_EBAD, "%s: out of memory while writing", path);
     hc_atomic_file af;
-    int rc = hc_atomic_open(&af, path);
-    if (rc == 0) {
-        fputs(text, af.f);
-        fputc('\n', af.f);
-        rc = hc_atomic_commit(&af);
+    if (hc_atomic_open(&af, path))
+        return -1;
+    if (hc_results_print(r, af.f, path, 1)) {
+        hc_atomic_abort(&af);
+        return -1;
     }
-    free(text);
-    return rc;
+    fputc('\n', af.f);
+    return hc_atomic_commit(&af);
 }
+
+/* ------------------------------------------------------- batch records */
+
+static void put_counts(FILE *f, const char *name, const uint64_t *v, int n)
+{
+    fprintf(f, "\"%s\":[", name);
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%s%" PRIu64, i ? "," : "", v[i]);
+    fputc(']', f);
+}
+
+static void put_real(FILE *f, double v)
+{
+    char buf[40];
+    hc_json_real_text(v, buf);
+    fputs(buf, f);
+}
+
+/* The examples batch b contributes, as ',"examples":{...}' on the line. */
+static int put_batch_examples(FILE *f, const hc_examples *ex, int b)
+{
+    hc_examples mine;
+    if (hc_examples_of_batch(&mine, ex, b))
+        return -1;
+    cJSON *o = hc_examples_json(&mine);
+    char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    hc_examples_free(&mine);
+    if (!text)
+        return hc_fail(HC_EBAD, "out of memory");
+    fprintf(f, ",\"examples\":%s", text);
+    free(text);
+    return 0;
+}
+
+int hc_results_batch_write(const hc_results *r, int b, FILE *f)
+{
+    size_t n = (size_t)r->params.bins;
+    fprintf(f, "{\"batch\":%d,\"positions\":%" PRIu64 ",\"variants\":[", b,
+            r->variants[0].calib.positions[b]);
+    for (int v = 0; v < r->n_variants; v++) {
+        const hc_calib *c = &r->variants[v].calib;
+        fputs(v ? ",{" : "{", f);
+        for (int t = 0; t < HC_N_COUNT_TABLES; t++) {
+            put_counts(f, count_names[t], c->count[t] + (size_t)b * n, (int)n);
+            fputc(',', f);
+        }
+        for (int t = 0; t < HC_N_CONF_TABLES; t++) {
+            fprintf(f, "\"%s\":[", conf_names[t]);
+            for (size_t i = 0; i < n; i++) {
+                if (i)
+                    fputc(',', f);
+                put_real(f, c->conf[t][(size_t)b * n + i]);
+            }
+            fputs("],", f);
+        }
+        fputs("\"nll_sum\":", f);
+        put_real(f, c->nll[b]);
+        fputs(",\"entropy_sum\":", f);
+        put_real(f, c->entropy[b]);
+        if (r->params.examples && v != hc_results_baseline(r) && put_batch_examples(f, &r->variants[v].examples, b))
+            return -1;
+        fputc('}', f);
+    }
+    fputs("]}\n", f);
+    return ferror(f) ? -1 : 0;
+}
+
 
 /* ---------------------------------------------------------------- reading */
 
@@ -399,6 +490,8 @@ static int read_description(reader *rd, const cJSON *root, hc_results *r)
     strcpy(rd->where, "model");
     if (!(o = get_object(rd, root, "model")) || get_string(rd, o, "path", m.path, sizeof m.path) ||
         get_string(rd, o, "sha256", m.sha256, sizeof m.sha256) ||
+        (cJSON_HasObjectItem(o, "config_sha256") &&
+         get_string(rd, o, "config_sha256", m.config_sha256, sizeof m.config_sha256)) ||
         get_int(rd, o, "n_layers", &m.n_layers) ||
         get_int(rd, o, "n_heads", &m.n_heads) ||
         get_int(rd, o, "d_model", &m.d_model) ||
@@ -436,7 +529,8 @@ static int read_description(reader *rd, const cJSON *root, hc_results *r)
         !(it = get_array(rd, field(rd, o, "shard"), "shard", 2)))
         return -1;
     if (as_int(rd, it->child, "shard[0]", &p.shard_index) ||
-        as_int(rd, it->child->next, "shard[1]", &p.shard_count))
+        as_int(rd, it->child->next, "shard[1]", &p.shard_count) ||
+        (cJSON_HasObjectItem(o, "kernel") && get_string(rd, o, "kernel", p.kernel, sizeof p.kernel)))
         return -1;
     /* absent in files written before examples were kept: none */
     if ((it = cJSON_GetObjectItemCaseSensitive(o, "examples")) && as_int(rd, it, "examples", &p.examples))
@@ -630,6 +724,21 @@ static int read_tables(reader *rd, const cJSON *o, const hc_results *r, hc_varia
     return 0;
 }
 
+/* Every variant holds batches × bins counts whether or not the file fills
+ * them, so a small hostile file could ask for terabytes: refused before
+ * allocating when the tables would not fit this machine's memory. */
+static int too_big(const char *file, const hc_results *r, int n_variants)
+{
+    double per = (double)r->params.batches * r->params.bins *
+                 (HC_N_COUNT_TABLES * sizeof(uint64_t) + HC_N_CONF_TABLES * sizeof(double));
+    double need = per * n_variants, have = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    if (have > 0 && need > have)
+        return hc_fail(HC_EBAD, "%s: %d variants of %d batches x %d bins need %.0f GiB, more than this machine's "
+                       "%.0f GiB", file, n_variants, r->params.batches, r->params.bins, need / (1u << 30),
+                       have / (1u << 30));
+    return 0;
+}
+
 static int parse(reader *rd, const cJSON *root, hc_results *r)
 {
     if (!cJSON_IsObject(root))
@@ -642,6 +751,9 @@ static int parse(reader *rd, const cJSON *root, hc_results *r)
         return -1;
 
     int n_done = 0, rc = -1, n = r->params.bins;
+    const cJSON *listed = cJSON_GetObjectItemCaseSensitive(root, "variants");
+    if (too_big(rd->file, r, cJSON_IsArray(listed) ? cJSON_GetArraySize(listed) : 0))
+        return -1;
     uint64_t *positions = hc_malloc((size_t)r->params.batches * sizeof *positions);
     /* Room for one row of totals of either type. */
     uint64_t *counts = hc_malloc((size_t)n * sizeof *counts);
@@ -686,25 +798,88 @@ int hc_results_read(hc_results *r, const char *path)
     size_t len;
     if (hc_read_file(path, MAX_FILE_BYTES, &text, &len))
         return -1;
-    if (strlen(text) != len) {
-        free(text);
-        return hc_fail(HC_EBAD, "%s: not valid JSON (contains a NUL byte)", path);
-    }
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1);
-    int rc;
-    if (!root) {
-        int line = 1;
-        for (const char *p = text; end && p < end; p++)
-            line += *p == '\n';
-        rc = hc_fail(HC_EBAD, "%s: not valid JSON (line %d)", path, line);
-    } else {
-        reader rd = {.file = path};
+    int rc = hc_results_parse(r, text, len, path);
+    free(text);
+    return rc;
+}
+
+int hc_results_parse(hc_results *r, const char *text, size_t len, const char *what)
+{
+    memset(r, 0, sizeof *r);
+    cJSON *root;
+    int rc = hc_json_parse(text, len, what, &root);
+    if (!rc) {
+        reader rd = {.file = what};
         rc = parse(&rd, root, r);
         cJSON_Delete(root);
     }
-    free(text);
     if (rc)
         hc_results_free(r);
+    return rc;
+}
+
+int hc_results_batch_parse(hc_results *r, const char *line, size_t len, const char *what)
+{
+    cJSON *root;
+    if (hc_json_parse(line, len, what, &root))
+        return -1;
+    reader rd = {.file = what};
+    int rc = -1, n = r->params.bins, b = 0;
+    uint64_t pos = 0;
+    const cJSON *vars;
+    if (!cJSON_IsObject(root)) {
+        bad(what, "", "not a JSON object");
+        goto out;
+    }
+    if (get_int(&rd, root, "batch", &b) || !field(&rd, root, "positions") ||
+        as_count(&rd, field(&rd, root, "positions"), "positions", &pos) ||
+        !(vars = get_array(&rd, field(&rd, root, "variants"), "variants", r->n_variants)))
+        goto out;
+    if (b >= r->params.batches || !hc_shard_has(r->params.shard_index, r->params.shard_count, b) || r->done[b]) {
+        bad(what, "", "batch %d is out of range, of another shard or recorded twice", b);
+        goto out;
+    }
+    const cJSON *o = vars->child;
+    for (int v = 0; v < r->n_variants; v++, o = o->next) {
+        hc_calib *c = &r->variants[v].calib;
+        snprintf(rd.where, sizeof rd.where, "variants[%d]", v);
+        if (!cJSON_IsObject(o)) {
+            bad(what, rd.where, "not an object");
+            goto out;
+        }
+        for (int t = 0; t < HC_N_COUNT_TABLES; t++)
+            if (read_counts(&rd, field(&rd, o, count_names[t]), count_names[t], n, c->count[t] + (size_t)b * n))
+                goto out;
+        for (int t = 0; t < HC_N_CONF_TABLES; t++)
+            if (read_reals(&rd, field(&rd, o, conf_names[t]), conf_names[t], n, c->conf[t] + (size_t)b * n))
+                goto out;
+        const cJSON *nll = field(&rd, o, "nll_sum"), *ent = field(&rd, o, "entropy_sum");
+        if (!nll || !ent)
+            goto out;
+        if (!cJSON_IsNumber(nll) || !isfinite(nll->valuedouble) || !cJSON_IsNumber(ent) ||
+            !isfinite(ent->valuedouble)) {
+            bad(what, rd.where, "nll_sum and entropy_sum must be finite numbers");
+            goto out;
+        }
+        c->nll[b] = nll->valuedouble;
+        c->entropy[b] = ent->valuedouble;
+        c->positions[b] = pos;
+        if (r->params.examples && v != hc_results_baseline(r)) {
+            hc_examples ex;
+            if (hc_examples_from_json(&ex, field(&rd, o, "examples"), r->params.examples, what, rd.where))
+                goto out;
+            int merged = hc_examples_merge(&r->variants[v].examples, &ex, r->params.examples);
+            hc_examples_free(&ex);
+            if (merged)
+                goto out;
+        }
+    }
+    r->done[b] = 1;
+    rc = 0;
+out:
+    /* a batch half read leaves no data behind */
+    for (int v = 0; rc && b >= 0 && b < r->params.batches && !r->done[b] && v < r->n_variants; v++)
+        hc_calib_reset_batch(&r->variants[v].calib, b);
+    cJSON_Delete(root);
     return rc;
 }

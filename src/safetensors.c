@@ -11,11 +11,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "headcal/bytemap.h"
 #include "headcal/error.h"
+#include "headcal/json.h"
 #include "headcal/fileio.h"
 #include "headcal/safetensors.h"
 
-#define MAX_HEADER (100u << 20) /* the reference reader's cap */
+#define MAX_HEADER 100000000u /* the reference reader's cap, in bytes */
 
 static const struct {
     const char *name;
@@ -168,6 +170,109 @@ static int parse_tensor(hc_safetensors *st, const cJSON *e, hc_st_tensor *t, con
     return 0;
 }
 
+/* __metadata__ is a map of strings to strings, as the reference reader's
+ * schema says. */
+static int check_metadata(const char *path, const cJSON *e)
+{
+    if (!cJSON_IsObject(e))
+        return hc_fail(HC_EBAD, "%s: __metadata__ is not an object", path);
+    const cJSON *v;
+    cJSON_ArrayForEach(v, e)
+    {
+        if (!cJSON_IsString(v))
+            return hc_fail(HC_EBAD, "%s: __metadata__ \"%.64s\" is not a string", path, v->string);
+    }
+    return 0;
+}
+
+/* The data section holds the tensors back to back, in offset order, from
+ * its first byte to its last: a hole or trailing bytes would be data no
+ * tensor accounts for, and the reference reader refuses both. */
+static int check_layout(const hc_safetensors *st, const uint8_t *data, size_t data_size)
+{
+    hc_st_tensor *sorted = hc_malloc(((size_t)st->n_tensors + 1) * sizeof *sorted);
+    if (!sorted)
+        return -1;
+    memcpy(sorted, st->tensors, (size_t)st->n_tensors * sizeof *sorted);
+    qsort(sorted, (size_t)st->n_tensors, sizeof *sorted, cmp_begin);
+    const uint8_t *at = data;
+    int rc = 0;
+    for (int i = 0; i < st->n_tensors && !rc; i++) {
+        if (sorted[i].data < at)
+            rc = hc_fail(HC_EBAD, "%s: tensors '%s' and '%s' overlap", st->path, sorted[i - 1].name, sorted[i].name);
+        else if (sorted[i].data > at)
+            rc = hc_fail(HC_EBAD, "%s: tensor '%s': %zu bytes before it belong to no tensor", st->path,
+                         sorted[i].name, (size_t)(sorted[i].data - at));
+        at = sorted[i].data + sorted[i].nbytes;
+    }
+    if (!rc && at != data + data_size)
+        rc = hc_fail(HC_EBAD, "%s: %zu bytes after the last tensor belong to no tensor", st->path,
+                     (size_t)(data + data_size - at));
+    free(sorted);
+    return rc;
+}
+
+static int check_unique(const hc_safetensors *st)
+{
+    hc_bytemap seen;
+    if (hc_bytemap_init(&seen, (size_t)st->n_tensors))
+        return -1;
+    int rc = 0;
+    for (int i = 0; i < st->n_tensors && !rc; i++) {
+        const char *n = st->tensors[i].name;
+        int put = hc_bytemap_put(&seen, n, strlen(n), (uint64_t)i, NULL);
+        if (put == 0)
+            rc = hc_fail(HC_EBAD, "%s: tensor '%s' appears twice", st->path, n);
+        else if (put < 0)
+            rc = -1;
+    }
+    hc_bytemap_free(&seen);
+    return rc;
+}
+
+/* Reads the header of a mapped file whose header length is in range. */
+static int parse_header(hc_safetensors *st, uint64_t hlen)
+{
+    const char *path = st->path;
+    const uint8_t *hdr = st->map + 8;
+    if (!hc_utf8_valid(hdr, (size_t)hlen))
+        return hc_fail(HC_EBAD, "%s: header is not valid UTF-8", path);
+    char *text = hc_malloc((size_t)hlen + 1);
+    if (!text)
+        return -1;
+    memcpy(text, hdr, (size_t)hlen);
+    text[hlen] = 0;
+    cJSON *root;
+    int rc = hc_json_parse(text, (size_t)hlen, path, &root);
+    free(text);
+    if (rc)
+        return -1;
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return hc_fail(HC_EBAD, "%s: header is not a JSON object", path);
+    }
+    const uint8_t *data = hdr + hlen;
+    size_t data_size = st->map_size - 8 - (size_t)hlen;
+    int n = cJSON_GetArraySize(root);
+    st->tensors = hc_calloc((size_t)n + 1, sizeof *st->tensors);
+    rc = st->tensors ? 0 : -1;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, root)
+    {
+        if (rc)
+            break;
+        if (!strcmp(e->string, "__metadata__")) {
+            rc = check_metadata(path, e);
+            continue;
+        }
+        rc = parse_tensor(st, e, &st->tensors[st->n_tensors], data, data_size);
+        if (!rc)
+            st->n_tensors++;
+    }
+    cJSON_Delete(root);
+    return rc || check_unique(st) || check_layout(st, data, data_size) ? -1 : 0;
+}
+
 /* Releases what hc_st_open holds so far; the message is already set. */
 static int open_failed(hc_safetensors *st, int fd)
 {
@@ -208,56 +313,17 @@ int hc_st_open(hc_safetensors *st, const char *path)
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--)
         hlen = (hlen << 8) | st->map[i];
-    if (hlen > MAX_HEADER || hlen > size - 8) {
+    if (hlen > MAX_HEADER) {
+        hc_st_close(st);
+        return hc_fail(HC_EBAD, "%s: header length %llu exceeds the limit of %u bytes", path,
+                       (unsigned long long)hlen, MAX_HEADER);
+    }
+    if (hlen > size - 8) {
         hc_st_close(st);
         return hc_fail(HC_EBAD, "%s: header length %llu exceeds the file (%zu bytes)", path,
                        (unsigned long long)hlen, size);
     }
-    cJSON *root = cJSON_ParseWithLength((const char *)st->map + 8, (size_t)hlen);
-    if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        hc_st_close(st);
-        return hc_fail(HC_EBAD, "%s: header is not a JSON object", path);
-    }
-    const uint8_t *data = st->map + 8 + hlen;
-    size_t data_size = size - 8 - (size_t)hlen;
-    int n = cJSON_GetArraySize(root);
-    st->tensors = hc_calloc((size_t)n + 1, sizeof *st->tensors);
-    int rc = st->tensors ? 0 : -1;
-    const cJSON *e;
-    cJSON_ArrayForEach(e, root)
-    {
-        if (rc)
-            break;
-        if (!strcmp(e->string, "__metadata__")) {
-            if (!cJSON_IsObject(e))
-                rc = hc_fail(HC_EBAD, "%s: __metadata__ is not an object", path);
-            continue;
-        }
-        rc = parse_tensor(st, e, &st->tensors[st->n_tensors], data, data_size);
-        if (!rc)
-            st->n_tensors++;
-    }
-    cJSON_Delete(root);
-    if (!rc) {
-        /* Overlapping tensors would alias each other's data. */
-        hc_st_tensor *sorted = hc_malloc(((size_t)st->n_tensors + 1) * sizeof *sorted);
-        if (!sorted)
-            rc = -1;
-        else {
-            memcpy(sorted, st->tensors, (size_t)st->n_tensors * sizeof *sorted);
-            qsort(sorted, (size_t)st->n_tensors, sizeof *sorted, cmp_begin);
-            for (int i = 1; i < st->n_tensors && !rc; i++)
-                if (sorted[i].data < sorted[i - 1].data + sorted[i - 1].nbytes)
-                    rc = hc_fail(HC_EBAD, "%s: tensors '%s' and '%s' overlap", path, sorted[i - 1].name,
-                                 sorted[i].name);
-            free(sorted);
-        }
-    }
-    for (int i = 0; i < st->n_tensors && !rc; i++)
-        for (int j = 0; j < i && !rc; j++)
-            if (!strcmp(st->tensors[i].name, st->tensors[j].name))
-                rc = hc_fail(HC_EBAD, "%s: tensor '%s' appears twice", path, st->tensors[i].name);
+    int rc = parse_header(st, hlen);
     if (rc) {
         hc_st_close(st);
         return -1;

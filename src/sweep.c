@@ -125,6 +125,15 @@ static int pick_kernel(hc_sweep *sw)
     return 0;
 }
 
+int hc_sweep_kernel_choose(const hc_model *m, const hc_sweep_opts *o, const char **name)
+{
+    hc_sweep sw = {.m = m, .o = *o};
+    if (pick_kernel(&sw))
+        return -1;
+    *name = hc_sweep_kernel_name(&sw);
+    return 0;
+}
+
 /* Partitions the variants into groups of at most max_slots distinct heads. */
 static int make_groups(hc_sweep *sw)
 {

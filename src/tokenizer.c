@@ -19,6 +19,7 @@
 
 #include "headcal/bytemap.h"
 #include "headcal/error.h"
+#include "headcal/json.h"
 #include "headcal/fileio.h"
 #include "headcal/tokenizer.h"
 
@@ -146,10 +147,11 @@ static int load_vocab(hc_tokenizer *tk, const char *path)
     size_t len;
     if (hc_read_file(path, MAX_FILE_BYTES, &text, &len))
         return -1;
-    cJSON *root = cJSON_ParseWithLength(text, len);
+    cJSON *root;
+    int bad = hc_json_parse(text, len, path, &root);
     free(text);
-    if (!root)
-        return hc_fail(HC_EBAD, "%s: not valid JSON", path);
+    if (bad)
+        return -1;
     int rc = -1;
     uint8_t *seen = NULL;
     char sb[40];

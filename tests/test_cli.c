@@ -193,7 +193,9 @@ Test(cli, bad_jsonl_lines_are_named_by_number)
         {"{\"tokens\": [1, 50257]}\n", "bad.jsonl:1: token id 50257 is outside the vocabulary [0, 50257)"},
         {"{\"tokens\": [-1, 2]}\n", "bad.jsonl:1: token id -1 is outside"},
         {"{\"tokens\": [1, 1e300]}\n", "bad.jsonl:1: token id 1e+300 is outside"},
-        {"{\"text\": \"a\\u0000b\"}\n\x01\x02\n", "bad.jsonl:2: not valid JSON"},
+        {"{\"text\": \"ok\"}\n\x01\x02\n", "bad.jsonl:2: not valid JSON"},
+        {"{\"text\": \"Hello there\\u0000 and the rest\"}\n", "bad.jsonl:1: a string holds a NUL character"},
+        {"{\"text\": \"one\"} {\"text\": \"two\"}\n", "bad.jsonl:1: not valid JSON"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         write_text(f, cases[i].content);
@@ -299,7 +301,12 @@ static void m_shape(cJSON *h)
     cJSON_AddItemToArray(s, cJSON_CreateNumber(2));
     cJSON_ReplaceItemInObjectCaseSensitive(tensor(h, "h.0.ln_1.weight"), "shape", s);
 }
-static void m_missing(cJSON *h) { cJSON_DeleteItemFromObjectCaseSensitive(h, "h.1.mlp.c_fc.bias"); }
+static void m_missing(cJSON *h)
+{
+    /* renamed, so its bytes still belong to a tensor */
+    cJSON_AddItemToObject(h, "h.1.mlp.c_fc.bias_renamed", cJSON_DetachItemFromObjectCaseSensitive(h, "h.1.mlp.c_fc.bias"));
+}
+static void m_hole(cJSON *h) { cJSON_DeleteItemFromObjectCaseSensitive(h, "h.1.mlp.c_fc.bias"); }
 
 Test(cli, damaged_checkpoints)
 {
@@ -321,6 +328,7 @@ Test(cli, damaged_checkpoints)
         {m_dtype_unknown, 0, 0, "unknown dtype 'Q4_K'"},
         {m_shape, 0, 0, "tensor 'h.0.ln_1.weight' has shape [8, 2], config says [16]"},
         {m_missing, 0, 0, "tensor 'h.1.mlp.c_fc.bias' is missing"},
+        {m_hole, 0, 0, "bytes before it belong to no tensor"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char name[16];

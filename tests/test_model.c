@@ -99,10 +99,10 @@ Test(safetensors, hostile_headers_are_rejected_with_the_file_named)
     snprintf(shortp, sizeof shortp, "%s/short", dir);
     cr_assert_eq(th_write_file(shortp, "\x10\0\0", 3), 0);
     expect_st_error(shortp, "too short");
-    expect_st_error(raw_st(dir, "empty", "", 0, "", 0), "not a JSON object");
+    expect_st_error(raw_st(dir, "empty", "", 0, "", 0), "not valid JSON");
     expect_st_error(raw_st(dir, "len", "{}", 1000, z, 4), "exceeds the file");
-    expect_st_error(raw_st(dir, "huge", "{}", (uint64_t)1 << 62, z, 4), "exceeds the file");
-    expect_st_error(raw_st(dir, "json", "{\"a\":", 0, z, 4), "not a JSON object");
+    expect_st_error(raw_st(dir, "huge", "{}", (uint64_t)1 << 62, z, 4), "exceeds the limit");
+    expect_st_error(raw_st(dir, "json", "{\"a\":", 0, z, 4), "not valid JSON");
     expect_st_error(raw_st(dir, "arr", "[1,2]", 0, z, 4), "not a JSON object");
     expect_st_error(raw_st(dir, "dtype", "{\"a\":{\"dtype\":\"Q7\",\"shape\":[1],\"data_offsets\":[0,4]}}", 0, z, 4),
                     "unknown dtype");
@@ -126,6 +126,76 @@ Test(safetensors, hostile_headers_are_rejected_with_the_file_named)
     expect_st_error(raw_st(dir, "fields", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1]}}", 0, z, 4), "data_offsets");
     expect_st_error(raw_st(dir, "meta", "{\"__metadata__\":3}", 0, z, 4), "__metadata__");
     expect_st_error("/nonexistent/model.safetensors", "No such file");
+    free(dir);
+}
+
+/* The rules of the reference reader (huggingface/safetensors): one JSON
+ * object in valid UTF-8 and at most 100,000,000 bytes, string metadata,
+ * the tensors covering the data section exactly, names never cut. */
+Test(safetensors, the_reference_readers_rules)
+{
+    char *dir = th_tmpdir("st");
+    float z[4] = {0};
+    const char *one = "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";
+    hc_safetensors st;
+    cr_assert_eq(hc_st_open(&st, raw_st(dir, "ok", one, 0, z, 8)), 0, "%s", hc_errmsg());
+    hc_st_close(&st);
+    char text[512];
+    snprintf(text, sizeof text, "%s   \n", one);
+    cr_assert_eq(hc_st_open(&st, raw_st(dir, "pad", text, 0, z, 8)), 0, "trailing whitespace is padding: %s",
+                 hc_errmsg());
+    hc_st_close(&st);
+    snprintf(text, sizeof text, "%sxyz", one);
+    expect_st_error(raw_st(dir, "after", text, 0, z, 8), "not valid JSON");
+    snprintf(text, sizeof text, "%s{}", one);
+    expect_st_error(raw_st(dir, "two", text, 0, z, 8), "not valid JSON");
+    expect_st_error(raw_st(dir, "trailing", one, 0, z, 12), "4 bytes after the last tensor belong to no tensor");
+    expect_st_error(raw_st(dir, "hole",
+                           "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                           "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}",
+                           0, z, 12),
+                    "tensor 'b': 4 bytes before it belong to no tensor");
+    expect_st_error(raw_st(dir, "start", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 0,
+                           z, 8),
+                    "tensor 'a': 4 bytes before it");
+    expect_st_error(raw_st(dir, "metanum", "{\"__metadata__\":{\"format\":\"pt\",\"step\":3}}", 0, z, 0),
+                    "__metadata__ \"step\" is not a string");
+    cr_assert_eq(hc_st_open(&st, raw_st(dir, "metaok", "{\"__metadata__\":{\"format\":\"pt\"}}", 0, z, 0)), 0,
+                 "%s", hc_errmsg());
+    hc_st_close(&st);
+    expect_st_error(raw_st(dir, "utf8", "{\"\xff\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 0,
+                           z, 4),
+                    "not valid UTF-8");
+    expect_st_error(raw_st(dir, "nul",
+                           "{\"wte.weight\\u0000x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+                           0, z, 4),
+                    "NUL character");
+    expect_st_error(raw_st(dir, "limit", "{}", 100000001, z, 4), "exceeds the limit of 100000000 bytes");
+    expect_st_error(raw_st(dir, "twice",
+                           "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                           "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+                           0, z, 8),
+                    "tensor 'a' appears twice");
+    free(dir);
+}
+
+/* 100,000 tensors, the last two sharing a name: found by a hash, so this
+ * takes milliseconds where comparing every pair took half a minute. */
+Test(safetensors, a_duplicate_among_many_tensors_is_found)
+{
+    char *dir = th_tmpdir("st");
+    enum { N = 100000 };
+    size_t cap = (size_t)N * 80, at = 0;
+    char *h = malloc(cap);
+    at += (size_t)snprintf(h + at, cap - at, "{");
+    for (int i = 0; i < N; i++)
+        at += (size_t)snprintf(h + at, cap - at, "%s\"t%d\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[%d,%d]}",
+                               i ? "," : "", i < N - 1 ? i : N - 2, i, i + 1);
+    snprintf(h + at, cap - at, "}");
+    char *data = calloc(N, 1);
+    expect_st_error(raw_st(dir, "many", h, 0, data, N), "tensor 't99998' appears twice");
+    free(data);
+    free(h);
     free(dir);
 }
 
@@ -286,5 +356,59 @@ Test(model, weight_processing_leaves_probabilities_unchanged)
     free(raw);
     free(proc);
     hc_model_free(&m);
+    free(dir);
+}
+
+/* Sets element i of a tensor in DIR/model.safetensors (F32, F16 or BF16) to
+ * the float v, in place. */
+static void poke(const char *dir, const char *name, size_t i, float v)
+{
+    char path[4300];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    hc_safetensors st;
+    cr_assert_eq(hc_st_open(&st, path), 0, "%s", hc_errmsg());
+    const hc_st_tensor *t = hc_st_find(&st, name);
+    cr_assert_not_null(t, "%s", name);
+    size_t esize = t->nbytes / t->n_elems;
+    long at = (long)(t->data - st.map) + (long)(i * esize);
+    uint16_t h = t->dtype == HC_F16 ? hc_f32_to_f16(v) : hc_f32_to_bf16(v);
+    hc_st_close(&st);
+    FILE *f = fopen(path, "r+b");
+    cr_assert_not_null(f);
+    cr_assert_eq(fseek(f, at, SEEK_SET), 0);
+    cr_assert_eq(esize == 4 ? fwrite(&v, 4, 1, f) : fwrite(&h, 2, 1, f), 1);
+    cr_assert_eq(fclose(f), 0);
+}
+
+Test(model, non_finite_weights_are_refused_by_tensor)
+{
+    static const struct {
+        enum hc_dtype dt;
+        const char *tensor;
+        float v;
+    } cases[] = {
+        {HC_F32, "h.1.attn.c_attn.weight", NAN},
+        {HC_F16, "h.0.mlp.c_fc.bias", INFINITY},
+        {HC_BF16, "wte.weight", -INFINITY},
+        {HC_F32, "ln_f.weight", NAN},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char *dir = th_tmpdir("nan");
+        synth(dir, 2, 2, 16, 8, cases[k].dt, 0, 0, 0);
+        hc_model m;
+        cr_assert_eq(hc_model_load(&m, dir), 0, "%s", hc_errmsg());
+        hc_model_free(&m);
+        poke(dir, cases[k].tensor, 5, cases[k].v);
+        char needle[128];
+        snprintf(needle, sizeof needle, "model.safetensors: tensor '%s' holds a non-finite value", cases[k].tensor);
+        expect_load_error(dir, needle);
+        cr_assert(strstr(hc_errmsg(), "at element 5"), "%s", hc_errmsg());
+        free(dir);
+    }
+    /* an untied head is checked too */
+    char *dir = th_tmpdir("nan");
+    synth(dir, 2, 2, 16, 8, HC_F32, 0, 1, 0);
+    poke(dir, "lm_head.weight", 0, NAN);
+    expect_load_error(dir, "tensor 'lm_head.weight' holds a non-finite value");
     free(dir);
 }

@@ -84,6 +84,7 @@ static hc_results_model test_model(void)
     hc_results_model m = {.path = "/models/synth", .n_layers = 4, .n_heads = 3, .d_model = 16,
                           .d_vocab = VOCAB};
     hc_sha256_buf("model", 5, m.sha256);
+    hc_sha256_buf("config", 6, m.config_sha256);
     return m;
 }
 
@@ -97,7 +98,7 @@ static void make_results(hc_results *r, uint64_t seed, int shard, int n_shards, 
     hc_sha256_buf("data", 4, d.sha256);
     hc_results_params p = {.batch_size = 4, .batches = BATCHES, .seq_len = 16, .top_k = TOPK,
                            .bins = BINS, .ablation = HC_ABLATION_MEAN, .ln = HC_LN_FROZEN,
-                           .shard_index = shard, .shard_count = n_shards};
+                           .shard_index = shard, .shard_count = n_shards, .kernel = "avx512"};
     cr_assert_eq(hc_results_init(r, &m, &d, &p), 0, "%s", hc_errmsg());
     cr_assert_eq(hc_results_add_variant(r, HC_VARIANT_BASELINE, NULL, 0), 0);
     cr_assert_eq(hc_results_add_variant(r, HC_VARIANT_HEAD, &(hc_component){1, 2}, 1), 1);
@@ -190,6 +191,8 @@ Test(results, write_read_round_trip)
 
     cr_assert_str_eq(back.model.path, r.model.path);
     cr_assert_str_eq(back.model.sha256, r.model.sha256);
+    cr_assert_str_eq(back.model.config_sha256, r.model.config_sha256);
+    cr_assert_str_eq(back.params.kernel, "avx512");
     cr_assert_eq(back.model.n_layers, 4);
     cr_assert_eq(back.model.n_heads, 3);
     cr_assert_eq(back.model.d_model, 16);
@@ -561,8 +564,29 @@ Test(results, incompatible_merges_are_refused)
     p.shard_index = 1;
     cr_assert_eq(hc_results_init(&b, &m, &d, &p), 0);
     cr_assert_eq(hc_results_merge(&a, &b, "b.json"), -1);
-    cr_assert(strstr(hc_errmsg(), "b.json: cannot be merged: model.sha256 is "), "%s", hc_errmsg());
+    cr_assert(strstr(hc_errmsg(), "b.json: cannot be merged: model.sha256 (model.safetensors) is "), "%s",
+              hc_errmsg());
     hc_results_free(&b);
+
+    /* The same weights with an edited config.json, or another kernel. */
+    m = a.model;
+    hc_sha256_buf("{\"layer_norm_epsilon\": 1e-3}", 29, m.config_sha256);
+    cr_assert_eq(hc_results_init(&b, &m, &d, &p), 0);
+    cr_assert_eq(hc_results_merge(&a, &b, "b.json"), -1);
+    cr_assert(strstr(hc_errmsg(), "b.json: cannot be merged: model.config_sha256 (config.json) is "), "%s",
+              hc_errmsg());
+    hc_results_free(&b);
+    m = a.model;
+    snprintf(p.kernel, sizeof p.kernel, "%s", strcmp(a.params.kernel, "generic") ? "generic" : "avx512");
+    cr_assert_eq(hc_results_init(&b, &m, &d, &p), 0);
+    cr_assert_eq(hc_results_merge(&a, &b, "b.json"), -1);
+    cr_assert(strstr(hc_errmsg(), "b.json: cannot be merged: params.kernel (the sweep kernel; HEADCAL_KERNEL "
+                                  "chooses it) is "),
+              "%s", hc_errmsg());
+    hc_results_free(&b);
+    snprintf(p.kernel, sizeof p.kernel, "fastest");
+    cr_assert_eq(hc_results_init(&b, &m, &d, &p), -1);
+    cr_assert(strstr(hc_errmsg(), "params.kernel: \"fastest\" is not generic, avx512 or amx"), "%s", hc_errmsg());
 
     /* Same run, other variants. */
     make_results(&b, 7, 1, 2, -1);
@@ -755,4 +779,58 @@ Test(results, sha256_matches_standard_and_sha256sum)
     free(buf);
     free(p);
     free(dir);
+}
+
+/* A small file that describes tables larger than the machine (thousands of
+ * variants of 41 batches × 100,000 bins) is refused before they are
+ * allocated, naming the file. */
+Test(results, a_hostile_size_is_refused_before_allocating)
+{
+    char *dir = th_tmpdir("results"), *path = th_path(dir, "r.json"), *big = th_path(dir, "big.json");
+    hc_results r;
+    make_results(&r, 3, 0, 1, -1);
+    cr_assert_eq(hc_results_write(&r, path), 0, "%s", hc_errmsg());
+    hc_results_free(&r);
+    char *text = th_read(path);
+    cJSON *root = cJSON_Parse(text), *params = cJSON_GetObjectItem(root, "params");
+    cJSON_ReplaceItemInObject(params, "bins", cJSON_CreateNumber(100000));
+    cJSON_ReplaceItemInObject(params, "batches", cJSON_CreateNumber(41));
+    cJSON *vars = cJSON_CreateArray();
+    for (int i = 0; i < 20000; i++)
+        cJSON_AddItemToArray(vars, cJSON_CreateObject());
+    cJSON_ReplaceItemInObject(root, "variants", vars);
+    char *hostile = cJSON_PrintUnformatted(root);
+    cr_assert_eq(th_write_file(big, hostile, strlen(hostile)), 0);
+    cr_assert_eq(hc_results_read(&r, big), -1);
+    cr_assert(strstr(hc_errmsg(), "big.json: 20000 variants of 41 batches x 100000 bins need"), "%s", hc_errmsg());
+    cr_assert(strstr(hc_errmsg(), "more than this machine's"), "%s", hc_errmsg());
+    free(hostile), free(text), free(big), free(path), free(dir);
+    cJSON_Delete(root);
+}
+
+/* 40,000 variants are added and found by id in well under a second's
+ * work: the lookup is a hash, not a scan (a scan made this quadratic). */
+Test(results, many_variants_are_found_by_id)
+{
+    hc_results_model m = test_model();
+    m.n_layers = 200;
+    m.n_heads = 200;
+    hc_results_data d = {.source = "synthetic", .shuffle_seed = -1};
+    hc_sha256_buf("data", 4, d.sha256);
+    hc_results_params p = {.batch_size = 1, .batches = 1, .seq_len = 2, .top_k = 1, .bins = 1, .shard_count = 1};
+    hc_results r;
+    cr_assert_eq(hc_results_init(&r, &m, &d, &p), 0, "%s", hc_errmsg());
+    for (int l = 0; l < 200; l++)
+        for (int h = 0; h < 200; h++)
+            cr_assert_eq(hc_results_add_variant(&r, HC_VARIANT_HEAD, &(hc_component){l, h}, 1), l * 200 + h);
+    cr_assert_eq(hc_results_add_variant(&r, HC_VARIANT_HEAD, &(hc_component){7, 9}, 1), -1);
+    cr_assert(strstr(hc_errmsg(), "variant L7H9 appears twice"), "%s", hc_errmsg());
+    for (int l = 0; l < 200; l++)
+        for (int h = 0; h < 200; h++) {
+            char id[32];
+            hc_component_name((hc_component){l, h}, id, sizeof id);
+            cr_assert_eq(hc_results_find(&r, id), l * 200 + h, "%s", id);
+        }
+    cr_assert_eq(hc_results_find(&r, "L200H0"), -1);
+    hc_results_free(&r);
 }

@@ -52,8 +52,8 @@ int cache_locate(explorer_cache *c, const hc_results *r)
      * (MLPs, joint ablations) serves a request for fewer. */
     const hc_results_params *p = &r->params;
     char key[512], hex[65];
-    snprintf(key, sizeof key, "headcal-tui-cache/2\n%s\n%s\n%lld %d\n%d %d %d %d %d %d %d\n", r->model.sha256,
-             r->data.sha256, (long long)r->data.shuffle_seed, r->data.chunk, p->batch_size, p->batches, p->seq_len,
+    snprintf(key, sizeof key, "headcal-tui-cache/3\n%s %s %s\n%s\n%lld %d\n%d %d %d %d %d %d %d\n", r->model.sha256,
+             r->model.config_sha256, p->kernel, r->data.sha256, (long long)r->data.shuffle_seed, r->data.chunk, p->batch_size, p->batches, p->seq_len,
              p->top_k, p->bins, p->ablation, p->ln);
     hc_sha256_buf(key, strlen(key), hex);
     snprintf(c->path, sizeof c->path, "%s/%s.json", dir, hex);
@@ -65,7 +65,8 @@ int cache_locate(explorer_cache *c, const hc_results *r)
 /* Whether a and b measure the same run (the variants aside). */
 static int same_run(const hc_results *a, const hc_results *b)
 {
-    return !strcmp(a->model.sha256, b->model.sha256) && !strcmp(a->data.sha256, b->data.sha256) &&
+    return !strcmp(a->model.sha256, b->model.sha256) && !strcmp(a->model.config_sha256, b->model.config_sha256) &&
+           !strcmp(a->data.sha256, b->data.sha256) &&
            a->data.shuffle_seed == b->data.shuffle_seed && a->data.chunk == b->data.chunk &&
            !memcmp(&a->params, &b->params, sizeof a->params);
 }

@@ -34,6 +34,10 @@ typedef struct {
     hc_sweep_opts sweep;
     const hc_means *means;      /* mean ablation's means (headcal means --means); NULL: computed here */
     const char *checkpoint;     /* results file written at the start and after every batch; NULL: none */
+    /* Called with batch -1 once the options are accepted, then after each
+     * completed batch (a run's side file); a failure stops the run.  May be NULL. */
+    int (*saved)(void *ctx, const hc_results *r, int batch);
+    void *saved_ctx;
     atomic_int *cancel;         /* set from a signal handler or the UI; may be NULL */
     /* Progress: phase "means" (mean ablation's pre-pass) or "sweep";
      * batches done and to do in this phase. */

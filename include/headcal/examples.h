@@ -68,6 +68,13 @@ int hc_examples_collect(hc_examples *ex, int n, int batch, const hc_sweep_out *o
 /* dst's lists become the n best of dst's and src's (disjoint positions). */
 int hc_examples_merge(hc_examples *dst, const hc_examples *src, int n);
 
+/* dst (empty) becomes src's entries from batch b, in their order.  The
+ * entries of batch b that are among the n best once b completes include
+ * every entry of b among the n best of any later superset of batches, so
+ * the merge of these per-batch slices restores the lists exactly (the
+ * side file of a running run stores them so). */
+int hc_examples_of_batch(hc_examples *dst, const hc_examples *src, int b);
+
 /* What the rest of a results file says an example may hold. */
 typedef struct {
     int n;                         /* the run's N */

@@ -13,7 +13,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
+#include "headcal/bytemap.h"
 #include "headcal/calib.h"
 #include "headcal/component.h"
 #include "headcal/examples.h"
@@ -45,7 +47,8 @@ extern const char *const hc_data_mode_names[2];
 
 typedef struct {
     char path[4096];
-    char sha256[65];        /* 64 lowercase hex digits */
+    char sha256[65];        /* of model.safetensors: 64 lowercase hex digits */
+    char config_sha256[65]; /* of config.json, which changes numbers too ("" in older files) */
     int n_layers, n_heads, d_model, d_vocab;
 } hc_results_model;
 
@@ -62,6 +65,8 @@ typedef struct {
     int ablation, ln;           /* HC_ABLATION_*, HC_LN_* */
     int shard_index, shard_count;
     int examples;               /* N examples kept per list and variant; 0: none (files without them) */
+    char kernel[16];            /* the sweep kernel ("generic", "avx512", "amx"; "" in older
+                                 * files): kernels may round a confidence at a bin edge apart */
 } hc_results_params;
 
 typedef struct {
@@ -71,6 +76,7 @@ typedef struct {
     unsigned char *done;    /* [params.batches]: the batch is complete in every variant */
     int n_variants;
     hc_variant *variants;
+    hc_bytemap by_id;       /* variant id -> index: lookups stay O(1) with 40,000 variants */
 } hc_results;
 
 /* Validates the description of a run and starts its results with no
@@ -122,6 +128,25 @@ int hc_results_merge(hc_results *dst, const hc_results *src, const char *src_pat
  * derived metrics alongside the counts; refuses results that fail
  * hc_results_validate. */
 int hc_results_write(const hc_results *r, const char *path);
+/* Writes the results file's JSON to f (pretty: indented, else one line;
+ * no final newline), a variant at a time, so that memory holds one
+ * variant's tree and not the file's; fails (naming `what`) on invalid
+ * results or out of memory.  Write errors stay on the stream for the
+ * caller's checked flush (hc_atomic_commit) to report with their cause. */
+int hc_results_print(const hc_results *r, FILE *f, const char *what, int pretty);
+/* Results from the text of a results file, validated as hc_results_read. */
+int hc_results_parse(hc_results *r, const char *text, size_t len, const char *what);
+
+/* One completed batch b of r as a single line of JSON (a run's side file
+ * appends one per batch, so a checkpoint costs one batch's counts):
+ * {"batch": b, "positions": n, "variants": [{per-batch tables}, ...]}, the
+ * variants in r's order.  -1 when the stream failed. */
+int hc_results_batch_write(const hc_results *r, int b, FILE *f);
+/* Reads such a line (text[len] == 0) into r and marks the batch done;
+ * refuses a batch outside r's shard or already done.  Call
+ * hc_results_validate after the last. */
+int hc_results_batch_parse(hc_results *r, const char *line, size_t len, const char *what);
+
 /* Reads and validates a results file completely; every problem is one
  * message "FILE: where: what is wrong".  Derived metrics in the file are
  * ignored (recompute with hc_results_metrics). */

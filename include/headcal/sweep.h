@@ -81,6 +81,9 @@ int hc_sweep_new(hc_sweep **sw, const hc_model *m, const hc_variant_spec *vars, 
 void hc_sweep_free(hc_sweep *sw);
 /* The kernel the sweep runs: "amx", "avx512" or "generic". */
 const char *hc_sweep_kernel_name(const hc_sweep *sw);
+/* The name of the kernel a sweep with these options would run on this CPU
+ * (HEADCAL_KERNEL included), without building one: results record it. */
+int hc_sweep_kernel_choose(const hc_model *m, const hc_sweep_opts *o, const char **name);
 /* Required before hc_sweep_batch with mean ablation; sw keeps a pointer. */
 void hc_sweep_set_means(hc_sweep *sw, const hc_means *mn);
 /* Cancellation flag checked between tasks (may be NULL). */

@@ -1,10 +1,12 @@
 /* headcal logits: a model's logits for one sequence, as float32 NPY. */
 #include <getopt.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "headcal/error.h"
+#include "headcal/fileio.h"
 #include "headcal/forward.h"
 #include "headcal/model.h"
 #include "headcal/npy.h"
@@ -71,6 +73,12 @@ int cmd_logits(int argc, char **argv)
                 "logits: usage: headcal logits --model DIR (--tokens \"ID ID...\" | --text STR) [--no-bos] --out FILE.npy");
         return HC_EUSAGE;
     }
+    static const char *const inputs[] = {"model.safetensors", "config.json", "vocab.json", "merges.txt"};
+    for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
+        char in[4200];
+        if (hc_path_join(in, sizeof in, dir, inputs[i]) || hc_refuse_input(out, in, "a model file"))
+            return hc_errstatus();
+    }
     int32_t *ids = NULL;
     size_t n = 0;
     if (tokens && parse_ids(tokens, &ids, &n))
@@ -114,6 +122,10 @@ int cmd_logits(int argc, char **argv)
         hc_acts acts = {.logits = logits};
         rc = !logits || hc_forward(&m, seq, 1, (int)S, &acts);
     }
+    for (size_t i = 0; !rc && i < S * (size_t)m.cfg.d_vocab; i++)
+        if (!isfinite(logits[i]))
+            rc = hc_fail(HC_EBAD, "%s: the model's logits are not finite (position %zu); nothing written", dir,
+                         i / (size_t)m.cfg.d_vocab);
     if (!rc) {
         size_t shape[2] = {S, (size_t)m.cfg.d_vocab};
         rc = hc_npy_write_f32(out, logits, 2, shape);

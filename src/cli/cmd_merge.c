@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "headcal/error.h"
 #include "headcal/means.h"
+#include "headcal/fileio.h"
 #include "headcal/results.h"
 
 /* Refuses a merge that leaves batches out, naming the shards missing from
@@ -65,6 +66,9 @@ int cmd_merge(int argc, char **argv)
         return HC_EUSAGE;
     }
 
+    for (int i = optind; i < argc; i++)
+        if (hc_refuse_input(out, argv[i], "an input"))
+            return HC_EUSAGE;
     hc_results dst, src;
     if (hc_results_read(&dst, argv[optind]))
         return hc_errstatus();

@@ -108,7 +108,7 @@ int cmd_plot(int argc, char **argv)
     if (rc)
         return hc_errstatus();
     hc_results r;
-    if (hc_results_read(&r, argv[optind]))
+    if ((out && hc_refuse_input(out, argv[optind], "the results file")) || hc_results_read(&r, argv[optind]))
         return hc_errstatus();
     hc_draw *d = NULL;
     if (!strcmp(kind, "heatmap")) {
@@ -138,9 +138,10 @@ int cmd_plot(int argc, char **argv)
             size_t len;
             rc = hc_sixel_encode(&cv, &six, &len);
             if (!rc) {
-                FILE *f = out ? fopen(out, "wb") : stdout;
-                if (!f || fwrite(six, 1, len, f) != len || (out ? fclose(f) : fflush(f)))
-                    rc = hc_fail(HC_EBAD, "%s: cannot write", out ? out : "stdout");
+                if (out)
+                    rc = hc_atomic_write(out, six, len);
+                else if (fwrite(six, 1, len, stdout) != len || fflush(stdout))
+                    rc = hc_fail(HC_EBAD, "stdout: cannot write");
                 free(six);
             }
         }

@@ -148,6 +148,9 @@ int cmd_qk(int argc, char **argv)
     }
     hc_qk_result r;
     rc = rc || hc_qk_compute(&m, c.layer, c.head, bags, n_bags, bag_size, &r);
+    for (int i = 0; !rc && i < HC_QK_SIDES * HC_QK_SIDES; i++)
+        if (!isfinite(r.score[i / HC_QK_SIDES][i % HC_QK_SIDES]))
+            rc = hc_fail(HC_EBAD, "%s: the model's attention scores are not finite; nothing printed", dir);
     if (!rc) {
         if (!strcmp(format, "json"))
             rc = print_json(&r);

@@ -1,5 +1,7 @@
 /* headcal run: the sweep as a batch job (ncdu's no-UI mode): results JSON,
  * a progress bar on a terminal, checkpoints after every batch. */
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,14 +17,44 @@
 #include "headcal/error.h"
 #include "headcal/fileio.h"
 #include "headcal/means.h"
+#include "headcal/journal.h"
 #include "run_opts.h"
 
 static atomic_int interrupted;
+static int wake[2] = {-1, -1}; /* the signal handler -> the watchdog */
 
 static void on_signal(int sig)
 {
     (void)sig;
     atomic_store(&interrupted, 1);
+    if (wake[1] >= 0 && write(wake[1], "", 1) < 0) {
+        /* a full pipe already holds a wake-up */
+    }
+}
+
+/* A signal asks the sweep to stop between tasks, but a thread stuck inside
+ * OpenBLAS (which retries a refused buffer allocation forever under
+ * `ulimit -v`) never gets there.  The watchdog gives the run a grace
+ * period after the first signal and exits at once on a second; the side
+ * file only ever holds synced, complete batches, so nothing is lost.
+ * Closing the pipe's write end (the run ended) dismisses it. */
+enum { GRACE_MS = 5000 };
+
+static void *watchdog(void *side)
+{
+    char c;
+    if (read(wake[0], &c, 1) != 1)
+        return NULL;
+    struct pollfd p = {.fd = wake[0], .events = POLLIN};
+    if (poll(&p, 1, GRACE_MS) > 0 && read(wake[0], &c, 1) != 1)
+        return NULL;
+    char msg[4400];
+    int n = snprintf(msg, sizeof msg, "headcal: interrupted: the computation did not stop; the completed batches "
+                     "are saved in %s (run again with --resume to continue)\n", (const char *)side);
+    if (write(2, msg, (size_t)n) < 0) {
+        /* nothing more to do: exiting is the point */
+    }
+    _exit(HC_EBAD);
 }
 
 typedef struct {
@@ -51,11 +83,11 @@ static void progress(void *ctx, const char *phase, int done, int total)
     fflush(stderr);
 }
 
-/* Whether two paths name one existing file. */
-static int same_file(const char *a, const char *b)
+/* The side file's first line when the options are accepted, then a line
+ * per completed batch. */
+static int journal_save(void *ctx, const hc_results *r, int batch)
 {
-    struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    return batch < 0 ? hc_journal_start(ctx, r) : hc_journal_append(ctx, r, batch);
 }
 
 /* The means of `headcal means` for the run r describes. */
@@ -115,30 +147,42 @@ int cmd_run(int argc, char **argv)
         rc = hc_fail(HC_EUSAGE, "run: --out FILE.json is required");
     if (!rc && means_path && o.ablation != HC_ABLATION_MEAN)
         rc = hc_fail(HC_EUSAGE, "run: --means %s needs --ablation mean", means_path);
-    if (!rc && o.data && same_file(out, o.data))
-        rc = hc_fail(HC_EUSAGE, "run: --out %s is the --data file; it would be overwritten", out);
+    if (!rc && o.data)
+        rc = hc_refuse_input(out, o.data, "the --data file");
     if (rc)
         return hc_errstatus();
 
+    /* Locked before anything long: a second run on this --out stops now. */
+    hc_journal j;
+    if (hc_journal_open(&j, out))
+        return hc_errstatus();
     hc_model m;
     hc_tokenizer *tk;
     hc_dataset *ds;
-    if (run_open(&o, &m, 1, &tk, &ds))
+    if (run_open(&o, &m, 1, &tk, &ds)) {
+        hc_journal_close(&j);
         return hc_errstatus();
+    }
     hc_results r = {0};
     rc = run_describe(&r, &o, &m, ds, shard_i, shard_n, heads, mlp, sets);
-    if (!rc && resume && access(out, F_OK) == 0) {
-        /* continue from the batches the file already holds */
-        hc_results prev;
-        rc = hc_results_read(&prev, out);
-        if (!rc && hc_results_compatible(&r, &prev, out)) {
+    int in_side = 0;
+    hc_results prev;
+    /* continue from the side file of an interrupted run, else from a
+     * results file with batches still to do (a merge of some shards) */
+    if (!rc && resume)
+        rc = hc_journal_load(&j, &prev, &in_side);
+    if (!rc && resume && (in_side || access(out, F_OK) == 0)) {
+        const char *from = in_side ? j.path : out;
+        if (!in_side)
+            rc = hc_results_read(&prev, out);
+        if (!rc && hc_results_compatible(&r, &prev, from)) {
             /* the options differ from the interrupted run's: a usage error */
             char msg[1024];
             snprintf(msg, sizeof msg, "%s", hc_errmsg());
             rc = hc_fail(HC_EUSAGE, "%s (--resume needs the options of the run that wrote it)", msg);
         }
         if (!rc && (prev.params.shard_index != shard_i || prev.params.shard_count != shard_n))
-            rc = hc_fail(HC_EUSAGE, "%s: written by shard %d/%d, not %d/%d", out, prev.params.shard_index,
+            rc = hc_fail(HC_EUSAGE, "%s: written by shard %d/%d, not %d/%d", from, prev.params.shard_index,
                          prev.params.shard_count, shard_i, shard_n);
         if (!rc) {
             hc_results_free(&r);
@@ -153,14 +197,32 @@ int cmd_run(int argc, char **argv)
     progress_state ps = {.tty = !quiet && isatty(2)};
     hc_analysis a = {.model = &m, .ds = ds,
                      .sweep = run_opts_sweep(&o), .means = means_path ? &mn : NULL,
-                     .checkpoint = out, .cancel = &interrupted, .progress = progress, .progress_ctx = &ps};
+                     .saved = journal_save, .saved_ctx = &j,
+                     .cancel = &interrupted, .progress = progress, .progress_ctx = &ps};
     struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
+    pthread_t dog;
+    int watched = !rc && pipe(wake) == 0;
+    if (watched && pthread_create(&dog, NULL, watchdog, j.path) != 0) {
+        close(wake[0]), close(wake[1]);
+        wake[0] = wake[1] = -1;
+        watched = 0;
+    }
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     if (!rc)
         rc = hc_analysis_run(&a, &r);
+    if (!rc)
+        rc = hc_journal_finish(&j, &r);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    if (watched) {
+        int w = wake[1];
+        wake[1] = -1;
+        close(w);
+        pthread_join(dog, NULL);
+        close(wake[0]);
+        wake[0] = -1;
+    }
     if (rc && atomic_load(&interrupted)) {
         int done = 0;
         for (int b = 0; b < r.params.batches; b++)
@@ -168,7 +230,7 @@ int cmd_run(int argc, char **argv)
         if (ps.tty)
             fputc('\n', stderr);
         hc_fail(HC_EBAD, "interrupted: %d of %d batches saved in %s (run again with --resume to continue)", done,
-                r.params.batches, out);
+                r.params.batches, j.path);
     }
     if (!rc && r.params.shard_count == 1) {
         /* the explorer opens the same analysis from its cache at once; the
@@ -185,6 +247,7 @@ int cmd_run(int argc, char **argv)
                     mt.value[HC_NLL]);
     }
     hc_means_free(&mn);
+    hc_journal_close(&j);
     hc_results_free(&r);
     hc_dataset_free(ds);
     hc_tokenizer_free(tk);

@@ -1,5 +1,6 @@
 /* headcal: the command-line front end.  Dispatches to one cmd_* per
  * subcommand and is the single place that reports errors to the user. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,6 +40,16 @@ static void usage(FILE *f)
     fprintf(f, "\n`headcal COMMAND --help` lists its options; headcal(1) has the details.\n");
 }
 
+/* What a command printed is only written once stdout is flushed: a full
+ * device or a closed pipe must not pass for success. */
+static int flushed(void)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return 0;
+    fprintf(stderr, "headcal: standard output: write error: %s\n", strerror(errno ? errno : EIO));
+    return HC_EBAD;
+}
+
 int main(int argc, char **argv)
 {
     hc_blas_tune(argv);
@@ -48,11 +59,11 @@ int main(int argc, char **argv)
     }
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))) {
         usage(stdout);
-        return 0;
+        return flushed();
     }
     if (argc >= 2 && !strcmp(argv[1], "--version")) {
         printf("headcal %s\n", PACKAGE_VERSION);
-        return 0;
+        return flushed();
     }
     /* no arguments on a terminal: the explorer on the bundled default */
     const char *name = argc < 2 ? "tui" : argv[1];
@@ -61,10 +72,10 @@ int main(int argc, char **argv)
             continue;
         opterr = 0; /* cli_bad_option reports a bad option, once */
         int rc = argc < 2 ? commands[i].fn(argc, argv) : commands[i].fn(argc - 1, argv + 1);
-        if (rc != 0) {
-            const char *m = hc_errmsg();
-            fprintf(stderr, "headcal: %s\n", *m ? m : "failed");
-        }
+        if (rc == 0)
+            return flushed();
+        const char *m = hc_errmsg();
+        fprintf(stderr, "headcal: %s\n", *m ? m : "failed");
         return rc;
     }
     fprintf(stderr, "headcal: unknown command '%s' (see headcal --help)\n", argv[1]);

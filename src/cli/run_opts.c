@@ -220,10 +220,23 @@ int run_describe(hc_results *r, const run_opts *o, const hc_model *m, const hc_d
                             .top_k = o->top_k, .bins = o->bins, .ablation = o->ablation, .ln = o->ln,
                             .shard_index = shard_i, .shard_count = shard_n, .examples = o->examples};
     char path[4200];
+    const char *kernel;
     snprintf(rm.path, sizeof rm.path, "%s", o->model);
     snprintf(rd.source, sizeof rd.source, "%s", o->data);
-    if (hc_path_join(path, sizeof path, o->model, "model.safetensors") || hc_sha256_file(path, rm.sha256) ||
-        hc_analysis_data_sha256(ds, rd.sha256) || hc_results_init(r, &rm, &rd, &rp))
+    hc_sweep_opts so = run_opts_sweep(o);
+    if (hc_sweep_kernel_choose(m, &so, &kernel))
         return -1;
+    snprintf(rp.kernel, sizeof rp.kernel, "%s", kernel);
+    /* the data's hash is of the token sequences, so it covers the tokenizer */
+    if (hc_path_join(path, sizeof path, o->model, "model.safetensors") || hc_sha256_file(path, rm.sha256) ||
+        hc_path_join(path, sizeof path, o->model, "config.json") || hc_sha256_file(path, rm.config_sha256) ||
+        hc_analysis_data_sha256(ds, rd.sha256))
+        return -1;
+    if (hc_results_init(r, &rm, &rd, &rp)) {
+        /* what it refuses here came from the options (--bins x --batches) */
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", hc_errmsg());
+        return hc_fail(HC_EUSAGE, "%s", msg);
+    }
     return hc_analysis_variants(r, heads, mlp, sets);
 }
