@@ -6,9 +6,9 @@
  *
  * usage: bench_sweep [SEQUENCES [SEQ_LEN [NOTEBOOK_HEADS [BATCH]]]]   (16 100 2 16)
  *
- * The notebook's per-head work is timed on NOTEBOOK_HEADS heads of the
- * first batch and scaled to 144 heads and every batch (each head costs
- * the same); its forward pass runs on every batch. */
+ * The notebook in numpy runs on the first batch only, its per-head work
+ * timed on NOTEBOOK_HEADS heads, and is scaled to 144 heads and every
+ * batch (each head and each token costs the same); headcal runs them all. */
 #include <cJSON.h>
 #include <cblas.h>
 #include <float.h>
@@ -206,10 +206,10 @@ int main(int argc, char **argv)
     cJSON *j = run_numpy(dir, BS, NH);
     if (j) {
         double per_tok = num(j, "baseline_s_per_token") + (nv - 1) * num(j, "head_s_per_token");
-        double np_total = num(j, "load_s") + num(j, "forward_s") + per_tok * P;
+        double np_fwd = num(j, "forward_s_per_token") * B * S, np_total = num(j, "load_s") + np_fwd + per_tok * P;
         printf("notebook in numpy: load %.1f s, forward %.1f s, %.0f head-tokens/s (%d heads timed on %d positions); "
                "end to end %.1f s\n",
-               num(j, "load_s"), num(j, "forward_s"), 1 / num(j, "head_s_per_token"), (int)num(j, "heads_timed"),
+               num(j, "load_s"), np_fwd, 1 / num(j, "head_s_per_token"), (int)num(j, "heads_timed"),
                (int)num(j, "tokens_timed"), np_total);
         printf("speed-up end to end over the notebook in numpy: %.1fx (kernel %s, %d x %d tokens)\n",
                np_total / t_total, kernel, B, S);

@@ -9,10 +9,11 @@ invocation, on the same model and tokens, for its end-to-end comparison.
 
 usage: notebook_numpy.py MODEL_DIR TOKENS.npy BATCH HEADS TIMED_BATCHES
 
-TOKENS.npy holds [sequences, seq_len] token ids (as float32).  HEADS
-heads are timed on each of the first TIMED_BATCHES batches (the cost per
-head and token is the same for every head); the forward pass runs on every
-batch.  Prints one JSON object of seconds."""
+TOKENS.npy holds [sequences, seq_len] token ids (as float32).  Only the
+first TIMED_BATCHES batches run, with HEADS heads each: the cost per token
+of the forward pass, and per head and token of the sweep, is the same for
+every batch and head, so the caller scales them to the whole run.  Prints
+one JSON object of seconds."""
 import json
 import os
 import sys
@@ -126,15 +127,14 @@ def main():
     freq = np.zeros((n_heads + 1, N_BINS), np.int64)
     correct = np.zeros_like(freq)
     t_fwd = t_heads = t_base = 0.0
-    timed_tokens = 0
-    for j in range(0, len(toks_all), batch):
+    timed_tokens = fwd_tokens = 0
+    for j in range(0, min(len(toks_all), batch * timed_batches), batch):
         toks = toks_all[j:j + batch]
         t0 = time.perf_counter()
         logits, results, scale = run_with_cache(P, cfg, toks)
         logits, scale = logits[:, :-1], scale[:, :-1]
         t_fwd += time.perf_counter() - t0
-        if j // batch >= timed_batches:
-            continue
+        fwd_tokens += toks.size
         next_toks = toks[:, 1:]
         timed_tokens += next_toks.size
         t0 = time.perf_counter()
@@ -145,8 +145,8 @@ def main():
             result = results[layer][:, :-1, h] / scale
             calibrate(logits - result @ P["W_U"], next_toks, freq[i + 1], correct[i + 1])
         t_heads += time.perf_counter() - t0
-    print(json.dumps({"load_s": t_load, "forward_s": t_fwd, "baseline_s_per_token": t_base / timed_tokens,
-                      "head_s_per_token": t_heads / n_heads / timed_tokens, "heads_timed": n_heads,
+    print(json.dumps({"load_s": t_load, "forward_s_per_token": t_fwd / fwd_tokens,
+                      "baseline_s_per_token": t_base / timed_tokens, "head_s_per_token": t_heads / n_heads / timed_tokens, "heads_timed": n_heads,
                       "tokens_timed": timed_tokens, "checksum": int(correct.sum())}))
 
 
