@@ -35,7 +35,7 @@
 static double notebook_head(const hc_model *m, const float *r, const float *scale, const float *base, int P, int k)
 {
     int D = m->cfg.d_model, V = m->cfg.d_vocab;
-    float *lg = malloc((size_t)P * V * sizeof(float)), *rs = malloc((size_t)P * D * sizeof(float));
+    float *lg = bench_malloc((size_t)P * V * sizeof(float)), *rs = bench_malloc((size_t)P * D * sizeof(float));
     for (int p = 0; p < P; p++)
         for (int i = 0; i < D; i++)
             rs[(size_t)p * D + i] = r[(size_t)p * D + i] / scale[p];
@@ -114,9 +114,9 @@ int main(int argc, char **argv)
         return 1;
     hc_model_free(&m0);
     int L = cfg.n_layer, H = cfg.n_head, nv = 1 + L * H;
-    int32_t *tok = malloc((size_t)B * S * sizeof *tok);
-    float *tokf = malloc((size_t)B * S * sizeof *tokf);
-    int *len = malloc((size_t)B * sizeof *len);
+    int32_t *tok = bench_malloc((size_t)B * S * sizeof *tok);
+    float *tokf = bench_malloc((size_t)B * S * sizeof *tokf);
+    int *len = bench_malloc((size_t)B * sizeof *len);
     for (int i = 0; i < B * S; i++)
         tokf[i] = (float)(tok[i] = (int32_t)(((unsigned)i * 7919u + 13u) % 50257u));
     for (int b = 0; b < B; b++)
@@ -126,8 +126,8 @@ int main(int argc, char **argv)
     if (hc_npy_write_f32(path, tokf, 2, (size_t[]){(size_t)B, (size_t)S}))
         return 1;
     long P = (long)B * (S - 1);
-    hc_variant_spec *vars = calloc((size_t)nv, sizeof *vars);
-    hc_component *comps = calloc((size_t)nv, sizeof *comps);
+    hc_variant_spec *vars = bench_calloc((size_t)nv, sizeof *vars);
+    hc_component *comps = bench_calloc((size_t)nv, sizeof *comps);
     for (int i = 0; i < L * H; i++) {
         comps[i] = (hc_component){i / H, i % H};
         vars[i + 1] = (hc_variant_spec){1, &comps[i]};
@@ -160,7 +160,7 @@ int main(int argc, char **argv)
     double t_sweep = hc_seconds() - t0, t_total = hc_seconds() - t_start;
     t0 = hc_seconds();
     int nf = B < BS ? B : BS;
-    hc_acts acts = {.resid = malloc((size_t)nf * S * cfg.d_model * sizeof(float))};
+    hc_acts acts = {.resid = bench_malloc((size_t)nf * S * cfg.d_model * sizeof(float))};
     hc_forward(&m, tok, nf, S, &acts);
     double t_fwd = (hc_seconds() - t0) * B / nf;
     free(acts.resid);
@@ -180,9 +180,9 @@ int main(int argc, char **argv)
 
     /* The notebook's algorithm in C, on the first batch, for NH heads. */
     int D = cfg.d_model, V = cfg.d_vocab, N = nf * S;
-    float *z = malloc((size_t)L * N * D * sizeof(float)), *resid = malloc((size_t)N * D * sizeof(float));
-    float *scale = malloc((size_t)N * sizeof(float)), *base = malloc((size_t)N * V * sizeof(float));
-    float *r = malloc((size_t)N * D * sizeof(float));
+    float *z = bench_malloc((size_t)L * N * D * sizeof(float)), *resid = bench_malloc((size_t)N * D * sizeof(float));
+    float *scale = bench_malloc((size_t)N * sizeof(float)), *base = bench_malloc((size_t)N * V * sizeof(float));
+    float *r = bench_malloc((size_t)N * D * sizeof(float));
     hc_acts a2 = {.z = z, .resid = resid, .scale = scale, .logits = base};
     hc_forward(&m, tok, nf, S, &a2);
     t0 = hc_seconds();
