@@ -11,6 +11,7 @@
 #include "headcal/error.h"
 #include <math.h>
 #include "headcal/results.h"
+#include "headcal/sweep.h"
 
 /* Per-variant cells (batches x bins) kept in memory, 48 bytes each. */
 #define CELL_LIMIT (1 << 22)
@@ -66,8 +67,11 @@ static int check_description(const hc_results_model *m, const hc_results_data *d
         in_range("params.shard index", p->shard_index, 0, p->shard_count - 1LL) ||
         in_range("params.examples", p->examples, 0, HC_EXAMPLES_MAX))
         return -1;
-    if (p->kernel[0] && strcmp(p->kernel, "generic") && strcmp(p->kernel, "avx512") && strcmp(p->kernel, "amx"))
-        return hc_fail(HC_EBAD, "params.kernel: \"%s\" is not generic, avx512 or amx", p->kernel);
+    int known = !p->kernel[0];
+    for (int k = HC_KERNEL_GENERIC; k <= HC_KERNEL_AVX512BF16 && !known; k++)
+        known = !strcmp(p->kernel, hc_kernel_name(k));
+    if (!known)
+        return hc_fail(HC_EBAD, "params.kernel: \"%s\" is not generic, avx512, avx512bf16 or amx", p->kernel);
     if ((long long)p->batches * p->bins > CELL_LIMIT)
         return hc_fail(HC_EBAD, "params: %d batches x %d bins exceeds the limit of %d cells",
                        p->batches, p->bins, CELL_LIMIT);

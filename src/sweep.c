@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "headcal/error.h"
 #include "headcal/forward.h"
@@ -32,9 +33,12 @@ struct hc_sweep {
     int n_groups;
     group *groups;
     int max_slots;
-    int kind;      /* HCK_*: with a fused kernel wou is packed (hck_pack) */
+    int kind;      /* HCK_*: wou is packed for it (hck_pack) */
+    hck_fused_fn *fused; /* its fused kernel; NULL on the generic path */
+    int direct;    /* heads multiply W_U directly, W_OU is never formed (hc_sweep_direct) */
     size_t slot_floats;
-    float *wou;    /* [max_slots] × slot_floats: W_OU^h[dh, V], or packed */
+    float *wou;    /* [max_slots] × slot_floats: W_OU^h[dh, V] packed */
+    size_t wou_bytes;
     int wou_group; /* which group wou holds, -1 none */
     const hc_means *means;
     atomic_int *cancel;
@@ -60,7 +64,8 @@ void hc_sweep_free(hc_sweep *sw)
     free(sw->groups);
     free(sw->vars);
     free(sw->comps);
-    free(sw->wou);
+    if (sw->wou)
+        munmap(sw->wou, sw->wou_bytes);
     free(sw);
 }
 
@@ -74,54 +79,84 @@ static int check_component(const hc_config *c, const hc_component *x)
     return 0;
 }
 
-int hc_sweep_kernel_available(int kernel)
+/* HC_KERNEL_* ↔ its name ↔ HCK_*. */
+static const struct {
+    int kernel, kind;
+    const char *name;
+} kernels[] = {{HC_KERNEL_GENERIC, HCK_GENERIC, "generic"},
+               {HC_KERNEL_AVX512, HCK_AVX512, "avx512"},
+               {HC_KERNEL_AVX512BF16, HCK_BF16, "avx512bf16"},
+               {HC_KERNEL_AMX, HCK_AMX, "amx"}};
+enum { N_KERNELS = sizeof kernels / sizeof kernels[0] };
+
+static int kind_of(int kernel)
 {
-    return kernel == HC_KERNEL_AMX ? hck_amx_available() : kernel == HC_KERNEL_AVX512 ? hck_fused_available() : 1;
+    for (int i = 0; i < N_KERNELS; i++)
+        if (kernels[i].kernel == kernel)
+            return kernels[i].kind;
+    return HCK_GENERIC;
 }
 
-/* HC_KERNEL_* → HCK_*: AUTO takes AMX where d_head fills whole tiles
- * (GPT-2's 64), else AVX-512, else the portable path. */
-static int kernel_kind(int k, const hc_config *c)
+const char *hc_kernel_name(int kernel)
 {
-    if (k == HC_KERNEL_AUTO)
-        k = hck_amx_available() && c->d_head % 32 == 0 ? HC_KERNEL_AMX
-            : hck_fused_available()                    ? HC_KERNEL_AVX512
-                                                       : HC_KERNEL_GENERIC;
-    return k == HC_KERNEL_AMX ? HCK_AMX : k == HC_KERNEL_AVX512 ? HCK_AVX512 : HCK_GENERIC;
+    for (int i = 0; i < N_KERNELS; i++)
+        if (kernels[i].kernel == kernel)
+            return kernels[i].name;
+    return "auto";
+}
+
+int hc_sweep_kernel_available(int kernel)
+{
+    int kind = kind_of(kernel);
+    return kind == HCK_GENERIC || hck_fused(kind);
+}
+
+/* AUTO takes AMX where d_head fills whole tiles (GPT-2's 64), else the
+ * float AVX-512 kernel — on CPUs with AVX512_BF16 but no AMX (AMD Zen 4
+ * and 5) the vdpbf16ps kernel measured slower than float FMAs
+ * (docs/benchmarks.md) — else the portable path. */
+static int resolve(int k, const hc_config *c)
+{
+    if (k != HC_KERNEL_AUTO)
+        return k;
+    return hck_fused(HCK_AMX) && c->d_head % 32 == 0 ? HC_KERNEL_AMX
+           : hck_fused(HCK_AVX512)                   ? HC_KERNEL_AVX512
+                                                     : HC_KERNEL_GENERIC;
 }
 
 size_t hc_sweep_head_bytes(const hc_config *c, int kernel)
 {
-    int kind = kernel_kind(kernel, c);
-    return (kind == HCK_GENERIC ? (size_t)c->d_head * c->d_vocab : hck_packed_floats(kind, c->d_head, c->d_vocab)) *
-           sizeof(float);
+    return hck_packed_floats(kind_of(resolve(kernel, c)), c->d_head, c->d_vocab) * sizeof(float);
 }
 
-const char *hc_sweep_kernel_name(const hc_sweep *sw)
+int hc_sweep_direct(const hc_config *c, long positions)
 {
-    return sw->kind == HCK_AMX ? "amx" : sw->kind == HCK_AVX512 ? "avx512" : "generic";
+    return positions > 0 && positions * (c->d_model - c->d_head) < (long)c->d_head * c->d_model;
 }
+
+const char *hc_sweep_kernel_name(const hc_sweep *sw) { return hc_kernel_name(sw->o.kernel); }
 
 static int pick_kernel(hc_sweep *sw)
 {
     int k = sw->o.kernel;
     const char *env = getenv("HEADCAL_KERNEL");
     if (k == HC_KERNEL_AUTO && env && *env) {
-        if (!strcmp(env, "generic"))
-            k = HC_KERNEL_GENERIC;
-        else if (!strcmp(env, "avx512"))
-            k = HC_KERNEL_AVX512;
-        else if (!strcmp(env, "amx"))
-            k = HC_KERNEL_AMX;
-        else
-            return hc_fail(HC_EUSAGE, "HEADCAL_KERNEL=%s: expected generic, avx512 or amx", env);
+        int i = 0;
+        while (i < N_KERNELS && strcmp(env, kernels[i].name))
+            i++;
+        if (i == N_KERNELS)
+            return hc_fail(HC_EUSAGE, "HEADCAL_KERNEL=%s: expected generic, avx512, avx512bf16 or amx", env);
+        k = kernels[i].kernel;
     }
+    k = resolve(k, &sw->m->cfg);
     if (!hc_sweep_kernel_available(k))
-        return hc_fail(HC_EUSAGE, k == HC_KERNEL_AMX
-                                      ? "the amx kernel needs a CPU with AMX-BF16 and AVX-512, and Linux's permission"
-                                      : "the avx512 kernel needs a CPU with AVX-512F and DQ; this one lacks them");
+        return hc_fail(HC_EUSAGE,
+                       k == HC_KERNEL_AMX          ? "the amx kernel needs a CPU with AMX-BF16 and AVX-512, and Linux's permission"
+                       : k == HC_KERNEL_AVX512BF16 ? "the avx512bf16 kernel needs a CPU with AVX512_BF16; this one lacks it"
+                                                   : "the avx512 kernel needs a CPU with AVX-512F and DQ; this one lacks them");
     sw->o.kernel = k;
-    sw->kind = kernel_kind(k, &sw->m->cfg);
+    sw->kind = kind_of(k);
+    sw->fused = hck_fused(sw->kind);
     return 0;
 }
 
@@ -133,6 +168,10 @@ int hc_sweep_kernel_choose(const hc_model *m, const hc_sweep_opts *o, const char
     *name = hc_sweep_kernel_name(&sw);
     return 0;
 }
+
+/* Whether member x multiplies W_U itself (rank d_model): an MLP, or a
+ * head when the run takes the direct path. */
+static int through_wu(const hc_sweep *sw, const hc_component *x) { return x->head == HC_MLP || sw->direct; }
 
 /* Partitions the variants into groups of at most max_slots distinct heads. */
 static int make_groups(hc_sweep *sw)
@@ -160,7 +199,7 @@ static int make_groups(hc_sweep *sw)
             need = 0;
             for (int i = 0; i < vs->n; i++) {
                 const hc_component *x = &vs->c[i];
-                if (x->head != HC_MLP && g->slot[x->layer * c->n_head + x->head] < 0)
+                if (!through_wu(sw, x) && g->slot[x->layer * c->n_head + x->head] < 0)
                     need++;
             }
             if (g->n_slots + need <= sw->max_slots)
@@ -174,7 +213,7 @@ static int make_groups(hc_sweep *sw)
         for (int i = 0; i < vs->n; i++) {
             const hc_component *x = &vs->c[i];
             int hid = x->layer * c->n_head + x->head;
-            if (x->head != HC_MLP && g->slot[hid] < 0) {
+            if (!through_wu(sw, x) && g->slot[hid] < 0) {
                 g->slot[hid] = g->n_slots;
                 g->heads[g->n_slots++] = hid;
             }
@@ -226,12 +265,13 @@ int hc_sweep_new(hc_sweep **out, const hc_model *m, const hc_variant_spec *vars,
         hc_sweep_free(sw);
         return -1;
     }
+    sw->direct = hc_sweep_direct(&m->cfg, o->positions);
     size_t per_slot = hc_sweep_head_bytes(&m->cfg, sw->o.kernel);
     sw->slot_floats = per_slot / sizeof(float);
     size_t lh = (size_t)m->cfg.n_layer * m->cfg.n_head;
     sw->max_slots = o->mem_budget ? (int)(o->mem_budget / per_slot < lh ? o->mem_budget / per_slot : lh) : (int)lh;
     for (int i = 0; sw->max_slots == 0 && i < total; i++)
-        if (sw->comps[i].head != HC_MLP) {
+        if (!through_wu(sw, &sw->comps[i])) {
             hc_sweep_free(sw);
             return hc_fail(HC_EUSAGE, "--mem %zu MB cannot hold one head's W_OU (%zu MB); raise --mem",
                            o->mem_budget >> 20, (per_slot + (1u << 20) - 1) >> 20);
@@ -244,8 +284,19 @@ int hc_sweep_new(hc_sweep **out, const hc_model *m, const hc_variant_spec *vars,
     for (int g = 0; g < sw->n_groups; g++)
         slots = sw->groups[g].n_slots > slots ? sw->groups[g].n_slots : slots;
     sw->max_slots = slots;
-    /* 64-byte alignment: the fused kernel loads whole cache lines */
-    if (slots && !(sw->wou = aligned_alloc(64, ((size_t)slots * per_slot + 63) & ~(size_t)63))) {
+    /* Mapped, not malloc'ed: page-aligned (the kernels load whole cache
+     * lines) and in huge pages where the system allows, since a fresh
+     * page's first write costs more than packing it (GPT-2 small's cache
+     * is 1.8 GB). */
+    sw->wou_bytes = (size_t)slots * per_slot;
+    if (slots && (sw->wou = mmap(NULL, sw->wou_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) ==
+                     MAP_FAILED)
+        sw->wou = NULL;
+#ifdef MADV_HUGEPAGE
+    if (sw->wou)
+        madvise(sw->wou, sw->wou_bytes, MADV_HUGEPAGE);
+#endif
+    if (slots && !sw->wou) {
         hc_sweep_free(sw);
         return hc_fail(HC_EBAD, "out of memory for W_OU (%zu MB); lower --mem", (size_t)slots * per_slot >> 20);
     }
@@ -261,31 +312,134 @@ void hc_sweep_set_tick(hc_sweep *sw, void (*tick)(void *ctx, int done, int total
     sw->tick_ctx = ctx;
 }
 
+/* Columns of W_U per W_OU product: a layer's heads at once are a
+ * [d_model, 2048] block (6 MB for GPT-2), large enough for OpenBLAS to
+ * run at its peak, small enough to pack while it is warm in cache. */
+enum { WOU_COLS = 2048 };
+
+/* One product's packing: each head of the layer's range [h0, h1) that the
+ * group holds, its rows of tmp[(h1−h0)·dh, nc] packed into its slot. */
+typedef struct {
+    hc_sweep *sw;
+    const group *g;
+    const float *tmp;
+    int l, h0, c0, nc;
+} pack_ctx;
+
+static int pack_task(void *vctx, int task, int worker)
+{
+    const pack_ctx *pc = vctx;
+    const hc_sweep *sw = pc->sw;
+    const hc_config *c = &sw->m->cfg;
+    int slot = pc->g->slot[pc->l * c->n_head + pc->h0 + task];
+    if (slot >= 0)
+        hck_pack(sw->kind, pc->tmp + (size_t)task * c->d_head * WOU_COLS, WOU_COLS, c->d_head, c->d_vocab, pc->c0,
+                 pc->nc, sw->wou + (size_t)slot * sw->slot_floats);
+    return 0;
+}
+
 /* W_OU^h[dh, V] = W_O^h[dh, D] · W_U[D, V] for every head of group g,
- * packed for the fused kernel.  Runs outside the pool so OpenBLAS may use
- * every core. */
+ * packed for the kernel.  Per layer, the rows of W_O from the group's
+ * first to its last head of that layer go through W_U together, a block
+ * of columns at a time: one large sgemm on every core (outside the pool,
+ * so OpenBLAS threads it), then the heads' slices packed in the pool. */
 static int load_group(hc_sweep *sw, int gi)
 {
     if (sw->wou_group == gi)
         return 0;
     const hc_config *c = &sw->m->cfg;
     const group *g = &sw->groups[gi];
-    int D = c->d_model, dh = c->d_head, V = c->d_vocab;
-    float *tmp = NULL;
-    if (sw->kind != HCK_GENERIC && g->n_slots && !(tmp = hc_malloc((size_t)dh * V * sizeof(float))))
+    int D = c->d_model, dh = c->d_head, V = c->d_vocab, H = c->n_head;
+    float *tmp = g->n_slots ? hc_malloc((size_t)D * WOU_COLS * sizeof(float)) : NULL;
+    if (g->n_slots && !tmp)
         return -1;
-    for (int s = 0; s < g->n_slots; s++) {
-        int l = g->heads[s] / c->n_head, h = g->heads[s] % c->n_head;
-        const float *wo = sw->m->p.w_o + (size_t)l * D * D + (size_t)h * dh * D;
-        float *dst = sw->wou + (size_t)s * sw->slot_floats;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, dh, V, D, 1.0f, wo, D, sw->m->p.w_u, V, 0.0f,
-                    sw->kind != HCK_GENERIC ? tmp : dst, V);
-        if (sw->kind != HCK_GENERIC)
-            hck_pack(sw->kind, tmp, dh, V, dst);
+    int rc = 0;
+    for (int l = 0; l < c->n_layer && !rc; l++) {
+        int h0 = H, h1 = 0;
+        for (int h = 0; h < H; h++)
+            if (g->slot[l * H + h] >= 0) {
+                h0 = h < h0 ? h : h0;
+                h1 = h + 1;
+            }
+        for (int c0 = 0; c0 < V && h0 < h1 && !rc; c0 += WOU_COLS) {
+            int nc = V - c0 < WOU_COLS ? V - c0 : WOU_COLS;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (h1 - h0) * dh, nc, D, 1.0f,
+                        sw->m->p.w_o + (size_t)l * D * D + (size_t)h0 * dh * D, D, sw->m->p.w_u + c0, V, 0.0f, tmp,
+                        WOU_COLS);
+            pack_ctx pc = {sw, g, tmp, l, h0, c0, nc};
+            rc = hc_pool_run(sw->o.threads, h1 - h0, pack_task, &pc, sw->cancel);
+        }
     }
     free(tmp);
-    sw->wou_group = gi;
-    return 0;
+    sw->wou_group = rc ? -1 : gi;
+    return rc ? hc_fail(HC_EBAD, "cancelled") : 0;
+}
+
+static int member_k(const hc_sweep *sw, const hc_component *x)
+{
+    return through_wu(sw, x) ? sw->m->cfg.d_model : sw->m->cfg.d_head;
+}
+
+/* Per-worker scratch of one tile task, carved from one allocation by a
+ * layout computed once per group (scratch_plan): every part is
+ * 64-byte aligned for the kernels' whole-cache-line loads. */
+typedef struct {
+    float *base;  /* [TILE_T, TILE_V] the baseline logits of a vocabulary tile */
+    float *buf;   /* [TILE_T, TILE_V] one variant's logits (generic) or its MLP-updated base (fused) */
+    float *r;     /* [TILE_T, D] the members' output, for the recomputed scale */
+    float *zh;    /* [TILE_T, d_head] a head's activation before W_O (direct path) */
+    float *alpha; /* [nv, TILE_T] the base scale σ/σ' per variant */
+    float *a;     /* every member of every variant: [Tp, K] scaled by 1/σ' */
+    uint16_t *a16;/* bf16x3 kernels: the heads' a split (hck_split_rows) */
+    hck_row *rows;/* [nv, TILE_T] */
+    float *tk;    /* [nv, TILE_T, k] */
+    int32_t *ti;  /* [nv, TILE_T, k] */
+    hck_seg *seg; /* fused kernels: one variant's head members */
+} tile_scratch;
+
+typedef struct {
+    size_t base, buf, r, zh, alpha, a, a16, rows, tk, ti, seg, bytes;
+} scratch_layout;
+
+static scratch_layout scratch_plan(const hc_sweep *sw, const group *g)
+{
+    const hc_config *c = &sw->m->cfg;
+    const size_t nv = (size_t)(g->v1 - g->v0), k = (size_t)sw->o.top_k;
+    size_t a = 0, a16 = 0, members = 1;
+    for (int v = g->v0; v < g->v1; v++) {
+        members = (size_t)sw->vars[v].n > members ? (size_t)sw->vars[v].n : members;
+        for (int i = 0; i < sw->vars[v].n; i++) {
+            const hc_component *x = &sw->vars[v].c[i];
+            a += (size_t)TILE_T * member_k(sw, x);
+            if (hck_splits(sw->kind) && !through_wu(sw, x))
+                a16 += (size_t)2 * TILE_T * hck_amx_depth(c->d_head);
+        }
+    }
+    scratch_layout l;
+    size_t at = 0;
+#define PART(field, bytes) (l.field = at, at = (at + (bytes) + 63) & ~(size_t)63)
+    PART(base, (size_t)TILE_T * TILE_V * sizeof(float));
+    PART(buf, (size_t)TILE_T * TILE_V * sizeof(float));
+    PART(r, (size_t)TILE_T * c->d_model * sizeof(float));
+    PART(zh, (size_t)TILE_T * c->d_head * sizeof(float));
+    PART(alpha, nv * TILE_T * sizeof(float));
+    PART(a, a * sizeof(float));
+    PART(a16, a16 * sizeof(uint16_t));
+    PART(rows, nv * TILE_T * sizeof(hck_row));
+    PART(tk, nv * TILE_T * k * sizeof(float));
+    PART(ti, nv * TILE_T * k * sizeof(int32_t));
+    PART(seg, members * sizeof(hck_seg));
+#undef PART
+    l.bytes = at;
+    return l;
+}
+
+static tile_scratch scratch_carve(const scratch_layout *l, char *mem)
+{
+    return (tile_scratch){(float *)(mem + l->base), (float *)(mem + l->buf),   (float *)(mem + l->r),
+                          (float *)(mem + l->zh),   (float *)(mem + l->alpha), (float *)(mem + l->a),
+                          (uint16_t *)(mem + l->a16), (hck_row *)(mem + l->rows), (float *)(mem + l->tk),
+                          (int32_t *)(mem + l->ti), (hck_seg *)(mem + l->seg)};
 }
 
 /* Everything the tile tasks of one batch and one group share. */
@@ -295,23 +449,16 @@ typedef struct {
     const float *z, *mlp, *resid, *scale, *xn; /* forward activations */
     const int32_t *tok_of;                     /* [P] token index (b*S + t) of each scored position */
     hc_sweep_out *out;
-    /* per-worker scratch, sized for the group */
-    float **scratch;
-    size_t scratch_floats;
-    hck_seg **seg; /* per worker: the head members of one variant (fused kernel) */
+    scratch_layout layout;
+    char **scratch; /* per worker, layout.bytes */
 } batch_ctx;
 
-static int member_k(const hc_config *c, const hc_component *x)
-{
-    return x->head != HC_MLP ? c->d_head : c->d_model;
-}
-
-/* The activation of member x at token n, minus its per-position mean
- * under mean ablation: a[K]. */
+/* The activation of member x (its own width: d_head or d_model) at token
+ * n, minus its per-position mean under mean ablation: a[K]. */
 static void member_act(const batch_ctx *bc, const hc_component *x, int n, float *a)
 {
     const hc_config *c = &bc->sw->m->cfg;
-    int D = c->d_model, K = member_k(c, x), col = x->head != HC_MLP ? x->head * c->d_head : 0;
+    int D = c->d_model, K = x->head != HC_MLP ? c->d_head : D, col = x->head != HC_MLP ? x->head * c->d_head : 0;
     const float *src = (x->head != HC_MLP ? bc->z : bc->mlp) + ((size_t)x->layer * bc->N + n) * D + col;
     memcpy(a, src, (size_t)K * sizeof(float));
     const hc_means *mn = bc->sw->means;
@@ -326,77 +473,62 @@ static void member_act(const batch_ctx *bc, const hc_component *x, int n, float 
     }
 }
 
-/* Floats of scratch for the members' activations of group g: a (all
- * members) and a16 (the heads' activations split for AMX). */
-static void member_floats(const hc_sweep *sw, const group *g, size_t *a, size_t *a16)
+/* Fills a[Tp, K] with member x's activations at the tile's T positions
+ * (rows past T zero, for the kernels' row blocks); a head on the direct
+ * path is taken through its W_O, to rank d_model. */
+static void member_rows(const batch_ctx *bc, const tile_scratch *ts, const hc_component *x, int p0, int T, int Tp,
+                        float *a)
 {
+    const hc_sweep *sw = bc->sw;
     const hc_config *c = &sw->m->cfg;
-    *a = *a16 = 0;
-    for (int v = g->v0; v < g->v1; v++)
-        for (int i = 0; i < sw->vars[v].n; i++) {
-            int K = member_k(c, &sw->vars[v].c[i]);
-            *a += (size_t)TILE_T * K;
-            if (sw->kind == HCK_AMX && sw->vars[v].c[i].head != HC_MLP)
-                *a16 += (size_t)TILE_T * hck_amx_depth(K);
-        }
+    const int K = member_k(sw, x), D = c->d_model, dh = c->d_head;
+    const int wide_head = x->head != HC_MLP && sw->direct;
+    for (int t = 0; t < T; t++)
+        member_act(bc, x, bc->tok_of[p0 + t], wide_head ? ts->zh + (size_t)t * dh : a + (size_t)t * K);
+    if (wide_head)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, dh, 1.0f, ts->zh, dh,
+                    sw->m->p.w_o + (size_t)x->layer * D * D + (size_t)x->head * dh * D, D, 0.0f, a, D);
+    memset(a + (size_t)T * K, 0, (size_t)(Tp - T) * K * sizeof(float));
 }
 
-static int tile_task(void *vctx, int task, int worker)
+/* Per variant of the group: every member's activations at the tile's
+ * positions, scaled by 1/σ', the base scale α = σ/σ', and for the bf16x3
+ * kernels the heads' activations split. */
+static void prepare_members(const batch_ctx *bc, const tile_scratch *ts, int p0, int T, int Tp)
 {
-    const batch_ctx *bc = vctx;
     hc_sweep *sw = bc->sw;
     const hc_config *c = &sw->m->cfg;
     const group *g = &sw->groups[bc->gi];
-    const int D = c->d_model, V = c->d_vocab, k = sw->o.top_k, nv = g->v1 - g->v0;
-    const int p0 = task * TILE_T, T = bc->P - p0 < TILE_T ? bc->P - p0 : TILE_T;
-    /* rows of each member's activations, padded for the fused kernel's row blocks */
-    const int Tp = (T + HCK_ROW_PAD - 1) / HCK_ROW_PAD * HCK_ROW_PAD;
-    const float *W_U = sw->m->p.w_u, *b_U = sw->m->p.b_u;
-
-    /* scratch layout: base[T, TILE_V] | buf[T, TILE_V] | r[T, D] | alpha[nv, T] |
-     * A (all members of all variants, [T, K] each) | A16 (AMX: the heads' A split) | rows | tk | ti */
-    float *base = bc->scratch[worker], *buf = base + TILE_T * TILE_V;
-    float *r = buf + TILE_T * TILE_V, *alpha = r + (size_t)TILE_T * D, *A = alpha + (size_t)nv * TILE_T;
-    size_t a_floats, a16_floats;
-    member_floats(sw, g, &a_floats, &a16_floats);
-    uint16_t *A16 = (uint16_t *)(A + a_floats), *a16 = A16;
-    hck_row *rows = (hck_row *)(A + a_floats + a16_floats);
-    float *tk = (float *)(rows + (size_t)nv * TILE_T);
-    int32_t *ti = (int32_t *)(tk + (size_t)nv * TILE_T * k);
-    int32_t target[TILE_T];
-
-    for (int t = 0; t < T; t++)
-        target[t] = bc->out->target[p0 + t];
-    const float *xn = bc->xn + (size_t)p0 * D;
-    /* Per variant: members' activations scaled by 1/σ' and the base scale α. */
-    float *a = A;
+    const int D = c->d_model;
+    float *a = ts->a;
+    uint16_t *a16 = ts->a16;
     for (int v = g->v0; v < g->v1; v++) {
         const hc_variant_spec *vs = &sw->vars[v];
-        float *alpha_v = alpha + (size_t)(v - g->v0) * TILE_T, *a_v = a;
-        if (sw->o.ln == HC_LN_RECOMPUTE && vs->n)
-            memset(r, 0, (size_t)T * D * sizeof(float));
+        float *alpha_v = ts->alpha + (size_t)(v - g->v0) * TILE_T, *a_v = a;
+        const int recompute = sw->o.ln == HC_LN_RECOMPUTE && vs->n;
+        if (recompute)
+            memset(ts->r, 0, (size_t)T * D * sizeof(float));
         for (int i = 0; i < vs->n; i++) {
             const hc_component *x = &vs->c[i];
-            int K = member_k(c, x);
-            for (int t = 0; t < T; t++)
-                member_act(bc, x, bc->tok_of[p0 + t], a + (size_t)t * K);
-            memset(a + (size_t)T * K, 0, (size_t)(Tp - T) * K * sizeof(float));
-            if (sw->o.ln == HC_LN_RECOMPUTE) {
+            const int K = member_k(sw, x);
+            member_rows(bc, ts, x, p0, T, Tp, a);
+            if (recompute) {
                 /* r[T, D] += a[T, K] · (W_O^h[K, D] or I) */
-                if (x->head != HC_MLP)
+                if (!through_wu(sw, x))
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, K, 1.0f, a, K,
-                                sw->m->p.w_o + (size_t)x->layer * D * D + (size_t)x->head * K * D, D, 1.0f, r, D);
+                                sw->m->p.w_o + (size_t)x->layer * D * D + (size_t)x->head * K * D, D, 1.0f, ts->r,
+                                D);
                 else
                     for (size_t j = 0; j < (size_t)T * D; j++)
-                        r[j] += a[j];
+                        ts->r[j] += a[j];
             }
             a += (size_t)Tp * K;
         }
         for (int t = 0; t < T; t++) {
             float sigma = bc->scale[bc->tok_of[p0 + t]], sigma2 = sigma;
-            if (sw->o.ln == HC_LN_RECOMPUTE && vs->n) {
+            if (recompute) {
                 /* σ' of the residual without the members' output */
-                const float *x0 = bc->resid + (size_t)bc->tok_of[p0 + t] * D, *rt = r + (size_t)t * D;
+                const float *x0 = bc->resid + (size_t)bc->tok_of[p0 + t] * D, *rt = ts->r + (size_t)t * D;
                 double s = 0, ss = 0;
                 for (int j = 0; j < D; j++)
                     s += x0[j] - rt[j];
@@ -408,109 +540,142 @@ static int tile_task(void *vctx, int task, int worker)
                 sigma2 = (float)sqrt(ss / D + c->ln_eps);
             }
             alpha_v[t] = sigma / sigma2;
-            float inv = 1.0f / sigma2;
-            float *row = a_v;
+            float inv = 1.0f / sigma2, *row = a_v;
             for (int i = 0; i < vs->n; i++) {
-                int K = member_k(c, &vs->c[i]);
+                int K = member_k(sw, &vs->c[i]);
                 for (int j = 0; j < K; j++)
                     row[(size_t)t * K + j] *= inv;
                 row += (size_t)Tp * K;
             }
         }
-        for (int i = 0; sw->kind == HCK_AMX && i < vs->n; i++) {
-            int K = member_k(c, &vs->c[i]);
-            if (vs->c[i].head != HC_MLP) {
+        for (int i = 0; hck_splits(sw->kind) && i < vs->n; i++) {
+            const int K = member_k(sw, &vs->c[i]);
+            if (!through_wu(sw, &vs->c[i])) {
                 hck_split_rows(a_v, Tp, K, a16);
                 a16 += (size_t)2 * Tp * hck_amx_depth(K);
             }
             a_v += (size_t)Tp * K;
         }
     }
-    hck_rows_init(rows, tk, ti, nv * TILE_T, k);
-    for (int v0 = 0; v0 < V; v0 += TILE_V) {
-        int vt = V - v0 < TILE_V ? V - v0 : TILE_V;
-        /* base[T, vt] = x̂[T, D] · W_U[D, v0:v0+vt] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, vt, D, 1.0f, xn, D, W_U + v0, V, 0.0f, base, vt);
-        if (sw->kind != HCK_GENERIC) /* the baseline's logits, which frozen-scale variants start from */
-            for (int t = 0; t < T; t++)
-                for (int j = 0; j < vt; j++)
-                    base[t * vt + j] += b_U[v0 + j];
-        a = A;
-        a16 = A16;
-        for (int v = g->v0; v < g->v1; v++) {
-            const hc_variant_spec *vs = &sw->vars[v];
-            const float *alpha_v = alpha + (size_t)(v - g->v0) * TILE_T;
-            size_t ro = (size_t)(v - g->v0) * TILE_T;
-            if (sw->kind != HCK_GENERIC) {
-                /* MLP members (rank d_model) go through OpenBLAS into buf,
-                 * which then stands in for α·base; heads go to the kernel. */
-                int has_mlp = 0, ns = 0;
-                for (int i = 0; i < vs->n; i++)
-                    has_mlp |= vs->c[i].head == HC_MLP;
-                /* α = 1 exactly with the scale frozen (σ/σ) and for the baseline */
-                const float *al = sw->o.ln == HC_LN_RECOMPUTE && vs->n ? alpha_v : NULL;
-                if (has_mlp)
-                    for (int t = 0; t < T; t++)
-                        for (int j = 0; j < vt; j++)
-                            buf[t * vt + j] = al ? al[t] * (base[t * vt + j] - b_U[v0 + j]) + b_U[v0 + j]
-                                                 : base[t * vt + j];
-                for (int i = 0; i < vs->n; i++) {
-                    const hc_component *x = &vs->c[i];
-                    int K = member_k(c, x);
-                    if (x->head == HC_MLP)
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, vt, K, -1.0f, a, K, W_U + v0, V,
-                                    1.0f, buf, vt);
-                    else {
-                        bc->seg[worker][ns++] = (hck_seg){
-                            a, a16, K, Tp, sw->wou + (size_t)g->slot[x->layer * c->n_head + x->head] * sw->slot_floats};
-                        if (sw->kind == HCK_AMX)
-                            a16 += (size_t)2 * Tp * hck_amx_depth(K);
-                    }
-                    a += (size_t)Tp * K;
-                }
-                (sw->kind == HCK_AMX ? hck_amx_update : hck_avx512_update)(
-                    bc->seg[worker], ns, T, has_mlp ? buf : base, vt, has_mlp ? NULL : al, b_U + v0, v0, vt, target,
-                    rows + ro, tk + ro * k, ti + ro * k, k);
-                continue;
-            }
-            for (int t = 0; t < T; t++)
-                for (int j = 0; j < vt; j++)
-                    buf[t * vt + j] = alpha_v[t] * base[t * vt + j] + b_U[v0 + j];
-            for (int i = 0; i < vs->n; i++) {
-                const hc_component *x = &vs->c[i];
-                int K = member_k(c, x);
-                const float *B = x->head != HC_MLP ? sw->wou + (size_t)g->slot[x->layer * c->n_head + x->head] *
-                                                                   sw->slot_floats
-                                                   : W_U;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, vt, K, -1.0f, a, K, B + v0, V, 1.0f, buf,
-                            vt);
-                a += (size_t)Tp * K;
-            }
-            hck_update(buf, T, vt, v0, target, rows + ro, tk + ro * k, ti + ro * k, k);
+}
+
+/* The generic path for one vocabulary tile: per variant, its logits
+ * α·base + b_U − Σ a·B by OpenBLAS into buf, then the statistics. */
+static void generic_tile(const batch_ctx *bc, const tile_scratch *ts, int T, int v0, int vt, const int32_t *target)
+{
+    const hc_sweep *sw = bc->sw;
+    const hc_config *c = &sw->m->cfg;
+    const group *g = &sw->groups[bc->gi];
+    const int V = c->d_vocab, k = sw->o.top_k;
+    const float *b_U = sw->m->p.b_u, *a = ts->a;
+    for (int v = g->v0; v < g->v1; v++) {
+        const hc_variant_spec *vs = &sw->vars[v];
+        const float *alpha_v = ts->alpha + (size_t)(v - g->v0) * TILE_T;
+        const size_t ro = (size_t)(v - g->v0) * TILE_T;
+        for (int t = 0; t < T; t++)
+            for (int j = 0; j < vt; j++)
+                ts->buf[t * vt + j] = alpha_v[t] * ts->base[t * vt + j] + b_U[v0 + j];
+        for (int i = 0; i < vs->n; i++) {
+            const hc_component *x = &vs->c[i];
+            const int K = member_k(sw, x), Tp = (T + HCK_ROW_PAD - 1) / HCK_ROW_PAD * HCK_ROW_PAD;
+            const float *B = through_wu(sw, x)
+                                 ? sw->m->p.w_u
+                                 : sw->wou + (size_t)g->slot[x->layer * c->n_head + x->head] * sw->slot_floats;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, vt, K, -1.0f, a, K, B + v0, V, 1.0f, ts->buf,
+                        vt);
+            a += (size_t)Tp * K;
         }
+        hck_update(ts->buf, T, vt, v0, target, ts->rows + ro, ts->tk + ro * k, ts->ti + ro * k, k);
     }
+}
+
+/* The fused path for one vocabulary tile (base holding b_U): members that
+ * multiply W_U go through OpenBLAS into buf, which then stands in for
+ * α·base; the heads go to the kernel with the statistics. */
+static void fused_tile(const batch_ctx *bc, const tile_scratch *ts, int T, int v0, int vt, const int32_t *target)
+{
+    const hc_sweep *sw = bc->sw;
+    const hc_config *c = &sw->m->cfg;
+    const group *g = &sw->groups[bc->gi];
+    const int V = c->d_vocab, k = sw->o.top_k, Tp = (T + HCK_ROW_PAD - 1) / HCK_ROW_PAD * HCK_ROW_PAD;
+    const float *b_U = sw->m->p.b_u + v0, *a = ts->a;
+    const uint16_t *a16 = ts->a16;
+    for (int v = g->v0; v < g->v1; v++) {
+        const hc_variant_spec *vs = &sw->vars[v];
+        const size_t ro = (size_t)(v - g->v0) * TILE_T;
+        int wide = 0, ns = 0;
+        for (int i = 0; i < vs->n; i++)
+            wide |= through_wu(sw, &vs->c[i]);
+        /* α = 1 exactly with the scale frozen (σ/σ) and for the baseline */
+        const float *al = sw->o.ln == HC_LN_RECOMPUTE && vs->n ? ts->alpha + (size_t)(v - g->v0) * TILE_T : NULL;
+        if (wide)
+            for (int t = 0; t < T; t++)
+                for (int j = 0; j < vt; j++)
+                    ts->buf[t * vt + j] = al ? al[t] * (ts->base[t * vt + j] - b_U[j]) + b_U[j] : ts->base[t * vt + j];
+        for (int i = 0; i < vs->n; i++) {
+            const hc_component *x = &vs->c[i];
+            const int K = member_k(sw, x);
+            if (through_wu(sw, x))
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, vt, K, -1.0f, a, K, sw->m->p.w_u + v0, V,
+                            1.0f, ts->buf, vt);
+            else {
+                ts->seg[ns++] = (hck_seg){a, a16, K, Tp,
+                                          sw->wou + (size_t)g->slot[x->layer * c->n_head + x->head] * sw->slot_floats};
+                if (hck_splits(sw->kind))
+                    a16 += (size_t)2 * Tp * hck_amx_depth(K);
+            }
+            a += (size_t)Tp * K;
+        }
+        sw->fused(ts->seg, ns, T, wide ? ts->buf : ts->base, vt, wide ? NULL : al, b_U, v0, vt, target, ts->rows + ro,
+                  ts->tk + ro * k, ts->ti + ro * k, k);
+    }
+}
+
+/* One tile of up to TILE_T scored positions for every variant of the
+ * group: the members' activations, then per vocabulary tile the baseline
+ * logits and each variant's statistics, then the finished rows. */
+static int tile_task(void *vctx, int task, int worker)
+{
+    const batch_ctx *bc = vctx;
+    hc_sweep *sw = bc->sw;
+    const hc_config *c = &sw->m->cfg;
+    const group *g = &sw->groups[bc->gi];
+    const int D = c->d_model, V = c->d_vocab, k = sw->o.top_k, nv = g->v1 - g->v0;
+    const int p0 = task * TILE_T, T = bc->P - p0 < TILE_T ? bc->P - p0 : TILE_T;
+    const int Tp = (T + HCK_ROW_PAD - 1) / HCK_ROW_PAD * HCK_ROW_PAD;
+    const tile_scratch ts = scratch_carve(&bc->layout, bc->scratch[worker]);
+    int32_t target[TILE_T];
+    for (int t = 0; t < T; t++)
+        target[t] = bc->out->target[p0 + t];
+    prepare_members(bc, &ts, p0, T, Tp);
+    hck_rows_init(ts.rows, ts.tk, ts.ti, nv * TILE_T, k);
+    const float *xn = bc->xn + (size_t)p0 * D;
+    for (int v0 = 0; v0 < V; v0 += TILE_V) {
+        const int vt = V - v0 < TILE_V ? V - v0 : TILE_V;
+        /* base[T, vt] = x̂[T, D] · W_U[D, v0:v0+vt] */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, vt, D, 1.0f, xn, D, sw->m->p.w_u + v0, V, 0.0f,
+                    ts.base, vt);
+        if (!sw->fused) {
+            generic_tile(bc, &ts, T, v0, vt, target);
+            continue;
+        }
+        /* the baseline's logits, which frozen-scale variants start from */
+        for (int t = 0; t < T; t++)
+            for (int j = 0; j < vt; j++)
+                ts.base[t * vt + j] += sw->m->p.b_u[v0 + j];
+        fused_tile(bc, &ts, T, v0, vt, target);
+    }
+    /* Every row of the tile is final here, for the baseline and each variant. */
     hc_sweep_out *o = bc->out;
     for (int v = g->v0; v < g->v1; v++)
         for (int t = 0; t < T; t++) {
             size_t ro = (size_t)(v - g->v0) * TILE_T + t, oi = (size_t)v * o->n_pos + (size_t)(p0 + t);
-            hck_finish(&rows[ro], tk + ro * k, k, o->topk_p + oi * k, &o->nll[oi], &o->entropy[oi]);
-            memcpy(o->topk_id + oi * k, ti + ro * k, (size_t)k * sizeof(int32_t));
+            hck_finish(&ts.rows[ro], ts.tk + ro * k, k, o->topk_p + oi * k, &o->nll[oi], &o->entropy[oi]);
+            memcpy(o->topk_id + oi * k, ts.ti + ro * k, (size_t)k * sizeof(int32_t));
         }
     if (sw->tick)
         sw->tick(sw->tick_ctx, atomic_fetch_add(&sw->tiles_done, 1) + 1, sw->tiles_total);
     return 0;
-}
-
-static size_t scratch_floats(const hc_sweep *sw, const group *g)
-{
-    const hc_config *c = &sw->m->cfg;
-    int nv = g->v1 - g->v0, k = sw->o.top_k;
-    size_t a, a16;
-    member_floats(sw, g, &a, &a16);
-    size_t n = 2 * (size_t)TILE_T * TILE_V + (size_t)TILE_T * c->d_model + (size_t)nv * TILE_T + a + a16;
-    /* rows are hck_row (24 bytes = 6 floats), then tk and ti */
-    n += (size_t)nv * TILE_T * (sizeof(hck_row) / sizeof(float) + 2 * (size_t)k);
-    return n + 16;
 }
 
 void hc_sweep_out_free(hc_sweep_out *o)
@@ -601,25 +766,17 @@ int hc_sweep_batch(hc_sweep *sw, const int32_t *tokens, const int *lengths, int 
         batch_ctx bc = {.sw = sw, .gi = gi, .N = (int)N, .S = S, .P = P, .z = z, .mlp = mlp, .resid = resid,
                         .scale = scale, .xn = xn, .tok_of = tok_of, .out = out};
         int nt = sw->o.threads;
-        bc.scratch_floats = scratch_floats(sw, g);
-        int members = 1;
-        for (int v = g->v0; v < g->v1; v++)
-            members = sw->vars[v].n > members ? sw->vars[v].n : members;
+        bc.layout = scratch_plan(sw, g);
         bc.scratch = hc_calloc((size_t)nt, sizeof *bc.scratch);
-        bc.seg = hc_calloc((size_t)nt, sizeof *bc.seg);
-        rc = bc.scratch && bc.seg ? 0 : -1;
+        rc = bc.scratch ? 0 : -1;
         for (int w = 0; w < nt && !rc; w++)
-            if (!(bc.scratch[w] = hc_malloc(bc.scratch_floats * sizeof(float))) ||
-                !(bc.seg[w] = hc_malloc((size_t)members * sizeof **bc.seg)))
-                rc = -1;
+            if (!(bc.scratch[w] = aligned_alloc(64, bc.layout.bytes)))
+                rc = hc_fail(HC_EBAD, "out of memory for the sweep's scratch (%zu MB a worker)", bc.layout.bytes >> 20);
         if (!rc)
             rc = hc_pool_run(nt, (P + TILE_T - 1) / TILE_T, tile_task, &bc, sw->cancel);
-        for (int w = 0; w < nt; w++) {
-            free(bc.scratch ? bc.scratch[w] : NULL);
-            free(bc.seg ? bc.seg[w] : NULL);
-        }
+        for (int w = 0; w < nt && bc.scratch; w++)
+            free(bc.scratch[w]);
         free(bc.scratch);
-        free(bc.seg);
     }
     free(z);
     free(mlp);

@@ -14,7 +14,7 @@ import numpy as np
 DT = {"F32": np.float32, "F16": np.float16, "F64": np.float64}
 
 
-def load_safetensors(path):
+def load_safetensors(path, dtype=np.float64):
     raw = open(path, "rb").read()
     (n,) = struct.unpack("<Q", raw[:8])
     header = json.loads(raw[8:8 + n])
@@ -31,7 +31,7 @@ def load_safetensors(path):
         else:
             arr = np.frombuffer(buf, dtype=np.dtype(DT[e["dtype"]]).newbyteorder("<"))
         name = name[len("transformer."):] if name.startswith("transformer.") else name
-        out[name] = arr.astype(np.float64).reshape(e["shape"])
+        out[name] = arr.astype(dtype).reshape(e["shape"])
     return out
 
 

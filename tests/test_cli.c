@@ -648,13 +648,16 @@ Test(cli, kernels_are_chosen_by_name_and_a_missing_one_is_refused)
     char *dir = th_tmpdir("cli"), *m = model(dir, "m"), *d = docs(dir, "d.jsonl", 8);
     char *out = th_path(dir, "out.json");
     setenv("HEADCAL_KERNEL", "fastest", 1);
-    fails(2, "HEADCAL_KERNEL=fastest: expected generic, avx512 or amx",
+    fails(2, "HEADCAL_KERNEL=fastest: expected generic, avx512, avx512bf16 or amx",
           "run --model '%s' --data '%s' --out '%s' " SMALL, m, d, out);
     cr_assert(!exists(out), "a usage error wrote %s", out);
     static const struct {
         const char *name;
         int kernel;
-    } kernels[] = {{"generic", HC_KERNEL_GENERIC}, {"avx512", HC_KERNEL_AVX512}, {"amx", HC_KERNEL_AMX}};
+    } kernels[] = {{"generic", HC_KERNEL_GENERIC},
+                   {"avx512", HC_KERNEL_AVX512},
+                   {"avx512bf16", HC_KERNEL_AVX512BF16},
+                   {"amx", HC_KERNEL_AMX}};
     for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++) {
         char needle[64];
         snprintf(needle, sizeof needle, "the %s kernel needs", kernels[i].name);

@@ -70,8 +70,9 @@ typedef struct {
     double nll, entropy;
 } tally;
 
-/* kernel: HC_KERNEL_*; a kernel this CPU lacks skips the test. */
-static void check_against_reference(const char *ablation, const char *ln, int kernel, int d_head)
+/* kernel: HC_KERNEL_*; a kernel this CPU lacks skips the test.  positions:
+ * the run length the sweep is told (a short one takes the direct path). */
+static void check_against_reference(const char *ablation, const char *ln, int kernel, int d_head, long positions)
 {
     if (!hc_sweep_kernel_available(kernel))
         cr_skip_test("this CPU lacks the kernel");
@@ -111,9 +112,11 @@ static void check_against_reference(const char *ablation, const char *ln, int ke
                        .ln = strcmp(ln, "recompute") ? HC_LN_FROZEN : HC_LN_RECOMPUTE, .threads = 2,
                        /* room for 4 heads' W_OU: the 6 heads run in several groups */
                        .mem_budget = 4 * hc_sweep_head_bytes(&so.cfg, kernel),
-                       .kernel = kernel};
+                       .kernel = kernel, .positions = positions};
     hc_sweep *sw;
     cr_assert_eq(hc_sweep_new(&sw, &m, vars, nv, &o), 0, "%s", hc_errmsg());
+    /* the kernel asked for is the one that runs */
+    cr_assert_str_eq(hc_sweep_kernel_name(sw), hc_kernel_name(kernel));
     hc_means mn;
     if (o.ablation == HC_ABLATION_MEAN) {
         hc_mean_sums sums;
@@ -230,31 +233,37 @@ static void check_against_reference(const char *ablation, const char *ln, int ke
     free(dir);
 }
 
-/* The four ablation settings on each kernel; d_head 8 exercises the AMX
- * kernel's padding to whole tiles, 32 its unpadded case, and 64 (GPT-2's)
- * two tiles in depth. */
+/* The four ablation settings on each kernel; d_head 8 exercises the bf16x3
+ * kernels' padding to whole tiles, 32 their unpadded case, and 64
+ * (GPT-2's) two tiles in depth.  positions 1 takes the direct path (no
+ * W_OU), 0 the cost model's default. */
 /* Arrays, not pointers: Criterion copies the parameters into each test's
  * own process. */
 typedef struct {
     char ablation[8], ln[16];
     int kernel, d_head;
+    long positions;
 } sweep_case;
 
 ParameterizedTestParameters(sweep, matches_the_reference)
 {
     static sweep_case cases[] = {
-        {"zero", "frozen", HC_KERNEL_GENERIC, 8},    {"mean", "recompute", HC_KERNEL_GENERIC, 8},
-        {"zero", "frozen", HC_KERNEL_AVX512, 8},     {"mean", "frozen", HC_KERNEL_AVX512, 8},
-        {"zero", "recompute", HC_KERNEL_AVX512, 8},  {"mean", "recompute", HC_KERNEL_AVX512, 8},
-        {"zero", "frozen", HC_KERNEL_AMX, 8},        {"mean", "recompute", HC_KERNEL_AMX, 32},
-        {"zero", "recompute", HC_KERNEL_AMX, 64},
+        {"zero", "frozen", HC_KERNEL_GENERIC, 8, 0},    {"mean", "recompute", HC_KERNEL_GENERIC, 8, 0},
+        {"zero", "frozen", HC_KERNEL_AVX512, 8, 0},     {"mean", "frozen", HC_KERNEL_AVX512, 8, 0},
+        {"zero", "recompute", HC_KERNEL_AVX512, 8, 0},  {"mean", "recompute", HC_KERNEL_AVX512, 8, 0},
+        {"zero", "frozen", HC_KERNEL_AMX, 8, 0},        {"mean", "recompute", HC_KERNEL_AMX, 32, 0},
+        {"zero", "recompute", HC_KERNEL_AMX, 64, 0},
+        {"zero", "frozen", HC_KERNEL_AVX512BF16, 8, 0}, {"mean", "frozen", HC_KERNEL_AVX512BF16, 32, 0},
+        {"zero", "recompute", HC_KERNEL_AVX512BF16, 64, 0}, {"mean", "recompute", HC_KERNEL_AVX512BF16, 64, 0},
+        {"zero", "recompute", HC_KERNEL_GENERIC, 8, 1}, {"mean", "frozen", HC_KERNEL_AVX512, 8, 1},
+        {"mean", "recompute", HC_KERNEL_AVX512BF16, 64, 1},
     };
     return cr_make_param_array(sweep_case, cases, sizeof cases / sizeof cases[0]);
 }
 
 ParameterizedTest(sweep_case *c, sweep, matches_the_reference, .timeout = 300)
 {
-    check_against_reference(c->ablation, c->ln, c->kernel, c->d_head);
+    check_against_reference(c->ablation, c->ln, c->kernel, c->d_head, c->positions);
 }
 
 Test(sweep, components_outside_the_model_are_refused)

@@ -65,7 +65,7 @@ typedef struct {
     int ablation, ln;           /* HC_ABLATION_*, HC_LN_* */
     int shard_index, shard_count;
     int examples;               /* N examples kept per list and variant; 0: none (files without them) */
-    char kernel[16];            /* the sweep kernel ("generic", "avx512", "amx"; "" in older
+    char kernel[16];            /* the sweep kernel ("generic", "avx512", "avx512bf16", "amx"; "" in older
                                  * files): kernels may round a confidence at a bin edge apart */
 } hc_results_params;
 

@@ -30,6 +30,14 @@ int hc_sweep_kernel_available(int kernel);
  * (AVX-512 and AMX pack it; AMX pads d_head to a multiple of 32). */
 size_t hc_sweep_head_bytes(const hc_config *c, int kernel);
 
+/* The cost model of the direct path: forming a head's W_OU costs
+ * d_head·d_model·V multiply-adds once, and then saves (d_model − d_head)·V
+ * per scored position over multiplying the head's output (rank d_model)
+ * by W_U directly; a run of fewer positions than d_head·d_model /
+ * (d_model − d_head) — 69 for GPT-2 small, about one sequence — goes
+ * direct.  positions 0 (unknown) never does. */
+int hc_sweep_direct(const hc_config *c, long positions);
+
 /* n == 0 is the baseline. */
 typedef struct {
     int n;
@@ -38,11 +46,16 @@ typedef struct {
 
 /* Which inner kernel computes the ablated logits' statistics. */
 enum {
-    HC_KERNEL_AUTO,    /* the fastest the CPU has (AMX, AVX-512, generic), unless HEADCAL_KERNEL says otherwise */
-    HC_KERNEL_GENERIC, /* OpenBLAS sgemm per member, then the statistics */
-    HC_KERNEL_AVX512,  /* the fused float kernel (fails on CPUs without AVX-512) */
-    HC_KERNEL_AMX,     /* the fused AMX kernel, bf16x3 products (fails without AMX-BF16) */
+    HC_KERNEL_AUTO,       /* the fastest the CPU has (AMX, AVX-512, generic), unless HEADCAL_KERNEL says otherwise */
+    HC_KERNEL_GENERIC,    /* OpenBLAS sgemm per member, then the statistics */
+    HC_KERNEL_AVX512,     /* the fused float kernel (fails on CPUs without AVX-512) */
+    HC_KERNEL_AMX,        /* the fused AMX kernel, bf16x3 products (fails without AMX-BF16) */
+    HC_KERNEL_AVX512BF16, /* the fused kernel with bf16x3 products by vdpbf16ps (fails without AVX512_BF16) */
 };
+
+/* The kernel's name, as HEADCAL_KERNEL and the results spell it:
+ * "generic", "avx512", "avx512bf16" or "amx" ("auto" for HC_KERNEL_AUTO). */
+const char *hc_kernel_name(int kernel);
 
 typedef struct {
     int top_k;
@@ -50,6 +63,8 @@ typedef struct {
     int ln;             /* HC_LN_* */
     int threads;        /* workers; 0 = all cores */
     size_t mem_budget;  /* bytes for the W_OU cache; 0 = no limit */
+    long positions;     /* scored positions the whole run will sweep, if known (0: unknown); a
+                           run this short skips W_OU for the direct path (see hc_sweep_direct) */
     int kernel;         /* HC_KERNEL_* */
 } hc_sweep_opts;
 
@@ -79,7 +94,7 @@ typedef struct hc_sweep hc_sweep;
 int hc_sweep_new(hc_sweep **sw, const hc_model *m, const hc_variant_spec *vars, int n_var,
                  const hc_sweep_opts *o);
 void hc_sweep_free(hc_sweep *sw);
-/* The kernel the sweep runs: "amx", "avx512" or "generic". */
+/* The kernel the sweep runs (hc_kernel_name's spelling, never "auto"). */
 const char *hc_sweep_kernel_name(const hc_sweep *sw);
 /* The name of the kernel a sweep with these options would run on this CPU
  * (HEADCAL_KERNEL included), without building one: results record it. */

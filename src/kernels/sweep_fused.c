@@ -4,63 +4,29 @@
  * target.  W_OU is packed once per run into column panels, so nothing is
  * repacked per call (OpenBLAS repacks its B operand on every sgemm).
  *
- * Two kernels share the statistics: AVX-512 float FMAs (register tiles of
- * 8 rows × 32 columns), and AMX, whose tile multiply takes bfloat16 only:
- * it splits each float into a high and a low bfloat16 (x = hi + lo, 16
- * significant bits) and sums hi·hi + hi·lo + lo·hi in float ("bf16x3"),
+ * Three kernels share the statistics: AVX-512 float FMAs (register tiles
+ * of 8 rows × 32 columns), and two that multiply bfloat16 — vdpbf16ps
+ * (AVX-512 BF16: AMD Zen 4 and later, Intel Cooper Lake) and AMX tiles.
+ * Those split each float into a high and a low bfloat16 (x = hi + lo, 16
+ * significant bits) and sum hi·hi + hi·lo + lo·hi in float ("bf16x3"),
  * a relative error near 2^−16 per product in place of float's 2^−24 —
- * about 1e-5 nats on a logit, far inside docs/design.md's 1e-3.  Both are
- * selected at run time; the rest of the sweep is shared with the portable path
- * (sweep.c). */
-#include <cpuid.h>
-#include <float.h>
-#include <immintrin.h>
-#include <math.h>
-#include <pthread.h>
+ * about 1e-5 nats on a logit, far inside docs/design.md's 1e-3.
+ * All are selected at run time (hck_fused); the rest of the sweep is
+ * shared with the portable path (sweep.c).  The packing and splitting
+ * below are portable C; the kernels need x86-64, and a build for another
+ * CPU runs the portable path. */
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "sweep_kernel.h"
 
-#define AVX512 __attribute__((target("avx512f,avx512dq")))
-#define AMX __attribute__((target("avx512f,avx512dq,amx-tile,amx-bf16")))
-
-/* rows per register tile (AVX-512) and per AMX tile; NR columns per panel */
-enum { MR = 8, MR_AMX = 16, NR = HCK_NR };
-
-/* Re-base a row only when a logit exceeds its reference by this much:
- * the statistics hold for any reference (lse = m + log s), so m need not
- * be the exact maximum, only close enough that e^(ℓ−m) stays in range. */
-#define REBASE_NATS 8.0f
-
-int hck_fused_available(void)
-{
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
-}
-
-static int amx_ok;
-
-/* Linux hands out the AMX tile state only on request (once per process). */
-static void amx_probe(void)
-{
-    unsigned a, b, c, d;
-    amx_ok = hck_fused_available() && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d >> 22 & 1) /* AMX-BF16 */ &&
-             (d >> 24 & 1) /* AMX-TILE */ && syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */,
-                                                     18 /* XFEATURE_XTILEDATA */) == 0;
-}
-
-int hck_amx_available(void)
-{
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, amx_probe);
-    return amx_ok;
-}
+/* NR columns per panel */
+enum { NR = HCK_NR };
 
 size_t hck_packed_floats(int kind, int K, int V)
 {
-    return (size_t)((V + NR - 1) / NR) * (kind == HCK_AMX ? hck_amx_depth(K) : K) * NR;
+    if (kind == HCK_GENERIC)
+        return (size_t)K * V;
+    return (size_t)((V + NR - 1) / NR) * (hck_splits(kind) ? hck_amx_depth(K) : K) * NR;
 }
 
 /* bfloat16 of x, rounded to nearest even (x finite). */
@@ -86,32 +52,43 @@ static void split(float x, uint16_t *hi, uint16_t *lo)
     *lo = bf16(x - from_bf16(*hi));
 }
 
-/* AVX-512: panel j is [K, NR] floats.  AMX: panel j holds, for each
- * 32-deep chunk, four 16×32 bfloat16 tiles — columns 0–15 hi, lo, columns
- * 16–31 hi, lo — in the pair-interleaved ("VNNI") order the tile multiply
- * reads: tile row i holds (w[2i][n], w[2i+1][n]) for n = 0..15. */
-void hck_pack(int kind, const float *w, int K, int V, float *packed)
+/* Generic: [K, V] rows.  AVX-512: panel j is [K, NR] floats.  bf16x3:
+ * panel j holds, for each 32-deep chunk, four 16×32 bfloat16 tiles —
+ * columns 0–15 hi, lo, columns 16–31 hi, lo — in the pair-interleaved
+ * ("VNNI") order both vdpbf16ps and the tile multiply read: tile row i
+ * holds (w[2i][n], w[2i+1][n]) for n = 0..15. */
+void hck_pack(int kind, const float *w, int ldw, int K, int V, int c0, int nc, float *packed)
 {
-    if (kind != HCK_AMX) {
-        float *p = packed;
-        for (int j = 0; j * NR < V; j++)
-            for (int k = 0; k < K; k++, p += NR)
-                for (int c = 0; c < NR; c++)
-                    p[c] = j * NR + c < V ? w[(size_t)k * V + (size_t)j * NR + c] : 0.0f;
+    if (kind == HCK_GENERIC) {
+        for (int k = 0; k < K; k++)
+            memcpy(packed + (size_t)k * V + c0, w + (size_t)k * ldw, (size_t)nc * sizeof(float));
+        return;
+    }
+    const int j0 = c0 / NR, j1 = (c0 + nc + NR - 1) / NR;
+    if (!hck_splits(kind)) {
+        for (int j = j0; j < j1; j++) {
+            float *p = packed + (size_t)j * K * NR;
+            const int col0 = j * NR - c0, n = nc - col0 < NR ? nc - col0 : NR;
+            for (int k = 0; k < K; k++, p += NR) {
+                memcpy(p, w + (size_t)k * ldw + col0, (size_t)n * sizeof(float));
+                memset(p + n, 0, (size_t)(NR - n) * sizeof(float));
+            }
+        }
         return;
     }
     const int Kp = hck_amx_depth(K);
-    uint16_t *p = (uint16_t *)packed;
-    for (int j = 0; j * NR < V; j++)
+    for (int j = j0; j < j1; j++) {
+        uint16_t *p = (uint16_t *)(packed + (size_t)j * Kp * NR);
         for (int kc = 0; kc < Kp; kc += 32)
             for (int half = 0; half < 2; half++, p += 2 * 512)
                 for (int i = 0; i < 16; i++)
                     for (int n = 0; n < 16; n++)
                         for (int q = 0; q < 2; q++) {
-                            int kk = kc + 2 * i + q, col = j * NR + half * 16 + n;
-                            float x = kk < K && col < V ? w[(size_t)kk * V + (size_t)col] : 0.0f;
+                            int kk = kc + 2 * i + q, col = j * NR + half * 16 + n - c0;
+                            float x = kk < K && col < nc ? w[(size_t)kk * ldw + (size_t)col] : 0.0f;
                             split(x, &p[i * 32 + 2 * n + q], &p[512 + i * 32 + 2 * n + q]);
                         }
+    }
 }
 
 void hck_split_rows(const float *a, int rows, int K, uint16_t *out)
@@ -121,6 +98,51 @@ void hck_split_rows(const float *a, int rows, int K, uint16_t *out)
     for (int r = 0; r < rows; r++)
         for (int k = 0; k < Kp; k++)
             split(k < K ? -a[(size_t)r * K + k] : 0.0f, &hi[(size_t)r * Kp + k], &lo[(size_t)r * Kp + k]);
+}
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <float.h>
+#include <immintrin.h>
+#include <math.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define AVX512 __attribute__((target("avx512f,avx512dq")))
+#define BF16 __attribute__((target("avx512f,avx512dq,avx512bf16")))
+#define AMX __attribute__((target("avx512f,avx512dq,amx-tile,amx-bf16")))
+
+/* rows per register tile (AVX-512) and per AMX tile */
+enum { MR = 8, MR_AMX = 16 };
+
+/* Re-base a row only when a logit exceeds its reference by this much:
+ * the statistics hold for any reference (lse = m + log s), so m need not
+ * be the exact maximum, only close enough that e^(ℓ−m) stays in range. */
+#define REBASE_NATS 8.0f
+
+static int avx512_available(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+}
+
+static int amx_ok;
+
+/* Linux hands out the AMX tile state only on request (once per process). */
+static void amx_probe(void)
+{
+    unsigned a, b, c, d;
+    amx_ok = avx512_available() && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d >> 22 & 1) /* AMX-BF16 */ &&
+             (d >> 24 & 1) /* AMX-TILE */ && syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */,
+                                                     18 /* XFEATURE_XTILEDATA */) == 0;
+}
+
+static int amx_available(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, amx_probe);
+    return amx_ok;
 }
 
 /* 2^y for y ≤ REBASE_NATS·log2 e: n = round(y), a degree-5 polynomial for
@@ -142,30 +164,44 @@ AVX512 static inline __m512 exp2_512(__m512 y)
     return _mm512_scalef_ps(p, n);
 }
 
-/* The register tile of one row block and one packed panel, starting from
- * the base logits: acc[MR, NR] = base − Σ_segments a[MR, K] · panel[K, NR],
- * or α·(base − bias) + bias − … when alpha is given (16 accumulators; 2
- * panel loads and MR broadcasts per k).  k0/k1 mask the panel's columns
- * past the vocabulary. */
+/* The register tile c[MR][2] of one row block and one panel starts from
+ * the base logits, or α·(base − bias) + bias when alpha is given; k0/k1
+ * mask the panel's columns past the vocabulary.  Rows past nr repeat row
+ * r0 (their results are not read). */
+#define START_TILE(c, r0, nr, base, ldb, alpha, bias, k0, k1)                                                          \
+    do {                                                                                                               \
+        __m512 bias0 = _mm512_setzero_ps(), bias1 = bias0;                                                             \
+        if (alpha) {                                                                                                   \
+            bias0 = _mm512_maskz_loadu_ps(k0, bias);                                                                   \
+            bias1 = _mm512_maskz_loadu_ps(k1, bias + 16);                                                              \
+        }                                                                                                              \
+        for (int r = 0; r < MR; r++) {                                                                                 \
+            const float *b_ = base + (size_t)(r0 + (r < nr ? r : 0)) * ldb;                                            \
+            c[r][0] = _mm512_maskz_loadu_ps(k0, b_);                                                                   \
+            c[r][1] = _mm512_maskz_loadu_ps(k1, b_ + 16);                                                              \
+            if (alpha) {                                                                                               \
+                const __m512 al = _mm512_set1_ps(alpha[r0 + (r < nr ? r : 0)]);                                        \
+                c[r][0] = _mm512_fmadd_ps(al, _mm512_sub_ps(c[r][0], bias0), bias0);                                   \
+                c[r][1] = _mm512_fmadd_ps(al, _mm512_sub_ps(c[r][1], bias1), bias1);                                   \
+            }                                                                                                          \
+        }                                                                                                              \
+    } while (0)
+
+#define STORE_TILE(c, acc)                                                                                             \
+    do {                                                                                                               \
+        for (int r = 0; r < MR; r++) {                                                                                 \
+            _mm512_store_ps(acc + r * NR, c[r][0]);                                                                    \
+            _mm512_store_ps(acc + r * NR + 16, c[r][1]);                                                               \
+        }                                                                                                              \
+    } while (0)
+
+/* Float FMAs: acc[MR, NR] = start − Σ_segments a[MR, K] · panel[K, NR]
+ * (16 accumulators; 2 panel loads and MR broadcasts per k). */
 AVX512 static void micro(const hck_seg *seg, int nseg, int r0, int nr, int panel, const float *base, int ldb,
                          const float *alpha, const float *bias, __mmask16 k0, __mmask16 k1, float *acc)
 {
     __m512 c[MR][2];
-    __m512 bias0 = _mm512_setzero_ps(), bias1 = bias0;
-    if (alpha) {
-        bias0 = _mm512_maskz_loadu_ps(k0, bias);
-        bias1 = _mm512_maskz_loadu_ps(k1, bias + 16);
-    }
-    for (int r = 0; r < MR; r++) {
-        const float *b = base + (size_t)(r0 + (r < nr ? r : 0)) * ldb;
-        c[r][0] = _mm512_maskz_loadu_ps(k0, b);
-        c[r][1] = _mm512_maskz_loadu_ps(k1, b + 16);
-        if (alpha) {
-            const __m512 al = _mm512_set1_ps(alpha[r0 + (r < nr ? r : 0)]);
-            c[r][0] = _mm512_fmadd_ps(al, _mm512_sub_ps(c[r][0], bias0), bias0);
-            c[r][1] = _mm512_fmadd_ps(al, _mm512_sub_ps(c[r][1], bias1), bias1);
-        }
-    }
+    START_TILE(c, r0, nr, base, ldb, alpha, bias, k0, k1);
     for (int s = 0; s < nseg; s++) {
         const int K = seg[s].K;
         const float *a = seg[s].a + (size_t)r0 * K, *b = seg[s].packed + (size_t)panel * K * NR;
@@ -182,11 +218,45 @@ AVX512 static void micro(const hck_seg *seg, int nseg, int r0, int nr, int panel
             }
         }
     }
-    for (int r = 0; r < MR; r++) {
-        _mm512_store_ps(acc + r * NR, c[r][0]);
-        _mm512_store_ps(acc + r * NR + 16, c[r][1]);
-    }
+    STORE_TILE(c, acc);
 }
+
+/* bf16x3 by vdpbf16ps: the same tile from the split activations and the
+ * AMX-packed panel, whose rows for a pair of depths are 64-byte vectors
+ * (hi and lo of columns 0–15 and 16–31).  Per pair: 4 panel loads, 2 MR
+ * broadcasts and 6 MR dot products, each of 2 depths. */
+BF16 static void micro_bf16(const hck_seg *seg, int nseg, int r0, int nr, int panel, const float *base, int ldb,
+                            const float *alpha, const float *bias, __mmask16 k0, __mmask16 k1, float *acc)
+{
+    __m512 c[MR][2];
+    START_TILE(c, r0, nr, base, ldb, alpha, bias, k0, k1);
+    for (int s = 0; s < nseg; s++) {
+        const int Kp = hck_amx_depth(seg[s].K), pairs = (seg[s].K + 1) / 2;
+        const uint16_t *hi = seg[s].a16 + (size_t)r0 * Kp, *lo = hi + (size_t)seg[s].rows * Kp;
+        const uint16_t *b = (const uint16_t *)(seg[s].packed + (size_t)panel * Kp * NR);
+        for (int i = 0; i < pairs; i++) {
+            const uint16_t *bp = b + (i / 16) * 2048 + (i % 16) * 32;
+            const __m512bh bh0 = (__m512bh)_mm512_load_si512(bp), bl0 = (__m512bh)_mm512_load_si512(bp + 512);
+            const __m512bh bh1 = (__m512bh)_mm512_load_si512(bp + 1024), bl1 = (__m512bh)_mm512_load_si512(bp + 1536);
+#pragma GCC unroll 8
+            for (int r = 0; r < MR; r++) {
+                int32_t h2, l2;
+                memcpy(&h2, hi + (size_t)r * Kp + 2 * i, sizeof h2);
+                memcpy(&l2, lo + (size_t)r * Kp + 2 * i, sizeof l2);
+                const __m512bh ah = (__m512bh)_mm512_set1_epi32(h2), al = (__m512bh)_mm512_set1_epi32(l2);
+                c[r][0] = _mm512_dpbf16_ps(c[r][0], ah, bh0);
+                c[r][1] = _mm512_dpbf16_ps(c[r][1], ah, bh1);
+                c[r][0] = _mm512_dpbf16_ps(c[r][0], ah, bl0);
+                c[r][1] = _mm512_dpbf16_ps(c[r][1], ah, bl1);
+                c[r][0] = _mm512_dpbf16_ps(c[r][0], al, bh0);
+                c[r][1] = _mm512_dpbf16_ps(c[r][1], al, bh1);
+            }
+        }
+    }
+    STORE_TILE(c, acc);
+}
+#undef STORE_TILE
+#undef START_TILE
 
 /* Moves row statistics (with its lane sums) to the reference m_new:
  * s ← s·f, w ← f·(w + (m − m_new)·s) with f = e^(m − m_new). */
@@ -276,21 +346,39 @@ static void fold_lanes(hck_row *rows, int n)
     }
 }
 
-AVX512 void hck_avx512_update(const hck_seg *seg, int nseg, int T, const float *base, int ldb, const float *alpha,
-                              const float *bias, int v0, int vt, const int32_t *target, hck_row *rows, float *tk,
-                              int32_t *ti, int k)
+typedef void micro_fn(const hck_seg *seg, int nseg, int r0, int nr, int panel, const float *base, int ldb,
+                      const float *alpha, const float *bias, __mmask16 k0, __mmask16 k1, float *acc);
+
+/* The register-tile kernels: each block's tile, then its statistics. */
+AVX512 static void tiles_update(micro_fn *tile, const hck_seg *seg, int nseg, int T, const float *base, int ldb,
+                                const float *alpha, const float *bias, int v0, int vt, const int32_t *target,
+                                hck_row *rows, float *tk, int32_t *ti, int k)
 {
     _Alignas(64) float acc[MR * NR];
     for (int r0 = 0; r0 < T; r0 += MR) {
         const int nr = T - r0 < MR ? T - r0 : MR;
         for (int c0 = 0; c0 < vt; c0 += NR) {
             const int nc = vt - c0 < NR ? vt - c0 : NR;
-            micro(seg, nseg, r0, nr, (v0 + c0) / NR, base + c0, ldb, alpha, bias + c0, lane_mask(nc),
-                  lane_mask(nc - 16), acc);
+            tile(seg, nseg, r0, nr, (v0 + c0) / NR, base + c0, ldb, alpha, bias + c0, lane_mask(nc),
+                 lane_mask(nc - 16), acc);
             block_stats(acc, r0, nr, v0 + c0, nc, target, rows, tk, ti, k);
         }
     }
     fold_lanes(rows, T);
+}
+
+static void avx512_update(const hck_seg *seg, int nseg, int T, const float *base, int ldb, const float *alpha,
+                          const float *bias, int v0, int vt, const int32_t *target, hck_row *rows, float *tk,
+                          int32_t *ti, int k)
+{
+    tiles_update(micro, seg, nseg, T, base, ldb, alpha, bias, v0, vt, target, rows, tk, ti, k);
+}
+
+static void bf16_update(const hck_seg *seg, int nseg, int T, const float *base, int ldb, const float *alpha,
+                        const float *bias, int v0, int vt, const int32_t *target, hck_row *rows, float *tk,
+                        int32_t *ti, int k)
+{
+    tiles_update(micro_bf16, seg, nseg, T, base, ldb, alpha, bias, v0, vt, target, rows, tk, ti, k);
 }
 
 /* Starts C[16, 32] = −Σ_segments a·W_OU for one row block and one panel,
@@ -378,9 +466,9 @@ typedef struct {
     uint8_t rows[16];
 } tile_config;
 
-AMX void hck_amx_update(const hck_seg *seg, int nseg, int T, const float *base, int ldb, const float *alpha,
-                        const float *bias, int v0, int vt, const int32_t *target, hck_row *rows, float *tk,
-                        int32_t *ti, int k)
+AMX static void amx_update(const hck_seg *seg, int nseg, int T, const float *base, int ldb, const float *alpha,
+                            const float *bias, int v0, int vt, const int32_t *target, hck_row *rows, float *tk,
+                            int32_t *ti, int k)
 {
     _Alignas(64) tile_config cfg = {.palette = 1};
     for (int i = 0; i < 8; i++) {
@@ -438,3 +526,19 @@ AMX void hck_amx_update(const hck_seg *seg, int nseg, int T, const float *base, 
     fold_lanes(rows, T);
     _tile_release();
 }
+
+hck_fused_fn *hck_fused(int kind)
+{
+    switch (kind) {
+    case HCK_AVX512:
+        return avx512_available() ? avx512_update : NULL;
+    case HCK_BF16:
+        return avx512_available() && __builtin_cpu_supports("avx512bf16") ? bf16_update : NULL;
+    case HCK_AMX:
+        return amx_available() ? amx_update : NULL;
+    }
+    return NULL;
+}
+#else
+hck_fused_fn *hck_fused(int kind) { return NULL; }
+#endif

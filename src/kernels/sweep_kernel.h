@@ -1,6 +1,6 @@
 /* Internal to the sweep: the per-row online softmax statistics over
  * vocabulary tiles, compiled with -ffast-math (vectorised expf), and the
- * fused AVX-512 kernel (sweep_fused.c). */
+ * fused kernels (sweep_fused.c). */
 #ifndef HEADCAL_SWEEP_KERNEL_H
 #define HEADCAL_SWEEP_KERNEL_H
 
@@ -27,16 +27,17 @@ void hck_update(const float *x, int T, int vt, int v0, const int32_t *target, hc
 void hck_topk_insert(float *tk, int32_t *ti, int k, float v, int32_t id);
 
 /* The inner kernels: OpenBLAS sgemm then hck_update (portable), and the
- * fused kernels of sweep_fused.c. */
-enum { HCK_GENERIC, HCK_AVX512, HCK_AMX };
+ * fused kernels of sweep_fused.c: float FMAs (AVX-512), bf16x3 products
+ * by vdpbf16ps (AVX-512 BF16) or by AMX tiles. */
+enum { HCK_GENERIC, HCK_AVX512, HCK_BF16, HCK_AMX };
 
 /* Fused kernels read activations in row blocks (rows padded with zeros to
  * a multiple of HCK_ROW_PAD) and W_OU in panels of HCK_NR columns. */
 enum { HCK_ROW_PAD = 16, HCK_NR = 32 };
 
-/* One member of a variant: its scaled activations a[rows, K] (AVX-512),
- * or (AMX) the same split by hck_split_rows into a16, and its W_OU packed
- * by hck_pack. */
+/* One member of a variant: its scaled activations a[rows, K] (float
+ * kernels), or (bf16x3 kernels) the same split by hck_split_rows into
+ * a16, and its W_OU packed by hck_pack. */
 typedef struct {
     const float *a;
     const uint16_t *a16;
@@ -44,31 +45,35 @@ typedef struct {
     const float *packed;
 } hck_seg;
 
-/* Whether this CPU (and OS) runs each fused kernel. */
-int hck_fused_available(void);
-int hck_amx_available(void);
-/* Floats of w[K, V] packed for kernel `kind` (zero-padded past V, and for
- * AMX past K to whole 32-deep tiles); each panel of HCK_NR columns is
- * contiguous, so a kernel streams it. */
-size_t hck_packed_floats(int kind, int K, int V);
-void hck_pack(int kind, const float *w, int K, int V, float *packed);
-/* The AMX kernel works on depths padded to whole 32-deep tiles. */
-static inline int hck_amx_depth(int K) { return (K + 31) / 32 * 32; }
-/* AMX: −a[rows, K] as bfloat16 pairs, hi then lo, each [rows,
- * hck_amx_depth(K)]: rows · hck_amx_depth(K) floats of room. */
-void hck_split_rows(const float *a, int rows, int K, uint16_t *out);
 /* For vocabulary ids v0..v0+vt-1 (v0 a multiple of HCK_NR) of T rows:
  * ℓ = base[t, :] − Σ_segments a · W_OU (base holding the bias), or
  * alpha[t]·(base[t, :] − bias) + bias − Σ a · W_OU when alpha is given
  * (the scale recomputed), folded into the rows' statistics as hck_update
  * does, without storing ℓ.  A row's m is then a reference within a few
  * nats of the running maximum rather than the maximum. */
-void hck_avx512_update(const hck_seg *seg, int nseg, int T, const float *base, int ldb, const float *alpha,
-                       const float *bias, int v0, int vt, const int32_t *target, hck_row *rows, float *tk,
-                       int32_t *ti, int k);
-void hck_amx_update(const hck_seg *seg, int nseg, int T, const float *base, int ldb, const float *alpha,
-                    const float *bias, int v0, int vt, const int32_t *target, hck_row *rows, float *tk,
-                    int32_t *ti, int k);
+typedef void hck_fused_fn(const hck_seg *seg, int nseg, int T, const float *base, int ldb, const float *alpha,
+                          const float *bias, int v0, int vt, const int32_t *target, hck_row *rows, float *tk,
+                          int32_t *ti, int k);
+/* The fused kernel of that kind, or NULL where this build or CPU (and OS)
+ * lacks it. */
+hck_fused_fn *hck_fused(int kind);
+/* Whether a kind's kernel takes bfloat16 splits of the activations. */
+static inline int hck_splits(int kind) { return kind == HCK_BF16 || kind == HCK_AMX; }
+/* The bf16x3 kernels work on depths padded to whole 32-deep tiles. */
+static inline int hck_amx_depth(int K) { return (K + 31) / 32 * 32; }
+/* Floats of w[K, V] packed for kernel `kind`: the generic path keeps
+ * [K, V] rows; the fused kernels take panels of HCK_NR columns, each
+ * contiguous so a kernel streams it, zero-padded past V (and, split into
+ * bfloat16, past K to whole 32-deep tiles). */
+size_t hck_packed_floats(int kind, int K, int V);
+/* Packs columns c0..c0+nc−1 (c0 a multiple of HCK_NR) of a [K, V] matrix,
+ * read from w[k·ldw + c − c0], into packed (hck_packed_floats(kind, K, V)
+ * floats); columns past nc in the last panel are zeros, so nc may stop
+ * short of a panel only at V. */
+void hck_pack(int kind, const float *w, int ldw, int K, int V, int c0, int nc, float *packed);
+/* bf16x3: −a[rows, K] as bfloat16 pairs, hi then lo, each [rows,
+ * hck_amx_depth(K)]: rows · hck_amx_depth(K) floats of room. */
+void hck_split_rows(const float *a, int rows, int K, uint16_t *out);
 void hck_finish(const hck_row *r, const float *tk, int k, float *topk_p, double *nll, double *entropy);
 
 #endif
