@@ -22,15 +22,14 @@ static int name(char *out, size_t n, const char *dir, const char *stem, const ch
     return hc_path_join(out, n, dir, file);
 }
 
-/* A plot as PNG (rendered) and SVG (vector), from one display list. */
+/* A plot as PNG, SVG and PDF, from one display list. */
 static int write_images(hc_draw *d, const char *dir, const char *stem)
 {
     char path[4600];
-    hc_canvas cv = {0};
-    int rc = name(path, sizeof path, dir, stem, "svg") || hc_write_svg(d, path) || hc_draw_render(d, &cv) ||
-             name(path, sizeof path, dir, stem, "png") || hc_write_png(&cv, path);
-    hc_canvas_free(&cv);
-    return rc ? -1 : 0;
+    for (int f = HC_IMAGE_PNG; f <= HC_IMAGE_PDF; f++)
+        if (name(path, sizeof path, dir, stem, hc_image_format_name((hc_image_format)f)) || hc_write_image(d, (hc_image_format)f, path))
+            return -1;
+    return 0;
 }
 
 static int write_text(const char *path, const char *text)

@@ -47,15 +47,15 @@ static void draw_text_mode(ui *u, rect r, const int *v, int n)
     int top = r.y + n + 1, rows = r.h - n - 2, cols = r.w - YLAB_W;
     if (rows < 4 || cols < 8)
         return;
-    hc_canvas cv;
-    if (hc_canvas_init(&cv, cols, 2 * rows, WHITE))
+    hc_draw *d;
+    if (hc_draw_new(&d, cols, 2 * rows, WHITE))
         return;
     double gx = 0.5, gy = 0.5, gw = cols - 1.0, gh = 2 * rows - 1.0;
     for (int k = 1; k < 4; k++) {
-        hc_canvas_line(&cv, gx + k * gw / 4, gy, gx + k * gw / 4, gy + gh, 1, RULE, 1, 0);
-        hc_canvas_line(&cv, gx, gy + k * gh / 4, gx + gw, gy + k * gh / 4, 1, RULE, 1, 0);
+        hc_draw_line(d, gx + k * gw / 4, gy, gx + k * gw / 4, gy + gh, 1, RULE, 0);
+        hc_draw_line(d, gx, gy + k * gh / 4, gx + gw, gy + k * gh / 4, 1, RULE, 0);
     }
-    hc_canvas_line(&cv, gx, gy + gh, gx + gw, gy, 1, DIAG, 1, 3);
+    hc_draw_line(d, gx, gy + gh, gx + gw, gy, 1, DIAG, 3);
     double *buf = malloc((size_t)bins * 3 * sizeof *buf), *xy = malloc((size_t)bins * 4 * sizeof *xy);
     for (int i = 0; i < n && buf && xy; i++) {
         double *acc = buf, *lo = acc + bins, *hi = lo + bins;
@@ -76,20 +76,20 @@ static void draw_text_mode(ui *u, rect r, const int *v, int n)
                 back[0] = gx + hc_bin_centre(b, bins) * gw;
                 back[1] = gy + (1 - lo[b]) * gh;
             }
-            hc_canvas_polygon(&cv, xy, 2 * k, hc_palette(i), 0.2);
+            hc_draw_polygon(d, xy, 2 * k, hc_palette(i), 0.2);
             k = points(acc, b0, b1, bins, gx, gy, gw, gh, xy);
-            hc_canvas_polyline(&cv, xy, k, 1.2, hc_palette(i), 1);
+            hc_draw_polyline(d, xy, k, 1.2, hc_palette(i));
             b0 = b1;
         }
     }
     free(buf);
     free(xy);
-    hc_canvas_rect(&cv, 0, 0, cols, 1, FRAME, 1);
-    hc_canvas_rect(&cv, 0, 2 * rows - 1, cols, 1, FRAME, 1);
-    hc_canvas_rect(&cv, 0, 0, 1, 2 * rows, FRAME, 1);
-    hc_canvas_rect(&cv, cols - 1, 0, 1, 2 * rows, FRAME, 1);
-    gfx_blit(&cv, top, r.x + YLAB_W);
+    hc_draw_outline(d, 0.5, 0.5, cols - 1, 2 * rows - 1, 1, FRAME);
+    hc_canvas cv;
+    if (!hc_draw_render(d, &cv))
+        gfx_blit(&cv, top, r.x + YLAB_W);
     hc_canvas_free(&cv);
+    hc_draw_free(d);
     ui_text(top, r.x, YLAB_W, " 1.0");
     ui_text(top + rows / 2, r.x, YLAB_W, " 0.5");
     ui_text(top + rows - 1, r.x, YLAB_W, " 0.0");

@@ -2,8 +2,8 @@
  * calibration curves of some variants, each as PNG and SVG (the shared
  * renderer, report.h) and its numbers as JSON and CSV, into a directory,
  * under names that say what they hold:
- *   heatmap-<metric>[-clipped].{png,svg,json,csv}
- *   curves-<id>_<id>....{png,svg,json,csv}   (curves-<n>-variants... when long)
+ *   heatmap-<metric>[-clipped].{png,svg,pdf,json,csv}
+ *   curves-<id>_<id>....{png,svg,pdf,json,csv}   (curves-<n>-variants... when long)
  * Every file is written atomically. */
 #ifndef HEADCAL_EXPORT_H
 #define HEADCAL_EXPORT_H
@@ -20,7 +20,7 @@ typedef struct {
     int width, height;             /* pixels of each plot; 0 = 1000 x 750 */
 } hc_export_view;
 
-/* Creates dir (one level) if missing and writes the eight files. */
+/* Creates dir (one level) if missing and writes the ten files. */
 int hc_export(const hc_results *r, const hc_export_view *v, const char *dir);
 
 #endif

@@ -83,11 +83,11 @@ int cmd_plot(int argc, char **argv)
         }
     }
     if (!rc && optind != argc - 1)
-        rc = hc_fail(HC_EUSAGE, "plot: usage: headcal plot RESULTS.json --kind heatmap|curves --format png|svg|sixel [-o FILE]");
+        rc = hc_fail(HC_EUSAGE, "plot: usage: headcal plot RESULTS.json --kind heatmap|curves --format png|svg|pdf|sixel [-o FILE]");
     if (!rc && (!kind || (strcmp(kind, "heatmap") && strcmp(kind, "curves"))))
         rc = hc_fail(HC_EUSAGE, "plot: --kind must be heatmap or curves");
-    if (!rc && (!format || (strcmp(format, "png") && strcmp(format, "svg") && strcmp(format, "sixel"))))
-        rc = hc_fail(HC_EUSAGE, "plot: --format must be png, svg or sixel");
+    if (!rc && (!format || (hc_image_format_parse(format) < 0 && strcmp(format, "sixel"))))
+        rc = hc_fail(HC_EUSAGE, "plot: --format must be png, svg, pdf or sixel");
     if (!rc && !out && strcmp(format, "sixel"))
         rc = hc_fail(HC_EUSAGE, "plot: -o FILE is required for %s", format);
     if (!rc && heads && !strcmp(kind, "heatmap"))
@@ -113,24 +113,26 @@ int cmd_plot(int argc, char **argv)
             free(v);
         }
     }
-    hc_canvas cv = {0};
-    if (!rc && !strcmp(format, "svg")) {
-        rc = hc_write_svg(d, out);
+    int fmt = hc_image_format_parse(format);
+    if (!rc && fmt >= 0) {
+        rc = hc_write_image(d, (hc_image_format)fmt, out);
     } else if (!rc) {
-        rc = hc_draw_render(d, &cv);
-        if (!rc && !strcmp(format, "png")) {
-            rc = hc_write_png(&cv, out);
-        } else if (!rc) {
-            char *six;
-            size_t len;
-            rc = hc_sixel_encode(&cv, &six, &len);
-            if (!rc) {
-                FILE *f = out ? fopen(out, "wb") : stdout;
-                if (!f || fwrite(six, 1, len, f) != len || (out ? fclose(f) : fflush(f)))
-                    rc = hc_fail(HC_EBAD, "%s: cannot write", out ? out : "stdout");
-                free(six);
+        hc_canvas cv;
+        char *six = NULL;
+        size_t len;
+        rc = hc_draw_render(d, &cv) || hc_sixel_encode(&cv, &six, &len);
+        if (!rc && out) {
+            hc_atomic_file af;
+            rc = hc_atomic_open(&af, out);
+            if (!rc && fwrite(six, 1, len, af.f) != len) {
+                hc_atomic_abort(&af);
+                rc = hc_fail(HC_EBAD, "%s: cannot write", out);
+            } else if (!rc) {
+                rc = hc_atomic_commit(&af);
             }
-        }
+        } else if (!rc && (fwrite(six, 1, len, stdout) != len || fflush(stdout)))
+            rc = hc_fail(HC_EBAD, "stdout: cannot write");
+        free(six);
         hc_canvas_free(&cv);
     }
     hc_draw_free(d);
