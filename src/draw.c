@@ -292,6 +292,8 @@ static void source(cairo_t *cr, hc_rgb c, double alpha)
 static void path(cairo_t *cr, const prim *p)
 {
     cairo_move_to(cr, p->pts[0], p->pts[1]);
+    if (p->n == 1) /* a dot: round caps of a zero-length segment */
+        cairo_line_to(cr, p->pts[0], p->pts[1]);
     for (int k = 1; k < p->n; k++)
         cairo_line_to(cr, p->pts[2 * k], p->pts[2 * k + 1]);
 }

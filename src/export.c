@@ -95,6 +95,14 @@ static void tb_num(text_buf *t, double v, const char *sep)
         tb_printf(t, "%s", sep);
 }
 
+/* Data from an unfinished sweep says so in a comment line first. */
+static void csv_partial(text_buf *t, const hc_results *r)
+{
+    char partial[64];
+    if (*hc_partial_note(r, partial, sizeof partial))
+        tb_printf(t, "# %s\n", partial);
+}
+
 static int write_csv(text_buf *t, const char *dir, const char *stem)
 {
     char path[4600];
@@ -129,6 +137,9 @@ static cJSON *describe(const hc_results *r)
     cJSON_AddNumberToObject(o, "positions", (double)hc_results_positions(r));
     cJSON_AddNumberToObject(o, "top_k", r->params.top_k);
     cJSON_AddNumberToObject(o, "bins", r->params.bins);
+    char partial[64];
+    if (*hc_partial_note(r, partial, sizeof partial))
+        cJSON_AddStringToObject(o, "partial", partial);
     return o;
 }
 
@@ -142,12 +153,13 @@ static int export_heatmap(const hc_results *r, const hc_export_view *v, const hc
     if (hc_grid_build(&g, r, v->metric))
         return -1;
     hc_draw *d = NULL;
-    int rc = hc_report_heatmap(&d, r, &g, v->metric, v->clip_negative, v->selected, -1, -1, lay, NULL) ||
-             write_images(d, dir, stem);
+    hc_heatmap_view hv = {.metric = v->metric, .clip_negative = v->clip_negative, .cursor_row = -1, .cursor_col = -1};
+    int rc = hc_report_heatmap(&d, r, &g, &hv, lay, NULL) || write_images(d, dir, stem);
     hc_draw_free(d);
 
     text_buf t = {0};
-    tb_printf(&t, "layer,head,variant,%s,%s_se\n", metric, metric);
+    csv_partial(&t, r);
+    tb_printf(&t, "layer,head,variant,%s,%s_se,selected\n", metric, metric);
     cJSON *root = describe(r), *cells = cJSON_AddArrayToObject(root, "cells");
     cJSON_AddStringToObject(root, "metric", metric);
     cJSON_AddBoolToObject(root, "clip_negative", v->clip_negative);
@@ -163,8 +175,10 @@ static int export_heatmap(const hc_results *r, const hc_export_view *v, const hc
             if (v->clip_negative && val < 0)
                 val = 0;
             tb_printf(&t, "%d,%s,%s,", i, g.col_labels[j], r->variants[var].id);
+            int sel = v->selected && v->selected[at];
             tb_num(&t, val, ",");
-            tb_num(&t, g.se[at], "\n");
+            tb_num(&t, g.se[at], ",");
+            tb_printf(&t, "%d\n", sel);
             cJSON *c = cJSON_CreateObject();
             cJSON_AddNumberToObject(c, "layer", i);
             if (j < r->model.n_heads)
@@ -174,6 +188,7 @@ static int export_heatmap(const hc_results *r, const hc_export_view *v, const hc
             cJSON_AddStringToObject(c, "variant", r->variants[var].id);
             cJSON_AddNumberToObject(c, "value", val); /* NaN prints as null */
             cJSON_AddNumberToObject(c, "se", g.se[at]);
+            cJSON_AddBoolToObject(c, "selected", sel);
             cJSON_AddItemToArray(cells, c);
         }
     hc_grid_free(&g);
@@ -190,20 +205,24 @@ static int export_curves(const hc_results *r, const hc_export_view *v, const hc_
     if (at >= 100)
         snprintf(stem, sizeof stem, "curves-%d-variants", v->n_curves);
     hc_draw *d = NULL;
-    int rc = hc_report_curves(&d, r, v->curves, v->n_curves, lay) || write_images(d, dir, stem);
+    hc_curves_view cvw = v->curves_view;
+    if (cvw.min_count == 0)
+        cvw.min_count = HC_MIN_COUNT_DEFAULT;
+    int rc = hc_report_curves(&d, r, v->curves, v->n_curves, &cvw, lay) || write_images(d, dir, stem);
     hc_draw_free(d);
 
     int bins = r->params.bins;
-    double *acc = malloc(3 * (size_t)bins * sizeof *acc), *lo = acc + bins, *hi = lo + bins;
+    double *acc = malloc(4 * (size_t)bins * sizeof *acc), *lo = acc + bins, *hi = lo + bins, *count = hi + bins;
     if (!acc)
         return hc_fail(HC_EBAD, "out of memory");
     text_buf t = {0};
-    tb_printf(&t, "variant,bin,confidence,accuracy,accuracy_minus_sigma,accuracy_plus_sigma\n");
+    csv_partial(&t, r);
+    tb_printf(&t, "variant,bin,confidence,accuracy,accuracy_minus_sigma,accuracy_plus_sigma,count\n");
     cJSON *root = describe(r), *series = cJSON_AddArrayToObject(root, "series");
     for (int i = 0; i < v->n_curves && !rc; i++) {
         const hc_variant *var = &r->variants[v->curves[i]];
         hc_metrics m;
-        rc = hc_curve_of(r, v->curves[i], acc, lo, hi) || hc_results_metrics(r, v->curves[i], &m);
+        rc = hc_curve_of(r, v->curves[i], acc, lo, hi, count) || hc_results_metrics(r, v->curves[i], &m);
         if (rc)
             break;
         cJSON *s = cJSON_CreateObject();
@@ -212,17 +231,19 @@ static int export_curves(const hc_results *r, const hc_export_view *v, const hc_
         cJSON_AddNumberToObject(s, "oc_se", m.se[HC_OC]);
         cJSON *conf = cJSON_AddArrayToObject(s, "confidence"), *a = cJSON_AddArrayToObject(s, "accuracy"),
               *l = cJSON_AddArrayToObject(s, "accuracy_minus_sigma"),
-              *h = cJSON_AddArrayToObject(s, "accuracy_plus_sigma");
+              *h = cJSON_AddArrayToObject(s, "accuracy_plus_sigma"), *n = cJSON_AddArrayToObject(s, "count");
         for (int b = 0; b < bins; b++) {
             double c = hc_bin_centre(b, bins);
             tb_printf(&t, "%s,%d,%.9g,", var->id, b, c);
             tb_num(&t, acc[b], ",");
             tb_num(&t, lo[b], ",");
-            tb_num(&t, hi[b], "\n");
+            tb_num(&t, hi[b], ",");
+            tb_printf(&t, "%.0f\n", count[b]);
             cJSON_AddItemToArray(conf, cJSON_CreateNumber(c));
             cJSON_AddItemToArray(a, cJSON_CreateNumber(acc[b]));
             cJSON_AddItemToArray(l, cJSON_CreateNumber(lo[b]));
             cJSON_AddItemToArray(h, cJSON_CreateNumber(hi[b]));
+            cJSON_AddItemToArray(n, cJSON_CreateNumber(count[b]));
         }
         cJSON_AddItemToArray(series, s);
     }

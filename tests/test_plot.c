@@ -236,8 +236,9 @@ Test(curves, series_lines_and_bands_land_where_the_data_says)
         acc2[i] = 0.7;
     }
     acc2[4] = NAN; /* undefined bin: the line breaks there */
-    hc_series s[2] = {{"baseline", acc, lo, hi, 0}, {"L10H7", acc2, NULL, NULL, 1}};
-    hc_curves cv = {NB, s, 2, "Calibration", "Confidence", "Accuracy"};
+    hc_series s[2] = {{"baseline", acc, lo, hi, 0, NULL}, {"L10H7", acc2, NULL, NULL, 1, NULL}};
+    hc_curves cv = {.n_bins = NB, .series = s, .n_series = 2, .title = "Calibration", .x_label = "Confidence",
+                    .y_label = "Accuracy"};
     hc_draw *d;
     hc_curves_geom g;
     hc_plot_layout lay = {800, 600, 0};
@@ -550,5 +551,71 @@ Test(imgout, sixel_of_many_colours_stays_close)
     free(px);
     free(pal);
     free(six);
+    hc_canvas_free(&c);
+}
+
+Test(curves, thin_bins_fade_and_the_legend_stays_off_the_data)
+{
+    enum { NB = 10 };
+    double acc[NB], lo[NB], hi[NB], count[NB];
+    for (int i = 0; i < NB; i++) {
+        acc[i] = 0.5;
+        lo[i] = 0.3;
+        hi[i] = 0.7;
+        count[i] = i < 6 ? 1000 : 3; /* the last four bins hold too few predictions */
+    }
+    char names[6][32];
+    hc_series s[6];
+    for (int k = 0; k < 6; k++) {
+        snprintf(names[k], sizeof names[k], "series number %d", k);
+        s[k] = (hc_series){names[k], acc, lo, hi, k, count};
+    }
+    hc_curves cv = {.n_bins = NB, .series = s, .n_series = 6, .title = "t", .x_label = "Confidence",
+                    .y_label = "Accuracy", .min_count = 20, .histogram = 1};
+    for (int w = 300; w <= 1200; w += 900) {
+        hc_draw *d;
+        hc_curves_geom g;
+        hc_plot_layout lay = {w, 600, 0};
+        cr_assert_eq(hc_plot_curves(&d, &cv, &lay, &g), 0, "%s", hc_errmsg());
+        hc_canvas c;
+        cr_assert_eq(hc_draw_render(d, &c), 0);
+        hc_draw_free(d);
+        /* the last series is drawn on top: solid in the busy bins... */
+        const hc_rgb c5 = hc_palette(5);
+        int solid = 0;
+        for (int dy = -2; dy <= 2; dy++)
+            solid |= near(hc_canvas_get(&c, (int)(g.x + 0.25 * g.w), (int)(g.y + 0.5 * g.h) + dy), c5, 25);
+        cr_assert(solid, "busy bins drawn solid");
+        /* ...and no solid line over the thin ones, where a pale dot is */
+        for (double x = g.x + 0.65 * g.w; x < g.x + g.w; x++)
+            cr_assert(!near(hc_canvas_get(&c, (int)x, (int)(g.y + 0.5 * g.h)), c5, 10), "solid at x %g", x);
+        /* no legend ink inside the plot area outside the curves' rows */
+        for (int y = (int)g.y + 2; y < g.y + 0.25 * g.h; y++)
+            for (int x = (int)g.x + 2; x < g.x + g.w - 2; x++) {
+                hc_rgb p = hc_canvas_get(&c, x, y);
+                cr_assert(!(p.r < 100 && p.g < 100 && p.b < 100), "dark ink at %d,%d in the empty plot", x, y);
+            }
+        hc_canvas_free(&c);
+    }
+}
+
+Test(heatmap, mlp_column_has_its_own_scale_and_significant_cells_a_dot)
+{
+    double v[2 * 3] = {0.01, -0.02, 1.5, 0.002, 0.0, -0.5};
+    double se[2 * 3] = {0.001, 0.1, 0.1, 0.01, 0.01, 0.01};
+    hc_heatmap hm = {.rows = 2, .cols = 3, .values = v, .se = se, .own_scale_cols = 1,
+                     .cursor_row = -1, .cursor_col = -1};
+    hc_canvas c;
+    hc_heatmap_geom g;
+    render_heatmap(&hm, 400, 300, &c, &g);
+    cr_assert_eq(g.vmax, 0.02, "the heads' scale ignores the MLP column");
+    cr_assert_eq(g.own_vmax, 1.5);
+    assert_rgb(cell_centre(&c, &g, 0, 1), hc_colormap(-1, 1), "the strongest head is saturated");
+    /* cell (0, 0): 0.01 > 2 x 0.001, a dot at its centre; (0, 1) is not */
+    hc_rgb dot = cell_centre(&c, &g, 0, 0), plain = cell_centre(&c, &g, 1, 0);
+    cr_assert(!near(dot, hc_colormap(0.01, 0.02), 30), "a dot marks a significant cell");
+    assert_rgb(plain, hc_colormap(0.002, 0.02), "no dot within 2 SE");
+    hc_rgb off = hc_canvas_get(&c, g.x + g.cell_w / 6, g.y + g.cell_h / 6);
+    assert_rgb(off, hc_colormap(0.01, 0.02), "the dot is small");
     hc_canvas_free(&c);
 }

@@ -59,7 +59,7 @@ static void draw_text_mode(ui *u, rect r, const int *v, int n)
     double *buf = malloc((size_t)bins * 3 * sizeof *buf), *xy = malloc((size_t)bins * 4 * sizeof *xy);
     for (int i = 0; i < n && buf && xy; i++) {
         double *acc = buf, *lo = acc + bins, *hi = lo + bins;
-        if (hc_curve_of(u->r, v[i], acc, lo, hi))
+        if (hc_curve_of(u->r, v[i], acc, lo, hi, NULL))
             continue;
         /* each run of non-empty bins: its band, then its line */
         for (int b0 = 0; b0 < bins;) {
@@ -117,7 +117,7 @@ static void make_sixel(ui *u, rect r, const int *v, int n)
     u->six = NULL;
     hc_draw *d = NULL;
     hc_canvas c = {0};
-    if (!hc_report_curves(&d, u->r, v, n, &lay) && !hc_draw_render(d, &c) && !hc_sixel_encode(&c, &u->six, &u->six_len))
+    if (!hc_report_curves(&d, u->r, v, n, &(hc_curves_view){.min_count = HC_MIN_COUNT_DEFAULT}, &lay) && !hc_draw_render(d, &c) && !hc_sixel_encode(&c, &u->six, &u->six_len))
         snprintf(u->six_key, sizeof u->six_key, "%s", key);
     hc_canvas_free(&c);
     hc_draw_free(d);

@@ -53,15 +53,17 @@ static int pick_variants(const hc_results *r, const char *list, int **out, int *
 
 int cmd_plot(int argc, char **argv)
 {
-    enum { O_KIND = 1, O_HEADS, O_METRIC, O_FORMAT, O_OUT, O_CLIP, O_WIDTH, O_HEIGHT };
+    enum { O_KIND = 1, O_HEADS, O_METRIC, O_FORMAT, O_OUT, O_CLIP, O_WIDTH, O_HEIGHT, O_TITLE, O_MIN_COUNT, O_ZOOM };
     static const struct option opts[] = {
         {"kind", required_argument, 0, O_KIND},     {"heads", required_argument, 0, O_HEADS},
         {"metric", required_argument, 0, O_METRIC}, {"format", required_argument, 0, O_FORMAT},
         {"out", required_argument, 0, O_OUT},       {"clip", no_argument, 0, O_CLIP},
         {"width", required_argument, 0, O_WIDTH},   {"height", required_argument, 0, O_HEIGHT},
-        {0, 0, 0, 0}};
-    const char *kind = NULL, *heads = NULL, *format = NULL, *out = NULL;
-    int metric = HC_DELTA_OC, clip = 0, ch, rc = 0;
+        {"title", required_argument, 0, O_TITLE},   {"min-count", required_argument, 0, O_MIN_COUNT},
+        {"zoom", no_argument, 0, O_ZOOM},           {0, 0, 0, 0}};
+    const char *kind = NULL, *heads = NULL, *format = NULL, *out = NULL, *title = NULL;
+    int metric = HC_DELTA_OC, clip = 0, zoom = 0, ch, rc = 0;
+    hc_curves_view cview = {.min_count = HC_MIN_COUNT_DEFAULT};
     hc_plot_layout lay = {.width = 800, .height = 600};
     optind = 1;
     while (!rc && (ch = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
@@ -79,6 +81,9 @@ int cmd_plot(int argc, char **argv)
         case O_CLIP: clip = 1; break;
         case O_WIDTH: rc = cli_int("--width", optarg, 200, 8000, &lay.width); break;
         case O_HEIGHT: rc = cli_int("--height", optarg, 120, 8000, &lay.height); break;
+        case O_TITLE: title = optarg; break;
+        case O_MIN_COUNT: rc = cli_int("--min-count", optarg, 0, 1000000000, &cview.min_count); break;
+        case O_ZOOM: zoom = 1; break;
         default: rc = cli_bad_option("plot", argc, argv);
         }
     }
@@ -92,6 +97,8 @@ int cmd_plot(int argc, char **argv)
         rc = hc_fail(HC_EUSAGE, "plot: -o FILE is required for %s", format);
     if (!rc && heads && !strcmp(kind, "heatmap"))
         rc = hc_fail(HC_EUSAGE, "plot: --heads applies to --kind curves (the heatmap shows every head)");
+    if (!rc && zoom && !strcmp(kind, "heatmap"))
+        rc = hc_fail(HC_EUSAGE, "plot: --zoom applies to --kind curves");
     if (rc)
         return hc_errstatus();
     hc_results r;
@@ -102,16 +109,20 @@ int cmd_plot(int argc, char **argv)
         hc_grid g;
         rc = hc_grid_build(&g, &r, metric);
         if (!rc) {
-            rc = hc_report_heatmap(&d, &r, &g, metric, clip, NULL, -1, -1, &lay, NULL);
+            hc_heatmap_view hv = {.metric = metric, .clip_negative = clip, .title = title, .cursor_row = -1,
+                                  .cursor_col = -1};
+            rc = hc_report_heatmap(&d, &r, &g, &hv, &lay, NULL);
             hc_grid_free(&g);
         }
     } else {
         int *v = NULL, n = 0;
         rc = pick_variants(&r, heads, &v, &n);
-        if (!rc) {
-            rc = hc_report_curves(&d, &r, v, n, &lay);
-            free(v);
-        }
+        cview.title = title;
+        if (!rc && zoom)
+            rc = hc_curves_busy_range(&r, v[0], cview.min_count, &cview.x_lo, &cview.x_hi);
+        if (!rc)
+            rc = hc_report_curves(&d, &r, v, n, &cview, &lay);
+        free(v);
     }
     int fmt = hc_image_format_parse(format);
     if (!rc && fmt >= 0) {
