@@ -50,7 +50,7 @@ double ui_vmax(const ui *u)
 {
     double m = 0;
     for (int i = 0; i < u->grid.rows * u->grid.cols; i++) {
-        double v = fabs(ui_shown(u, i));
+        double v = u->grid.has_mlp && i % u->grid.cols == u->grid.cols - 1 ? 0 : fabs(ui_shown(u, i));
         if (isfinite(v) && v > m)
             m = v;
     }
@@ -298,6 +298,7 @@ static void draw(ui *u)
         ui_text(1, 0, W, a);
         u->cell_w = 0;
         refresh();
+        gfx_show(0);
         return;
     }
     u->cell_w = cw;
@@ -320,8 +321,7 @@ static void draw(ui *u)
     if (u->help)
         help_draw(H, W);
     refresh();
-    if (u->sixel && !u->help && !u->qk_open)
-        curves_panel_place(u);
+    gfx_show(!u->help);
 }
 
 /* -- input */
@@ -372,6 +372,9 @@ static int on_key(ui *u, int ch)
     case 'e': export_view(u); break;
     case '?': u->help = 1; break;
     case 'b': u->qk_open = !u->qk_open; break;
+    case 'z': case '1': case '2': case '3': case '4': case '5': case '6': case '7': case '8': case '9':
+        curves_panel_key(u, ch);
+        break;
     case 27:
         if (u->qk_open) {
             u->qk_open = 0;
@@ -475,6 +478,8 @@ int explorer_run(const explorer_opts *o)
         sigaction(sigs[i], &old[i], NULL);
     jobs_stop(u.jobs);
     free(u.six);
+    free(u.grid_six);
+    free(u.bar_six);
     free(u.selected);
     free(u.qk_state);
     free(u.qk);
