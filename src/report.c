@@ -180,7 +180,7 @@ int hc_report_curves(hc_draw **out, const hc_results *r, const int *variants, in
              r->params.top_k, bins, (unsigned long long)hc_results_positions(r), *partial ? "  \u00b7  " : "",
              partial);
     hc_curves cv = {.n_bins = bins, .series = ser, .n_series = n, .title = title,
-                    .x_label = "Confidence (probability of a top-k prediction)", .y_label = "Accuracy",
+                    .x_label = "Confidence (top-k probability)", .y_label = "Accuracy",
                     .min_count = v->min_count, .x_lo = v->x_lo, .x_hi = v->x_hi, .histogram = 1};
     if (!rc)
         rc = hc_plot_curves(out, &cv, lay, NULL);

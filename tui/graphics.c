@@ -16,15 +16,19 @@ static gfx_limits limits = {1000, 1000, 10, 20, 0};
 
 const gfx_limits *gfx_get_limits(void) { return &limits; }
 
-/* Finds "ESC [ prefix n1 ; n2 ; ... final" in buf; returns the numbers
- * read (up to max), or -1 when the reply is not there (yet). */
+/* Finds "ESC [ prefix n1 ; n2 ; ... final" in buf; returns how many
+ * numbers it holds (the first max of them in num), or -1 when the reply
+ * is not there (yet). */
 static int reply(const char *buf, const char *prefix, char final, int *num, int max)
 {
     for (const char *p = strstr(buf, prefix); p; p = strstr(p + 1, prefix)) {
         const char *a = p + strlen(prefix);
         int n = 0;
-        while (n < max && *a >= '0' && *a <= '9') {
-            num[n++] = (int)strtol(a, (char **)&a, 10);
+        while (*a >= '0' && *a <= '9') {
+            long v = strtol(a, (char **)&a, 10);
+            if (n < max)
+                num[n] = (int)v;
+            n++;
             if (*a == ';')
                 a++;
         }
@@ -57,7 +61,7 @@ int gfx_probe_sixel(int timeout_ms)
     static const char ask[] = "\033[?2;1S\033[16t\033[c";
     char buf[1024];
     size_t n = 0;
-    int sixel = 0, num[8];
+    int sixel = 0, num[64];
     buf[0] = 0;
     if (write(fd, ask, sizeof ask - 1) == (ssize_t)(sizeof ask - 1)) {
         struct timespec t0, t;
@@ -73,9 +77,9 @@ int gfx_probe_sixel(int timeout_ms)
                 break;
             n += (size_t)got;
             buf[n] = 0;
-            int k = reply(buf, "\033[?", 'c', num, 8);
+            int k = reply(buf, "\033[?", 'c', num, 64);
             if (k >= 0) { /* the last answer: the others came before it, or never */
-                for (int i = 0; i < k; i++)
+                for (int i = 0; i < k && i < 64; i++)
                     sixel |= num[i] == 4;
                 break;
             }

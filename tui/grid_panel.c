@@ -128,7 +128,7 @@ static void fmt_value(char *buf, size_t n, double v)
 
 /* The cells as one picture: each head a block of cell_w x 1 character
  * cells in the map's true colours, the cursor a black-and-white ring,
- * selected heads a black-and-white frame, significant ones a dot. */
+ * selected heads a folded corner, significant ones a dot. */
 static void grid_picture(ui *u, int px_w, int px_h)
 {
     const hc_grid *g = &u->grid;
@@ -155,13 +155,16 @@ static void grid_picture(ui *u, int px_w, int px_h)
         hc_draw_rect(d, x, y, cw, ch, bg, 1);
         if (significant(u, i))
             hc_draw_polyline(d, (const double[]){x + cw / 2, y + ch / 2}, 1, fmax(3, ch / 4), ink_on(bg));
-        if (u->selected[i]) {
-            hc_draw_outline(d, x + m / 2, y + m / 2, cw - m, ch - m, m, BLACK);
-            hc_draw_outline(d, x + 1.5 * m, y + 1.5 * m, cw - 3 * m, ch - 3 * m, m, WHITE);
-        }
         if (r == u->cur_row && c == u->cur_col) {
             hc_draw_outline(d, x + m, y + m, cw - 2 * m, ch - 2 * m, 2 * m, BLACK);
-            hc_draw_outline(d, x + 3 * m, y + 3 * m, cw - 6 * m, ch - 6 * m, 2 * m, WHITE);
+            hc_draw_outline(d, x + 2.5 * m, y + 2.5 * m, cw - 5 * m, ch - 5 * m, m, WHITE);
+        }
+        if (u->selected[i]) {
+            /* a folded corner, black edged in white: reads on any colour
+             * and leaves the cell's colour and the cursor ring alone */
+            double k = fmin(cw, ch) * 0.55;
+            hc_draw_polygon(d, (const double[]){x, y, x + k + 2 * m, y, x, y + k + 2 * m}, 3, WHITE, 1);
+            hc_draw_polygon(d, (const double[]){x, y, x + k, y, x, y + k}, 3, BLACK, 1);
         }
     }
     if (g->has_mlp) /* a white rule before the column on its own scale */

@@ -59,10 +59,13 @@ void qk_panel_draw(ui *u, rect r)
         for (int b = 0; b < HC_QK_SIDES; b++) {
             hc_rgb bg = hc_colormap(q->score[a][b] - mean, spread > 0 ? spread : 1);
             double lum = 0.299 * bg.r + 0.587 * bg.g + 0.114 * bg.b;
+            double t = spread > 0 ? (q->score[a][b] - mean) / spread : 0;
             if (gfx_mode() == GFX_256 || gfx_mode() == GFX_DIRECT)
                 gfx_color(lum > 140 ? (hc_rgb){0, 0, 0} : (hc_rgb){255, 255, 255}, bg);
-            else /* few colours: the value says it, bold above the mean */
-                attron(q->score[a][b] > mean ? A_BOLD : A_NORMAL);
+            else if (gfx_mode() == GFX_8 && fabs(t) > 1.0 / 3) /* the basic blue or red, never black */
+                gfx_color((hc_rgb){255, 255, 255}, t < 0 ? (hc_rgb){0, 0, 255} : (hc_rgb){255, 0, 0});
+            else /* no colours: the value says it, bold above the mean */
+                attron(t > 0 ? A_BOLD : A_NORMAL);
             for (int k = 0; k < cell_h; k++)
                 mvprintw(top + k, r.x + label_w + b * cell_w, "%*s", cell_w - 1, "");
             snprintf(line, sizeof line, " %.4f", q->score[a][b]);
