@@ -1,17 +1,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <nettle/sha2.h>
-
 #include "headcal/analysis.h"
 #include "headcal/error.h"
+#include "headcal/sha256.h"
 
 static int add_list(hc_results *r, const char *list, int sets)
 {
     const char *opt = sets ? "--sets" : "--heads";
-    char *copy = strdup(list), *rest = copy;
+    char *copy = hc_strdup(list), *rest = copy;
     if (!copy)
-        return hc_fail(HC_EBAD, "out of memory");
+        return -1;
     int rc = 0;
     /* strsep, not strtok: "0.1,,0.2" has an empty entry, which is an error */
     for (char *item; !rc && (item = strsep(&rest, ",")) != NULL;) {
@@ -63,8 +62,8 @@ int hc_analysis_variants(hc_results *r, const char *heads, int mlp, const char *
 
 int hc_analysis_data_sha256(const hc_dataset *ds, char hex[65])
 {
-    struct sha256_ctx ctx;
-    sha256_init(&ctx);
+    hc_sha256 h;
+    hc_sha256_init(&h);
     for (int i = 0; i < hc_dataset_n_batches(ds); i++) {
         hc_batch b;
         if (hc_dataset_batch(ds, i, &b))
@@ -72,15 +71,12 @@ int hc_analysis_data_sha256(const hc_dataset *ds, char hex[65])
         /* each row's real tokens, its length first: padding is not data */
         for (int row = 0; row < b.rows; row++) {
             int32_t len = b.lens[row];
-            sha256_update(&ctx, sizeof len, (const uint8_t *)&len);
-            sha256_update(&ctx, (size_t)len * sizeof(int32_t), (const uint8_t *)(b.tokens + (size_t)row * b.cols));
+            hc_sha256_update(&h, &len, sizeof len);
+            hc_sha256_update(&h, b.tokens + (size_t)row * b.cols, (size_t)len * sizeof(int32_t));
         }
         hc_batch_free(&b);
     }
-    uint8_t d[SHA256_DIGEST_SIZE];
-    sha256_digest(&ctx, sizeof d, d);
-    for (int i = 0; i < SHA256_DIGEST_SIZE; i++)
-        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    hc_sha256_final(&h, hex);
     return 0;
 }
 
@@ -105,9 +101,9 @@ int hc_analysis_run(const hc_analysis *a, hc_results *r)
         todo += hc_shard_has(p->shard_index, p->shard_count, b) && !r->done[b];
     if (!todo)
         return a->checkpoint ? hc_results_write(r, a->checkpoint) : 0;
-    hc_variant_spec *specs = calloc((size_t)r->n_variants, sizeof *specs);
+    hc_variant_spec *specs = hc_calloc((size_t)r->n_variants, sizeof *specs);
     if (!specs)
-        return hc_fail(HC_EBAD, "out of memory");
+        return -1;
     for (int v = 0; v < r->n_variants; v++)
         specs[v] = (hc_variant_spec){r->variants[v].n_members, r->variants[v].members};
     hc_sweep *sw = NULL;

@@ -89,16 +89,8 @@ int hc_bytemap_put(hc_bytemap *m, const void *key, size_t len, uint64_t val, uin
     }
     if (len > UINT32_MAX || m->keys_len + len > UINT32_MAX)
         return hc_fail(HC_EBAD, "hash map keys exceed 4 GiB");
-    if (m->keys_len + len > m->keys_cap) {
-        size_t cap = m->keys_cap ? m->keys_cap : 256;
-        while (cap < m->keys_len + len)
-            cap *= 2;
-        char *k = realloc(m->keys, cap);
-        if (!k)
-            return hc_fail(HC_EBAD, "out of memory (%zu bytes)", cap);
-        m->keys = k;
-        m->keys_cap = cap;
-    }
+    if (hc_grow(m->keys, m->keys_cap, m->keys_len + len))
+        return -1;
     if (len)
         memcpy(m->keys + m->keys_len, key, len);
     s->hash = h;

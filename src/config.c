@@ -1,4 +1,4 @@
-/* config.json: the GPT-2 fields of REFERENCE §1.  Anything that would
+/* config.json: the GPT-2 fields (docs/design.md, "The model").  Anything that would
  * change the computation and that headcal does not implement is refused
  * by name rather than silently ignored. */
 #include <cJSON.h>

@@ -35,28 +35,11 @@ typedef struct {
     size_t n_seq, cap_seq;
 } seqbuf;
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 64, bytes;
-    while (c < need)
-        c *= 2;
-    if (!hc_mul_ok(c, elem, &bytes))
-        return hc_fail(HC_EBAD, "out of memory (%zu elements)", c);
-    void *q = realloc(*p, bytes);
-    if (!q)
-        return hc_fail(HC_EBAD, "out of memory (%zu bytes)", bytes);
-    *p = q;
-    *cap = c;
-    return 0;
-}
-
 /* Appends BOS + ids[0..n). */
 static int seq_add(seqbuf *s, int32_t bos, const int32_t *ids, size_t n)
 {
-    if (grow((void **)&s->tok, &s->cap_tok, s->n_tok + n + 1, sizeof *s->tok) ||
-        grow((void **)&s->off, &s->cap_seq, s->n_seq + 2, sizeof *s->off))
+    if (hc_grow(s->tok, s->cap_tok, s->n_tok + n + 1) ||
+        hc_grow(s->off, s->cap_seq, s->n_seq + 2))
         return -1;
     if (s->n_seq == 0)
         s->off[0] = 0;
@@ -108,19 +91,17 @@ static void doclist_free(doclist *dl)
 
 static const char *file_add(doclist *dl, const char *path)
 {
-    if (grow((void **)&dl->files, &dl->cap_files, dl->n_files + 1, sizeof *dl->files))
+    if (hc_grow(dl->files, dl->cap_files, dl->n_files + 1))
         return NULL;
-    char *p = strdup(path);
-    if (!p) {
-        hc_fail(HC_EBAD, "out of memory");
+    char *p = hc_strdup(path);
+    if (!p)
         return NULL;
-    }
     return dl->files[dl->n_files++] = p;
 }
 
 static doc *doc_add(doclist *dl, const char *file, long line)
 {
-    if (grow((void **)&dl->v, &dl->cap, dl->n + 1, sizeof *dl->v))
+    if (hc_grow(dl->v, dl->cap, dl->n + 1))
         return NULL;
     doc *d = &dl->v[dl->n++];
     memset(d, 0, sizeof *d);
@@ -275,8 +256,8 @@ static int doc_load(doc *d, int vocab)
     FILE *f = fopen(d->file, "rb");
     if (!f)
         return hc_fail(HC_EBAD, "%s: %s", d->file, strerror(errno));
-    char *buf = malloc(d->len + 1);
-    int rc = buf ? 0 : hc_fail(HC_EBAD, "%s:%ld: out of memory reading the line", d->file, d->line);
+    char *buf = hc_malloc(d->len + 1);
+    int rc = buf ? 0 : -1;
     if (!rc && (fseek(f, d->offset, SEEK_SET) != 0 || fread(buf, 1, d->len, f) != d->len))
         rc = hc_fail(HC_EBAD, "%s:%ld: the file changed while it was being read", d->file, d->line);
     fclose(f);
@@ -323,10 +304,10 @@ static int read_dir(doclist *dl, const char *dir, int vocab)
         char path[4096];
         struct stat sb;
         if (hc_path_join(path, sizeof path, dir, e->d_name) ||
-            grow((void **)&names, &cap, n + 1, sizeof *names))
+            hc_grow(names, cap, n + 1))
             rc = -1;
-        else if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && !(names[n++] = strdup(path)))
-            rc = hc_fail(HC_EBAD, "out of memory");
+        else if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && !(names[n++] = hc_strdup(path)))
+            rc = -1;
     }
     closedir(dp);
     if (rc == 0 && n == 0)
@@ -361,8 +342,9 @@ static int tokenize_checked(const hc_dataset_opts *o, const doc *d, const char *
     return 0;
 }
 
-/* Appends the sequences one document contributes (DESIGN §3); *added says
- * how many (0: the document is skipped). */
+/* Appends the sequences one document contributes (docs/design.md,
+ * "Sequences and batches"); *added says how many (0: the document is
+ * skipped). */
 static int doc_sequences(seqbuf *s, const hc_dataset_opts *o, const int32_t *ids, size_t n,
                          size_t *added)
 {

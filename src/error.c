@@ -46,3 +46,46 @@ void *hc_calloc(size_t n, size_t size)
         hc_fail(HC_EBAD, "out of memory (%zu x %zu bytes)", n, size);
     return p;
 }
+
+void *hc_mallocarray(size_t n, size_t size)
+{
+    size_t bytes;
+    if (!hc_mul_ok(n, size, &bytes)) {
+        hc_fail(HC_EBAD, "out of memory (%zu x %zu bytes)", n, size);
+        return NULL;
+    }
+    return hc_malloc(bytes);
+}
+
+void *hc_realloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        hc_fail(HC_EBAD, "out of memory (%zu bytes)", n);
+    return q;
+}
+
+char *hc_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = hc_malloc(n);
+    return d ? memcpy(d, s, n) : NULL;
+}
+
+int hc_grow_(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 64, bytes;
+    while (c < need)
+        if (!hc_mul_ok(c, 2, &c))
+            return hc_fail(HC_EBAD, "out of memory (%zu elements)", need);
+    if (!hc_mul_ok(c, elem, &bytes))
+        return hc_fail(HC_EBAD, "out of memory (%zu x %zu bytes)", c, elem);
+    void *q = hc_realloc(*p, bytes);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = c;
+    return 0;
+}

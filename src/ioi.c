@@ -1,4 +1,4 @@
-/* The IOI prompt generator of the IOI paper's code (REFERENCE §4), as the
+/* The IOI prompt generator of the IOI paper's code (docs/design.md, "IOI prompts"), as the
  * notebook calls it: generate_data_and_caches(n, seed, only_ioi=True).
  * The order of random draws is part of the contract: it is what makes the
  * prompts identical to the original's. */

@@ -68,8 +68,8 @@ int hc_pool_run(int n_threads, int n_tasks, int (*fn)(void *ctx, int task, int w
         n_threads = n_tasks > 0 ? n_tasks : 1;
     int blas = openblas_get_num_threads();
     openblas_set_num_threads(1);
-    pthread_t *th = calloc((size_t)n_threads, sizeof *th);
-    arg *args = calloc((size_t)n_threads, sizeof *args);
+    pthread_t *th = hc_calloc((size_t)n_threads, sizeof *th);
+    arg *args = hc_calloc((size_t)n_threads, sizeof *args);
     int started = 0;
     if (th && args) {
         for (int i = 1; i < n_threads; i++) {
@@ -88,7 +88,7 @@ int hc_pool_run(int n_threads, int n_tasks, int (*fn)(void *ctx, int task, int w
     openblas_set_num_threads(blas);
     pthread_mutex_destroy(&j.lock);
     if (!th || !args)
-        return hc_fail(HC_EBAD, "out of memory");
+        return -1;
     if (atomic_load(&j.failed))
         return hc_fail(j.status, "%s", j.msg);
     if (cancel && atomic_load(cancel))

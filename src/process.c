@@ -1,6 +1,7 @@
-/* TransformerLens weight processing (REFERENCE §2): fold_ln,
- * center_writing_weights, center_unembed, fold_value_biases.  After it the
- * direct effect of a head is simply (z_h · W_O^h) / σ · W_U. */
+/* TransformerLens weight processing (docs/design.md, "Weight
+ * processing"): fold_ln, center_writing_weights, center_unembed,
+ * fold_value_biases.  After it the direct effect of a head is simply
+ * (z_h · W_O^h) / σ · W_U. */
 #include <stdlib.h>
 
 #include "headcal/model.h"
@@ -10,23 +11,28 @@
  * zero mean, so a constant per column never reaches the output. */
 static void fold_norm(float *W, float *bias, float *w, float *b, size_t D, size_t cols)
 {
-    double *acc = calloc(cols, sizeof *acc);
     for (size_t i = 0; i < D; i++)
         for (size_t j = 0; j < cols; j++)
             bias[j] += b[i] * W[i * cols + j];
     for (size_t i = 0; i < D; i++)
-        for (size_t j = 0; j < cols; j++) {
-            W[i * cols + j] *= w[i];
-            acc[j] += W[i * cols + j];
-        }
-    for (size_t i = 0; i < D; i++)
         for (size_t j = 0; j < cols; j++)
-            W[i * cols + j] -= (float)(acc[j] / (double)D);
+            W[i * cols + j] *= w[i];
+    /* column means a block of columns at a time: rows stay contiguous and
+     * the sums need no allocation that could fail */
+    for (size_t j0 = 0; j0 < cols; j0 += 512) {
+        size_t nj = cols - j0 < 512 ? cols - j0 : 512;
+        double acc[512] = {0};
+        for (size_t i = 0; i < D; i++)
+            for (size_t j = 0; j < nj; j++)
+                acc[j] += W[i * cols + j0 + j];
+        for (size_t i = 0; i < D; i++)
+            for (size_t j = 0; j < nj; j++)
+                W[i * cols + j0 + j] -= (float)(acc[j] / (double)D);
+    }
     for (size_t i = 0; i < D; i++) {
         w[i] = 1.0f;
         b[i] = 0.0f;
     }
-    free(acc);
 }
 
 /* Subtracts from each row of X[rows, D] its mean: what a component writes

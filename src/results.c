@@ -157,11 +157,9 @@ int hc_results_add_variant(hc_results *r, hc_variant_kind kind, const hc_compone
         hc_fail(HC_EBAD, "variant %s appears twice", v.id);
         goto fail;
     }
-    hc_variant *grown = realloc(r->variants, (size_t)(r->n_variants + 1) * sizeof *grown);
-    if (!grown) {
-        hc_fail(HC_EBAD, "out of memory");
+    hc_variant *grown = hc_realloc(r->variants, (size_t)(r->n_variants + 1) * sizeof *grown);
+    if (!grown)
         goto fail;
-    }
     r->variants = grown;
     if (hc_calib_init(&v.calib, r->params.bins, r->params.top_k, r->params.batches))
         goto fail;

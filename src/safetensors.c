@@ -159,9 +159,9 @@ static int parse_tensor(hc_safetensors *st, const cJSON *e, hc_st_tensor *t, con
     if (end - begin != bytes)
         return hc_fail(HC_EBAD, "%s: tensor '%s': %zu bytes of data for shape needing %zu", p, n, end - begin,
                        bytes);
-    t->name = strdup(n);
+    t->name = hc_strdup(n);
     if (!t->name)
-        return hc_fail(HC_EBAD, "out of memory");
+        return -1;
     t->n_elems = count;
     t->nbytes = bytes;
     t->data = data + begin;
@@ -180,8 +180,8 @@ static int open_failed(hc_safetensors *st, int fd)
 int hc_st_open(hc_safetensors *st, const char *path)
 {
     memset(st, 0, sizeof *st);
-    if (!(st->path = strdup(path)))
-        return hc_fail(HC_EBAD, "out of memory");
+    if (!(st->path = hc_strdup(path)))
+        return -1;
     int fd = open(path, O_RDONLY);
     if (fd < 0) {
         hc_fail(HC_EBAD, "%s: %s", path, strerror(errno));
@@ -222,8 +222,8 @@ int hc_st_open(hc_safetensors *st, const char *path)
     const uint8_t *data = st->map + 8 + hlen;
     size_t data_size = size - 8 - (size_t)hlen;
     int n = cJSON_GetArraySize(root);
-    st->tensors = calloc((size_t)n + 1, sizeof *st->tensors);
-    int rc = st->tensors ? 0 : hc_fail(HC_EBAD, "out of memory");
+    st->tensors = hc_calloc((size_t)n + 1, sizeof *st->tensors);
+    int rc = st->tensors ? 0 : -1;
     const cJSON *e;
     cJSON_ArrayForEach(e, root)
     {
@@ -241,9 +241,9 @@ int hc_st_open(hc_safetensors *st, const char *path)
     cJSON_Delete(root);
     if (!rc) {
         /* Overlapping tensors would alias each other's data. */
-        hc_st_tensor *sorted = malloc(((size_t)st->n_tensors + 1) * sizeof *sorted);
+        hc_st_tensor *sorted = hc_malloc(((size_t)st->n_tensors + 1) * sizeof *sorted);
         if (!sorted)
-            rc = hc_fail(HC_EBAD, "out of memory");
+            rc = -1;
         else {
             memcpy(sorted, st->tensors, (size_t)st->n_tensors * sizeof *sorted);
             qsort(sorted, (size_t)st->n_tensors, sizeof *sorted, cmp_begin);

@@ -125,9 +125,9 @@ static int make_groups(hc_sweep *sw)
 {
     const hc_config *c = &sw->m->cfg;
     int LH = c->n_layer * c->n_head;
-    sw->groups = calloc((size_t)sw->n_var, sizeof *sw->groups);
+    sw->groups = hc_calloc((size_t)sw->n_var, sizeof *sw->groups);
     if (!sw->groups)
-        return hc_fail(HC_EBAD, "out of memory");
+        return -1;
     group *g = NULL;
     for (int v = 0; v < sw->n_var; v++) {
         const hc_variant_spec *vs = &sw->vars[v];
@@ -136,10 +136,10 @@ static int make_groups(hc_sweep *sw)
             if (!g) {
                 g = &sw->groups[sw->n_groups++];
                 g->v0 = v;
-                g->slot = malloc((size_t)LH * sizeof *g->slot);
-                g->heads = malloc((size_t)LH * sizeof *g->heads);
+                g->slot = hc_malloc((size_t)LH * sizeof *g->slot);
+                g->heads = hc_malloc((size_t)LH * sizeof *g->heads);
                 if (!g->slot || !g->heads)
-                    return hc_fail(HC_EBAD, "out of memory");
+                    return -1;
                 for (int i = 0; i < LH; i++)
                     g->slot[i] = -1;
             }
@@ -179,9 +179,9 @@ int hc_sweep_new(hc_sweep **out, const hc_model *m, const hc_variant_spec *vars,
         return hc_fail(HC_EUSAGE, "--top-k %d is out of range [1, %d]", o->top_k, HC_TOPK_MAX);
     if (n_var < 1)
         return hc_fail(HC_EUSAGE, "sweep: no variants");
-    hc_sweep *sw = calloc(1, sizeof *sw);
+    hc_sweep *sw = hc_calloc(1, sizeof *sw);
     if (!sw)
-        return hc_fail(HC_EBAD, "out of memory");
+        return -1;
     sw->m = m;
     sw->o = *o;
     if (sw->o.threads <= 0)
@@ -191,11 +191,11 @@ int hc_sweep_new(hc_sweep **out, const hc_model *m, const hc_variant_spec *vars,
     int total = 0;
     for (int v = 0; v < n_var; v++)
         total += vars[v].n;
-    sw->vars = calloc((size_t)n_var, sizeof *sw->vars);
-    sw->comps = calloc((size_t)total + 1, sizeof *sw->comps);
+    sw->vars = hc_calloc((size_t)n_var, sizeof *sw->vars);
+    sw->comps = hc_calloc((size_t)total + 1, sizeof *sw->comps);
     if (!sw->vars || !sw->comps) {
         hc_sweep_free(sw);
-        return hc_fail(HC_EBAD, "out of memory");
+        return -1;
     }
     hc_component *next = sw->comps;
     for (int v = 0; v < n_var; v++) {
@@ -253,8 +253,8 @@ static int load_group(hc_sweep *sw, int gi)
     const group *g = &sw->groups[gi];
     int D = c->d_model, dh = c->d_head, V = c->d_vocab;
     float *tmp = NULL;
-    if (sw->kind != HCK_GENERIC && g->n_slots && !(tmp = malloc((size_t)dh * V * sizeof(float))))
-        return hc_fail(HC_EBAD, "out of memory for W_OU");
+    if (sw->kind != HCK_GENERIC && g->n_slots && !(tmp = hc_malloc((size_t)dh * V * sizeof(float))))
+        return -1;
     for (int s = 0; s < g->n_slots; s++) {
         int l = g->heads[s] / c->n_head, h = g->heads[s] % c->n_head;
         const float *wo = sw->m->p.w_o + (size_t)l * D * D + (size_t)h * dh * D;
@@ -511,16 +511,16 @@ static int alloc_out(hc_sweep_out *o, int n_var, int P, int k)
     o->n_pos = P;
     o->k = k;
     size_t vp = (size_t)n_var * P;
-    o->target = malloc((size_t)P * sizeof *o->target + 1);
-    o->row = malloc((size_t)P * sizeof *o->row + 1);
-    o->pos = malloc((size_t)P * sizeof *o->pos + 1);
-    o->topk_p = malloc(vp * k * sizeof *o->topk_p + 1);
-    o->topk_id = malloc(vp * k * sizeof *o->topk_id + 1);
-    o->nll = malloc(vp * sizeof *o->nll + 1);
-    o->entropy = malloc(vp * sizeof *o->entropy + 1);
+    o->target = hc_malloc((size_t)P * sizeof *o->target + 1);
+    o->row = hc_malloc((size_t)P * sizeof *o->row + 1);
+    o->pos = hc_malloc((size_t)P * sizeof *o->pos + 1);
+    o->topk_p = hc_malloc(vp * k * sizeof *o->topk_p + 1);
+    o->topk_id = hc_malloc(vp * k * sizeof *o->topk_id + 1);
+    o->nll = hc_malloc(vp * sizeof *o->nll + 1);
+    o->entropy = hc_malloc(vp * sizeof *o->entropy + 1);
     if (!o->target || !o->row || !o->pos || !o->topk_p || !o->topk_id || !o->nll || !o->entropy) {
         hc_sweep_out_free(o);
-        return hc_fail(HC_EBAD, "out of memory");
+        return -1;
     }
     return 0;
 }
@@ -549,14 +549,12 @@ int hc_sweep_batch(hc_sweep *sw, const int32_t *tokens, const int *lengths, int 
     }
     if (alloc_out(out, sw->n_var, P, sw->o.top_k))
         return -1;
-    float *z = malloc((size_t)L * N * D * sizeof(float));
-    float *mlp = needs_mlp(sw) ? malloc((size_t)L * N * D * sizeof(float)) : NULL;
-    float *resid = malloc(N * D * sizeof(float)), *scale = malloc(N * sizeof(float));
-    float *xn = malloc(((size_t)P + 1) * D * sizeof(float));
-    int32_t *tok_of = malloc(((size_t)P + 1) * sizeof *tok_of);
-    int rc = (!z || (needs_mlp(sw) && !mlp) || !resid || !scale || !xn || !tok_of)
-                 ? hc_fail(HC_EBAD, "out of memory for a batch of %d × %d", B, S)
-                 : 0;
+    float *z = hc_malloc((size_t)L * N * D * sizeof(float));
+    float *mlp = needs_mlp(sw) ? hc_malloc((size_t)L * N * D * sizeof(float)) : NULL;
+    float *resid = hc_malloc(N * D * sizeof(float)), *scale = hc_malloc(N * sizeof(float));
+    float *xn = hc_malloc(((size_t)P + 1) * D * sizeof(float));
+    int32_t *tok_of = hc_malloc(((size_t)P + 1) * sizeof *tok_of);
+    int rc = (!z || (needs_mlp(sw) && !mlp) || !resid || !scale || !xn || !tok_of) ? -1 : 0;
     if (!rc) {
         hc_acts acts = {.z = z, .mlp_out = mlp, .resid = resid, .scale = scale};
         rc = hc_forward(sw->m, tokens, B, S, &acts);
@@ -584,13 +582,13 @@ int hc_sweep_batch(hc_sweep *sw, const int32_t *tokens, const int *lengths, int 
         int members = 1;
         for (int v = g->v0; v < g->v1; v++)
             members = sw->vars[v].n > members ? sw->vars[v].n : members;
-        bc.scratch = calloc((size_t)nt, sizeof *bc.scratch);
-        bc.seg = calloc((size_t)nt, sizeof *bc.seg);
-        rc = bc.scratch && bc.seg ? 0 : hc_fail(HC_EBAD, "out of memory");
+        bc.scratch = hc_calloc((size_t)nt, sizeof *bc.scratch);
+        bc.seg = hc_calloc((size_t)nt, sizeof *bc.seg);
+        rc = bc.scratch && bc.seg ? 0 : -1;
         for (int w = 0; w < nt && !rc; w++)
-            if (!(bc.scratch[w] = malloc(bc.scratch_floats * sizeof(float))) ||
-                !(bc.seg[w] = malloc((size_t)members * sizeof **bc.seg)))
-                rc = hc_fail(HC_EBAD, "out of memory");
+            if (!(bc.scratch[w] = hc_malloc(bc.scratch_floats * sizeof(float))) ||
+                !(bc.seg[w] = hc_malloc((size_t)members * sizeof **bc.seg)))
+                rc = -1;
         if (!rc)
             rc = hc_pool_run(nt, (P + TILE_T - 1) / TILE_T, tile_task, &bc, sw->cancel);
         for (int w = 0; w < nt; w++) {
@@ -618,14 +616,14 @@ int hc_means_init(hc_means *mn, const hc_config *cfg, int S)
     mn->S = S;
     mn->D = cfg->d_model;
     size_t n = (size_t)mn->L * S * mn->D;
-    mn->z_sum = calloc(n, sizeof(double));
-    mn->mlp_sum = calloc(n, sizeof(double));
-    mn->count = calloc((size_t)S, sizeof(uint64_t));
-    mn->z_mean = calloc(n, sizeof(float));
-    mn->mlp_mean = calloc(n, sizeof(float));
+    mn->z_sum = hc_calloc(n, sizeof(double));
+    mn->mlp_sum = hc_calloc(n, sizeof(double));
+    mn->count = hc_calloc((size_t)S, sizeof(uint64_t));
+    mn->z_mean = hc_calloc(n, sizeof(float));
+    mn->mlp_mean = hc_calloc(n, sizeof(float));
     if (!mn->z_sum || !mn->mlp_sum || !mn->count || !mn->z_mean || !mn->mlp_mean) {
         hc_means_free(mn);
-        return hc_fail(HC_EBAD, "out of memory for the activation means");
+        return -1;
     }
     return 0;
 }
@@ -675,8 +673,8 @@ void hc_means_free(hc_means *mn)
 int hc_sweep_means_batch(const hc_model *m, hc_means *mn, const int32_t *tokens, const int *lengths, int B, int S)
 {
     size_t n = (size_t)m->cfg.n_layer * B * S * m->cfg.d_model;
-    float *z = malloc(n * sizeof(float)), *mlp = malloc(n * sizeof(float));
-    int rc = (!z || !mlp) ? hc_fail(HC_EBAD, "out of memory") : 0;
+    float *z = hc_malloc(n * sizeof(float)), *mlp = hc_malloc(n * sizeof(float));
+    int rc = (!z || !mlp) ? -1 : 0;
     if (!rc) {
         hc_acts acts = {.z = z, .mlp_out = mlp};
         rc = hc_forward(m, tokens, B, S, &acts);

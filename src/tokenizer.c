@@ -371,27 +371,9 @@ typedef struct {
     size_t touched_cap;
 } enc;
 
-static int grow_to(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 64;
-    while (c < need)
-        c *= 2;
-    size_t bytes;
-    if (!hc_mul_ok(c, elem, &bytes))
-        return hc_fail(HC_EBAD, "out of memory");
-    void *q = realloc(*p, bytes);
-    if (!q)
-        return hc_fail(HC_EBAD, "out of memory (%zu bytes)", bytes);
-    *p = q;
-    *cap = c;
-    return 0;
-}
-
 static int emit(enc *e, int32_t id)
 {
-    if (e->n == e->cap && grow_to((void **)&e->out, &e->cap, e->n + 1, sizeof *e->out))
+    if (e->n == e->cap && hc_grow(e->out, e->cap, e->n + 1))
         return -1;
     e->out[e->n++] = id;
     return 0;
@@ -409,7 +391,7 @@ static int heap_push(enc *e, uint32_t left, uint32_t right)
     const uint64_t *m = hc_bytemap_get(&e->tk->merges, key, sizeof key);
     if (!m)
         return 0;
-    if (grow_to((void **)&e->heap, &e->heap_cap, e->heap_n + 1, sizeof *e->heap))
+    if (hc_grow(e->heap, e->heap_cap, e->heap_n + 1))
         return -1;
     cand c = {(uint32_t)(*m >> 32), left, right, s[left].id, s[right].id, (int32_t)(uint32_t)*m};
     size_t i = e->heap_n++;
@@ -449,8 +431,8 @@ static cand heap_pop(enc *e)
  * reference.  Stale candidates are recognised by their ids. */
 static int bpe(enc *e, const unsigned char *p, size_t len)
 {
-    if (grow_to((void **)&e->syms, &e->syms_cap, len, sizeof *e->syms) ||
-        grow_to((void **)&e->touched, &e->touched_cap, len, sizeof *e->touched))
+    if (hc_grow(e->syms, e->syms_cap, len) ||
+        hc_grow(e->touched, e->touched_cap, len))
         return -1;
     sym *s = e->syms;
     uint32_t *t = e->touched;
@@ -507,7 +489,7 @@ static int encode_piece(enc *e, const unsigned char *p, size_t len)
     if (len > CACHE_PIECE_MAX)
         return 0;
     size_t cnt = e->n - first;
-    if (grow_to((void **)&e->cids, &e->ccap, e->cn + cnt, sizeof *e->cids))
+    if (hc_grow(e->cids, e->ccap, e->cn + cnt))
         return -1;
     memcpy(e->cids + e->cn, e->out + first, cnt * sizeof *e->cids);
     if (hc_bytemap_put(&e->cache, p, len, (uint64_t)e->cn << 8 | cnt, NULL) < 0)
@@ -566,7 +548,7 @@ int hc_tokenize(const hc_tokenizer *tk, const char *text, size_t len, int32_t **
         hc_fail(HC_EBAD, "out of memory");
         goto out;
     }
-    if (hc_bytemap_init(&e.cache, 1024) || grow_to((void **)&e.out, &e.cap, len / 3 + 16, sizeof *e.out))
+    if (hc_bytemap_init(&e.cache, 1024) || hc_grow(e.out, e.cap, len / 3 + 16))
         goto out;
     const unsigned char *s = (const unsigned char *)text, *end = s + len;
     size_t eot_len = strlen(EOT);

@@ -2,7 +2,7 @@
 """Independent reference for the ablation sweep: the notebook's algorithm
 (full logits, subtract each component's direct effect, softmax, top-k,
 bins) in float64 numpy on the raw HF checkpoint, with the direct effect
-written as DESIGN §4 states it (no TransformerLens processing).
+written as docs/design.md states it (no TransformerLens processing).
 
 usage: ref_calib.py SPEC.json OUT.json
 SPEC: {"model": DIR, "top_k": k, "bins": n, "ablation": "zero"|"mean",
@@ -43,7 +43,7 @@ def run(W, cfg, ids):
             a /= a.sum(-1, keepdims=True)
             z = a @ qkv[:, 2 * D:][:, sl]
             attn += z @ Wo[sl]
-            r = (z - bv[sl]) @ Wo[sl]          # DESIGN §4: no bias at all
+            r = (z - bv[sl]) @ Wo[sl]          # the head's output without any bias
             heads[(l, hh)] = r - r.mean(-1, keepdims=True)
         x = x + attn + W[p + "attn.c_proj.bias"]
         h = layernorm(x, W[p + "ln_2.weight"], W[p + "ln_2.bias"], eps)

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Reference IOI generator: the IOI paper's "mixed" dataset as the notebook's
-generate_data_and_caches(N, seed=S, only_ioi=True) builds it (REFERENCE §4),
+generate_data_and_caches(N, seed=S, only_ioi=True) builds it (docs/design.md, "IOI prompts"),
 driven by CPython's own `random` module.  Prints the N prompts, one a line.
 
 usage: ref_ioi.py N SEED"""

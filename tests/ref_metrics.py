@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent numpy reference for headcal's metrics (DESIGN §3).
+"""Independent numpy reference for headcal's metrics (docs/design.md, "Metrics").
 
   ref_metrics.py RESULTS.json   recomputes every variant's metrics and their
                                 jackknife standard errors from the per-batch

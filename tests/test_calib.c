@@ -232,7 +232,7 @@ Test(metrics, names_round_trip)
 }
 
 /* The notebook's docstring: calculate_overconfidence of
- * sigmoid(linspace(-5, 5, 100)) "-> about -0.7".  Its own formula (DESIGN's
+ * sigmoid(linspace(-5, 5, 100)) "-> about -0.7".  Its own formula (docs/design.md's
  * OC) gives -0.316 for that curve, in C and in numpy alike; -0.71 is what
  * the same curve scores when normalised like a correlation,
  * Σfx / sqrt(Σf² Σx²), so the docstring evidently predates the formula.

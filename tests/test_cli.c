@@ -1,4 +1,4 @@
-/* Bad input through the command line (DESIGN §6, issue 6): every command
+/* Bad input through the command line (headcal(1), EXIT STATUS): every command
  * answers a missing file, a damaged checkpoint, tokenizer, data or results
  * file, and every out-of-range option with exit 1 (bad data) or 2 (bad
  * usage) and exactly one line on stderr, "headcal: ...", naming the culprit;

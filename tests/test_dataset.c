@@ -1,6 +1,6 @@
 /* Data sources: numpy's and CPython's generators against the real ones
  * (tests/ref_*.py), the IOI generator against CPython running the original
- * algorithm, and the sequence/batch semantics of DESIGN §3 on small
+ * algorithm, and the sequence/batch semantics of docs/design.md on small
  * hand-written token documents. */
 #include <criterion/criterion.h>
 #include <stdio.h>

@@ -59,7 +59,7 @@ Test(forward, logits_of_text_are_those_of_its_tokens, .timeout = 60)
     snprintf(cmd, sizeof cmd, "%s synth --out %s/m --layers 1 --heads 2 --d-model 16 --n-ctx 16", th_headcal(), dir);
     cr_assert_eq(th_run(cmd, NULL, &err), 0, "%s", err);
     free(err);
-    /* REFERENCE §1: "Hello world" is 15496 995; BOS first, so 3 rows */
+    /* GPT-2's tokenizer: "Hello world" is 15496 995; BOS first, so 3 rows */
     snprintf(cmd, sizeof cmd,
              "%s logits --model %s/m --text 'Hello world' --out %s/a.npy && "
              "%s logits --model %s/m --tokens '15496 995' --out %s/b.npy && cmp %s/a.npy %s/b.npy && "

@@ -213,7 +213,7 @@ Test(results, write_read_round_trip)
     char *ta = th_read(a), *tb = th_read(b);
     cr_assert_str_eq(ta, tb);
 
-    /* The file's fields as DESIGN §7 names them. */
+    /* The file's fields as docs/results-format.md names them. */
     cJSON *j = cJSON_Parse(ta);
     cr_assert_str_eq(cJSON_GetObjectItem(j, "format")->valuestring, "headcal-results/1");
     cJSON *v1 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "variants"), 1);

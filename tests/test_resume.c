@@ -1,4 +1,4 @@
-/* No data loss (issue 6, item 4): `headcal run` killed midway (SIGKILL,
+/* No data loss: `headcal run` killed midway (SIGKILL,
  * SIGINT, SIGTERM) leaves a valid results file holding its completed
  * batches, and `--resume` then finishes with exactly the file of an
  * uninterrupted run.  The checkpoint is read while the run rewrites it:

@@ -1,4 +1,4 @@
-/* The GPT-2 tokenizer against REFERENCE §1's vectors and against an
+/* The GPT-2 tokenizer against the published test vectors and against an
  * independent implementation: the npm package gpt-3-encoder (tests/peer). */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
@@ -238,7 +238,7 @@ Test(tokenizer, invalid_utf8_is_tokenized_bytewise)
     char **want = peer(parts, 4);
     char expect[256];
     /* 0xff stands for itself in the byte-to-unicode table ("ÿ"); 0x80 is the
-     * 35th unprintable byte, so it is U+0100 + 34 = "Ģ" (REFERENCE §1). */
+     * 35th unprintable byte, so it is U+0100 + 34 = "Ģ" (docs/design.md, "The tokenizer"). */
     snprintf(expect, sizeof expect, "%s %d %s", want[0], vocab_id("ÿ"), want[1]);
     char *got = ours(tk, "ab\xff" "cd", 5);
     cr_assert_str_eq(got, expect);

@@ -1,4 +1,4 @@
-/* The explorer (DESIGN §8): an ncurses UI over one analysis.  The caller
+/* The explorer (docs/design.md, "The explorer"): an ncurses UI over one analysis.  The caller
  * loads the model and data and describes the run; the explorer sweeps it
  * in the background, shows the grid as results arrive and takes it from
  * there.  This header is curses-free so that the command-line front end

@@ -68,7 +68,7 @@ int results_copy(hc_results *dst, const hc_results *src)
 /* Appends an event (called with the lock held); ownership of r moves. */
 static void post(jobs *j, int type, const job *jb, hc_results *r, const hc_qk_result *qk, const char *msg)
 {
-    event *e = calloc(1, sizeof *e);
+    event *e = hc_calloc(1, sizeof *e);
     if (!e) {
         results_destroy(r);
         return;
@@ -98,7 +98,7 @@ static void on_progress(void *ctx, const char *phase, int done, int total)
     jobs *j = pc->j;
     hc_results *snap = NULL;
     if (pc->jb->kind == JOB_SWEEP && !strcmp(phase, "sweep") && done > 0) {
-        snap = malloc(sizeof *snap);
+        snap = hc_malloc(sizeof *snap);
         if (snap && results_copy(snap, pc->jb->r)) {
             free(snap);
             snap = NULL;

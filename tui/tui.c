@@ -234,7 +234,7 @@ static void ablate_selected(ui *u)
         snprintf(u->msg, sizeof u->msg, "select two or more heads with space, then press a");
         return;
     }
-    hc_results *rs = malloc(sizeof *rs);
+    hc_results *rs = hc_malloc(sizeof *rs);
     hc_results_params p = u->r->params;
     p.shard_index = 0;
     p.shard_count = 1;
@@ -421,7 +421,7 @@ int explorer_run(const explorer_opts *o)
     if (all_done(o->results)) {
         u.r = o->results;
         snprintf(u.msg, sizeof u.msg, "loaded from the cache");
-    } else if ((u.r = malloc(sizeof *u.r)) && !results_copy(u.r, o->results)) {
+    } else if ((u.r = hc_malloc(sizeof *u.r)) && !results_copy(u.r, o->results)) {
         rc = jobs_submit(u.jobs, JOB_SWEEP, "sweep", o->results);
     } else {
         free(u.r);

@@ -1,5 +1,5 @@
 /* The calibration accumulator of one variant (the baseline or one ablation),
- * DESIGN §3.  Every count is kept per batch so that the jackknife over
+ * docs/design.md, "Calibration".  Every count is kept per batch so that the jackknife over
  * batches, sharding and --resume are exact: a total is always a sum over
  * batches, never a running number that cannot be taken apart again.
  *

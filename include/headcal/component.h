@@ -1,4 +1,4 @@
-/* What can be ablated (a head's or an MLP's direct effect, DESIGN §4),
+/* What can be ablated (a head's or an MLP's direct effect, docs/design.md),
  * how, and the components' names. */
 #ifndef HEADCAL_COMPONENT_H
 #define HEADCAL_COMPONENT_H

@@ -1,4 +1,4 @@
-/* Data sources (DESIGN §3, §5): `--data SRC` turned into batches of token
+/* Data sources (docs/design.md, "Data sources"): `--data SRC` turned into batches of token
  * sequences, exactly what a run feeds the model.
  *
  * SRC is `ioi`, a FILE.jsonl (one object a line with "tokens", an array of

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-/* Exit statuses of DESIGN §6. */
+/* Exit statuses (headcal(1), EXIT STATUS). */
 enum { HC_OK = 0, HC_EBAD = 1, HC_EUSAGE = 2 };
 
 /* Records a message (printf-style) and its class; returns -1 so callers can
@@ -17,9 +17,21 @@ const char *hc_errmsg(void);
 int hc_errstatus(void);
 void hc_clear_error(void);
 
-/* Allocation that reports failure through hc_fail; NULL on failure. */
+/* Every allocation of the project goes through these: each reports its own
+ * failure through hc_fail ("out of memory (N bytes)"), so callers only
+ * pass the -1 or NULL on.  NULL on failure. */
 void *hc_malloc(size_t n);
 void *hc_calloc(size_t n, size_t size);
+/* n*size bytes, overflow-checked. */
+void *hc_mallocarray(size_t n, size_t size);
+/* On failure *p's old block stays valid (and owned by the caller). */
+void *hc_realloc(void *p, size_t n);
+char *hc_strdup(const char *s);
+/* The one way a buffer grows: makes room for at least `need` elements of
+ * `elem` bytes in *p, whose capacity (in elements) is *cap, doubling from
+ * 64 so appends cost amortised O(1).  0, or -1 (reported) with *p intact. */
+int hc_grow_(void **p, size_t *cap, size_t need, size_t elem);
+#define hc_grow(p, cap, need) hc_grow_((void **)&(p), &(cap), (need), sizeof *(p))
 /* Overflow-checked n*size for sizes that come from files. */
 int hc_mul_ok(size_t a, size_t b, size_t *out);
 

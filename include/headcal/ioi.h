@@ -1,5 +1,5 @@
 /* IOI prompts exactly as the notebook's generate_data_and_caches(n,
- * seed=S, only_ioi=True) produces them (REFERENCE §4): the "mixed"
+ * seed=S, only_ioi=True) produces them (docs/design.md, "IOI prompts"): the "mixed"
  * templates BABA[0:7] + ABBA[0:7], names, places and objects drawn with
  * CPython's `random` seeded with S.  Texts only; tokenising (BOS + text) is
  * the dataset's job. */

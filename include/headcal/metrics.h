@@ -1,4 +1,4 @@
-/* Metrics from calibration counts (DESIGN §3): the calibration curve, the
+/* Metrics from calibration counts (docs/design.md, "Metrics"): the calibration curve, the
  * notebook's overconfidence OC, ECE and MCE over the top-1 events, mean NLL
  * and entropy, the changes against the baseline, and jackknife standard
  * errors over batches for all of them.

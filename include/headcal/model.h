@@ -1,5 +1,5 @@
 /* A GPT-2 model in memory: config, one float32 slab for all parameters, and
- * the TransformerLens weight processing of REFERENCE §2. */
+ * the TransformerLens weight processing (docs/design.md, "Weight processing"). */
 #ifndef HEADCAL_MODEL_H
 #define HEADCAL_MODEL_H
 
@@ -12,7 +12,7 @@ typedef struct {
     int bos;                /* bos_token_id (50256 for GPT-2) */
 } hc_config;
 
-/* Reads and validates config.json (GPT-2 fields, REFERENCE §1); anything
+/* Reads and validates config.json (GPT-2 fields, docs/design.md, "The model"); anything
  * headcal cannot run is rejected by name. */
 int hc_config_load(hc_config *cfg, const char *path);
 

@@ -1,5 +1,5 @@
 /* The Mersenne Twister MT19937 and numpy's legacy RandomState on top of it
- * (REFERENCE §3): `np.random.seed(S); np.random.shuffle(x)` reproduced
+ * (docs/design.md, "Document order"): `np.random.seed(S); np.random.shuffle(x)` reproduced
  * draw for draw, so `--shuffle-seed S` orders documents as the notebook's
  * get_webtext(seed=S).  CPython's `random` shares the generator
  * (pyrandom.h). */

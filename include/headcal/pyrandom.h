@@ -1,4 +1,4 @@
-/* CPython's `random` module, as far as the IOI generator (REFERENCE §4)
+/* CPython's `random` module, as far as the IOI generator (docs/design.md, "IOI prompts")
  * draws from it: seeding with a non-negative int, getrandbits(k <= 32),
  * _randbelow, shuffle and choice, each consuming exactly the outputs that
  * CPython consumes. */

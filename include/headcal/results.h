@@ -1,4 +1,4 @@
-/* A run's results (DESIGN §7, "format": "headcal-results/1"): what was
+/* A run's results ("format": "headcal-results/1"): what was
  * measured (model, data, parameters), which batches are complete, and the
  * per-batch calibration counts of every variant.  docs/results-format.md
  * describes the file field by field.

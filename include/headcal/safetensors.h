@@ -1,4 +1,4 @@
-/* Reader for the safetensors format (REFERENCE §1): a u64 little-endian
+/* Reader for the safetensors format (docs/design.md, "The model"): a u64 little-endian
  * header size, a JSON header, then little-endian row-major data.  The file
  * is mapped read-only; nothing is copied until a tensor is converted. */
 #ifndef HEADCAL_SAFETENSORS_H

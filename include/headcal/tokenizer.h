@@ -1,4 +1,4 @@
-/* GPT-2 byte-level BPE (REFERENCE §1): vocab.json + merges.txt, the GPT-2
+/* GPT-2 byte-level BPE (docs/design.md, "The tokenizer"): vocab.json + merges.txt, the GPT-2
  * pre-tokenizer with real Unicode classes, and the literal <|endoftext|>. */
 #ifndef HEADCAL_TOKENIZER_H
 #define HEADCAL_TOKENIZER_H

@@ -12,10 +12,8 @@
 
 static int parse_ids(const char *s, int32_t **ids, size_t *n)
 {
-    size_t cap = 16, k = 0;
-    int32_t *v = hc_malloc(cap * sizeof *v);
-    if (!v)
-        return -1;
+    size_t cap = 0, k = 0;
+    int32_t *v = NULL;
     while (*s) {
         while (*s == ' ' || *s == ',' || *s == '\t' || *s == '\n')
             s++;
@@ -27,13 +25,9 @@ static int parse_ids(const char *s, int32_t **ids, size_t *n)
             free(v);
             return hc_fail(HC_EUSAGE, "--tokens: '%.20s' is not a token id", s);
         }
-        if (k == cap) {
-            int32_t *w = realloc(v, (cap *= 2) * sizeof *v);
-            if (!w) {
-                free(v);
-                return hc_fail(HC_EBAD, "out of memory");
-            }
-            v = w;
+        if (hc_grow(v, cap, k + 1)) {
+            free(v);
+            return -1;
         }
         v[k++] = (int32_t)x;
         s = end;

@@ -15,11 +15,15 @@
 static int pick_variants(const hc_results *r, const char *list, int **out, int *n)
 {
     int cap = r->n_variants + 1, k = 0;
-    int *v = malloc((size_t)cap * sizeof *v);
+    int *v = hc_malloc((size_t)cap * sizeof *v);
     if (!v)
-        return hc_fail(HC_EBAD, "out of memory");
+        return -1;
     v[k++] = hc_results_baseline(r);
-    char *copy = strdup(list ? list : ""), *save = NULL;
+    char *copy = hc_strdup(list ? list : ""), *save = NULL;
+    if (!copy) {
+        free(v);
+        return -1;
+    }
     for (char *it = strtok_r(copy, ",", &save); it; it = strtok_r(NULL, ",", &save)) {
         /* accept L.H spellings: normalise each member to its canonical id */
         char id[4096] = "", *s2 = NULL;

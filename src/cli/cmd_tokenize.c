@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "headcal/buf.h"
 #include "headcal/error.h"
 #include "headcal/tokenizer.h"
 
@@ -33,33 +34,19 @@ static int setup(const char *cmd, int argc, char **argv, hc_tokenizer **tk)
 /* All of stdin, NUL-terminated. */
 static int read_stdin(char **buf, size_t *len)
 {
-    size_t cap = 1 << 16, n = 0;
-    char *b = hc_malloc(cap);
-    if (!b)
-        return -1;
-    for (;;) {
-        if (n + 1 == cap) {
-            char *nb = realloc(b, cap * 2);
-            if (!nb) {
-                free(b);
-                return hc_fail(HC_EBAD, "stdin: out of memory");
-            }
-            b = nb;
-            cap *= 2;
-        }
-        size_t got = fread(b + n, 1, cap - 1 - n, stdin);
-        n += got;
-        if (got == 0)
-            break;
-    }
+    hc_buf b = HC_BUF_INIT;
+    size_t got;
+    do {
+        if (hc_buf_reserve(&b, 1 << 16))
+            return -1;
+        got = fread(b.s + b.len, 1, 1 << 16, stdin);
+        b.len += got;
+    } while (got);
     if (ferror(stdin)) {
-        free(b);
+        hc_buf_free(&b);
         return hc_fail(HC_EBAD, "stdin: %s", strerror(errno));
     }
-    b[n] = 0;
-    *buf = b;
-    *len = n;
-    return 0;
+    return (*buf = hc_buf_detach(&b, len)) ? 0 : -1;
 }
 
 static int flush_stdout(void)

@@ -152,9 +152,9 @@ int cmd_tui(int argc, char **argv)
     fprintf(stderr, "headcal: loading %s and %s...\n", o.model, o.data);
     if (run_open(&o, &m, 1, &tk, &ds))
         return hc_errstatus();
-    hc_results *r = calloc(1, sizeof *r);
+    hc_results *r = hc_calloc(1, sizeof *r);
     char cache[4200];
-    rc = !r ? hc_fail(HC_EBAD, "out of memory") : run_describe(r, &o, &m, ds, 0, 1, "all", mlp, NULL);
+    rc = !r ? -1 : run_describe(r, &o, &m, ds, 0, 1, "all", mlp, NULL);
     if (!rc && use_cache && cache_path(r, cache, sizeof cache) == 0) {
         load_cache(r, cache);
         eo.checkpoint = cache;

@@ -1,4 +1,4 @@
-/* The options every analysis command shares (DESIGN §6 "run options"):
+/* The options every analysis command shares (headcal(1), RUN OPTIONS):
  * which model and data, how they are batched, and how the calibration is
  * measured.  `run`, `data` and `tui` parse them the same way. */
 #ifndef HEADCAL_RUN_OPTS_H
