@@ -398,14 +398,22 @@ static char *plot_check(const char *mode, const char *file)
     return out;
 }
 
+/* The test heatmap written in format fmt, as plot_check.py reads it. */
+static char *exported(hc_image_format fmt, const char *title)
+{
+    char *dir = th_tmpdir("plot"), path[4300];
+    snprintf(path, sizeof path, "%s/heat.%s", dir, hc_image_format_name(fmt));
+    hc_draw *d = export_heatmap(NULL, title);
+    cr_assert_eq(hc_write_image(d, fmt, path), 0, "%s", hc_errmsg());
+    hc_draw_free(d);
+    char *out = plot_check(hc_image_format_name(fmt), path);
+    free(dir);
+    return out;
+}
+
 Test(imgout, svg_is_vector_with_every_cell_colour)
 {
-    char *dir = th_tmpdir("plot"), svg[4300];
-    snprintf(svg, sizeof svg, "%s/heat.svg", dir);
-    hc_draw *d = export_heatmap(NULL, "Title with <markup> & \xe2\x80\x94 bytes\nline 2");
-    cr_assert_eq(hc_write_image(d, HC_IMAGE_SVG, svg), 0, "%s", hc_errmsg());
-    hc_draw_free(d);
-    char *out = plot_check("svg", svg);
+    char *out = exported(HC_IMAGE_SVG, "Title with <markup> & \xe2\x80\x94 bytes\nline 2");
     cr_assert(strncmp(out, "320 240\n", 8) == 0, "%s", out);
     cr_assert(strstr(out, "\nglyphs 0\n") == NULL, "the text is drawn:\n%s", out);
     /* every cell is a filled shape of its colormap colour */
@@ -417,7 +425,6 @@ Test(imgout, svg_is_vector_with_every_cell_colour)
             cr_assert(strstr(out, want) != NULL, "cell %d colour%s missing:\n%s", i, want, out);
     }
     free(out);
-    free(dir);
 }
 
 Test(imgout, png_decodes_to_the_rendered_pixels)
@@ -446,15 +453,9 @@ Test(imgout, png_decodes_to_the_rendered_pixels)
 
 Test(imgout, pdf_is_a_whole_page_of_the_plot_size)
 {
-    char *dir = th_tmpdir("plot"), pdf[4300];
-    snprintf(pdf, sizeof pdf, "%s/heat.pdf", dir);
-    hc_draw *d = export_heatmap(NULL, "PDF");
-    cr_assert_eq(hc_write_image(d, HC_IMAGE_PDF, pdf), 0, "%s", hc_errmsg());
-    hc_draw_free(d);
-    char *out = plot_check("pdf", pdf);
+    char *out = exported(HC_IMAGE_PDF, "PDF");
     cr_assert_str_eq(out, "pages 1 mediabox 320.0 240.0\n");
     free(out);
-    free(dir);
 }
 
 Test(imgout, a_full_disk_leaves_no_file)

@@ -14,29 +14,15 @@ import fcntl
 import os
 import pty
 import re
-import select
 import struct
 import sys
 import termios
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pty_session import quit, read_until  # noqa: E402
 
 SIXEL = re.compile(rb"\x1bP[0-9;]*q(.*?)\x1b\\", re.S)
 RASTER = re.compile(rb'^"(\d+);(\d+);(\d+);(\d+)')
-
-
-def read_until(fd, buf, pred, timeout):
-    end = time.time() + timeout
-    while not pred(buf) and time.time() < end:
-        r, _, _ = select.select([fd], [], [], 0.2)
-        if r:
-            try:
-                chunk = os.read(fd, 1 << 20)
-            except OSError:
-                break
-            if not chunk:
-                break
-            buf += chunk
-    return buf
 
 
 def image_size(body):
@@ -85,19 +71,10 @@ def main():
     settled = (b"sweep done", b"loaded from the cache", b" as text: ")
     buf = read_until(fd, b"", lambda b: any(s in b for s in settled), 90)
     buf = read_until(fd, buf, lambda b: False, 2)  # the frame after
-    os.write(fd, b"q")
-    buf = read_until(fd, buf, lambda b: False, 5)
-    for _ in range(100):
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.1)
-    else:
-        print("still running after q")
-        os.kill(pid, 9)
-        return 1
-    if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
-        print("exit status %r" % status)
+    rest, wrong = quit(fd, pid, 5)
+    buf += rest
+    if wrong:
+        print(wrong)
         return 1
     images = SIXEL.findall(buf)
     for body in images:

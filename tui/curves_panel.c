@@ -238,28 +238,36 @@ static void draw_text_mode(ui *u, rect r, const int *all, int n_all, const int *
     ui_text(top + rows + hist, r.x, YLAB_W, "acc");
 }
 
+int curves_panel_view(ui *u, int *v, int *colors, hc_curves_view *cv)
+{
+    int all[UI_MAX_SERIES], n;
+    legend_series(u, all, v, &n);
+    for (int i = 0; i < n; i++)
+        colors[i] = ui_color_of(u, v[i]);
+    *cv = (hc_curves_view){.min_count = HC_MIN_COUNT_DEFAULT, .colors = colors};
+    x_range(u, &cv->x_lo, &cv->x_hi);
+    return n;
+}
+
 /* The plot as the renderer draws it for files, encoded once per change;
  * -1 (and why) when the terminal's limits leave too little room. */
-static int make_sixel(ui *u, rect r, const int *v, int n, char *why, size_t why_n)
+static int make_sixel(ui *u, rect r, char *why, size_t why_n)
 {
     hc_plot_layout lay;
     if (gfx_image_size(r.w, r.h, 200, 120, &lay.width, &lay.height, why, why_n))
         return -1;
     lay.text_scale = 0;
-    double lo, hi;
-    x_range(u, &lo, &hi);
+    int colors[UI_MAX_SERIES], v[UI_MAX_SERIES];
+    hc_curves_view cvw;
+    int n = curves_panel_view(u, v, colors, &cvw);
     char key[1024];
-    int at = snprintf(key, sizeof key, "%d:%dx%d:%g", u->version, lay.width, lay.height, lo + 2 * hi);
+    int at = snprintf(key, sizeof key, "%d:%dx%d:%g", u->version, lay.width, lay.height, cvw.x_lo + 2 * cvw.x_hi);
     for (int i = 0; i < n && at < (int)sizeof key; i++)
         at += snprintf(key + at, sizeof key - (size_t)at, ",%d", v[i]);
     if (u->six && !strcmp(key, u->six_key))
         return 0;
     free(u->six);
     u->six = NULL;
-    int colors[UI_MAX_SERIES];
-    for (int i = 0; i < n; i++)
-        colors[i] = ui_color_of(u, v[i]);
-    hc_curves_view cvw = {.min_count = HC_MIN_COUNT_DEFAULT, .x_lo = lo, .x_hi = hi, .colors = colors};
     hc_draw *d = NULL;
     hc_canvas c = {0};
     int rc = hc_report_curves(&d, u->r, v, n, &cvw, &lay) || hc_draw_render(d, &c) ||
@@ -285,7 +293,7 @@ void curves_panel_draw(ui *u, rect r)
     attroff(A_BOLD);
     rect body = {r.y + 1, r.x, r.h - 1, r.w};
     char why[256] = "";
-    if (u->sixel && !make_sixel(u, (rect){body.y, body.x, body.h - 1, body.w}, v, n, why, sizeof why)) {
+    if (u->sixel && !make_sixel(u, (rect){body.y, body.x, body.h - 1, body.w}, why, sizeof why)) {
         gfx_queue_sixel(body.y, body.x, body.h - 1, body.w, u->six, u->six_len);
         /* under the picture, the keys that hide and show its series */
         char keys[1024] = "";

@@ -240,8 +240,8 @@ void grid_panel_draw(ui *u, rect r)
     int b = hc_results_baseline(u->r);
     double base_oc = b >= 0 && !hc_results_metrics(u->r, b, &bm) ? bm.value[HC_OC] : NAN;
     /* what matters most first: the panel may be narrow */
-    int at = snprintf(title, sizeof title, "%s%s%s", r.w >= 40 ? "Layer x head: " : "", ui_metric_label(u->metric),
-                      u->clip ? " clipped" : "");
+    int at = snprintf(title, sizeof title, "%s%s%s", r.w >= 40 ? "Layer x head: " : "",
+                      r.w >= 80 ? hc_metric_words(u->metric) : ui_metric_label(u->metric), u->clip ? " clipped" : "");
     if (done < total)
         at += snprintf(title + at, sizeof title - (size_t)at, "  partial %d/%d", done, total);
     snprintf(title + at, sizeof title - (size_t)at, "  baseline OC %.4f", base_oc);

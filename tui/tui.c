@@ -268,13 +268,15 @@ static void ablate_selected(ui *u)
 
 static void export_view(ui *u)
 {
-    int v[UI_MAX_SERIES], n = ui_series(u, v, UI_MAX_SERIES);
+    int v[UI_MAX_SERIES], colors[UI_MAX_SERIES];
+    hc_curves_view cv;
+    int n = curves_panel_view(u, v, colors, &cv);
     hc_export_view ev = {.metric = u->metric, .clip_negative = u->clip, .selected = u->selected, .curves = v,
-                         .n_curves = n};
+                         .n_curves = n, .curves_view = cv};
     if (hc_export(u->r, &ev, u->o->export_dir))
         snprintf(u->msg, sizeof u->msg, "export failed: %s", hc_errmsg());
     else
-        snprintf(u->msg, sizeof u->msg, "exported heatmap and curves (PNG, SVG, JSON, CSV) to %s/",
+        snprintf(u->msg, sizeof u->msg, "exported heatmap and curves (PNG, SVG, PDF, JSON, CSV) to %s/",
                  u->o->export_dir);
 }
 

@@ -78,6 +78,9 @@ void curves_panel_draw(ui *u, rect r);
 /* The curves' keys: z zooms the x-axis to where the predictions are,
  * 1-9 hide or show the legend's series; 1 if the key was one of them. */
 int curves_panel_key(ui *u, int ch);
+/* What the curves show, for exports: the variants not hidden, their
+ * colours and the zoom; returns how many. */
+int curves_panel_view(ui *u, int *v, int *colors, hc_curves_view *cv);
 /* The palette colour of variant v for this session. */
 int ui_color_of(ui *u, int v);
 /* The MLP column's own colour scale (0 without MLPs). */
