@@ -97,7 +97,7 @@ static void legend(ui *u, const int *all, int n, int y, int x, int w, int per_ro
         char line[256];
         double oc = hc_results_metrics(u->r, all[i], &m) ? NAN : m.value[HC_OC];
         int ey = y + i / per_row, ex = x + (i % per_row) * col_w, off = hidden(u, all[i]);
-        hc_rgb c = hc_palette(ui_color_of(u, all[i]));
+        hc_rgb c = gfx_ink(hc_palette(ui_color_of(u, all[i])));
         snprintf(line, sizeof line, "%d", i + 1);
         ui_text(ey, ex, 2, line);
         if (!off && gfx_mode() != GFX_MONO)

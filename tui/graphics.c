@@ -210,13 +210,57 @@ void gfx_default(void)
     attr_set(A_NORMAL, 0, &p);
 }
 
+/* With 8 colours or none, half blocks of arbitrary colours would be
+ * stripes: the picture becomes ink on the terminal's own background,
+ * a pixel being ink when it is darker than the light tints (grid lines,
+ * bands), in the basic colour nearest to it. */
+static int is_ink(hc_rgb p)
+{
+    return 0.299 * p.r + 0.587 * p.g + 0.114 * p.b < 190;
+}
+
+static hc_rgb basic_of(hc_rgb p)
+{
+    static const hc_rgb basic[] = {{0, 0, 0},     {205, 0, 0},   {0, 205, 0},  {205, 205, 0},
+                                   {0, 0, 238},   {205, 0, 205}, {0, 205, 205}};
+    int hi = p.r > p.g ? (p.r > p.b ? p.r : p.b) : (p.g > p.b ? p.g : p.b);
+    int lo = p.r < p.g ? (p.r < p.b ? p.r : p.b) : (p.g < p.b ? p.g : p.b);
+    if (hi - lo < 40) /* frames, rules and the diagonal: greys are ink */
+        return basic[0];
+    int best = 0;
+    long bd = -1;
+    for (int i = 0; i < (int)(sizeof basic / sizeof basic[0]); i++) {
+        long dr = p.r - basic[i].r, dg = p.g - basic[i].g, db = p.b - basic[i].b, d = dr * dr + dg * dg + db * db;
+        if (bd < 0 || d < bd)
+            bd = d, best = i;
+    }
+    return basic[best];
+}
+
+hc_rgb gfx_ink(hc_rgb c)
+{
+    return gfx_mode() == GFX_8 ? basic_of(c) : c;
+}
+
 void gfx_blit(const hc_canvas *c, int y, int x)
 {
+    int mode = gfx_mode();
     for (int row = 0; 2 * row < c->h; row++) {
         move(y + row, x);
         for (int col = 0; col < c->w; col++) {
             hc_rgb top = hc_canvas_get(c, col, 2 * row);
             hc_rgb bot = 2 * row + 1 < c->h ? hc_canvas_get(c, col, 2 * row + 1) : top;
+            if (mode == GFX_8 || mode == GFX_MONO) {
+                int t = is_ink(top), b = is_ink(bot);
+                if (mode == GFX_8 && (t || b)) {
+                    int p = pair_of(color_of(basic_of(t ? top : bot)), -1);
+                    attr_set(A_NORMAL, 0, &p);
+                } else {
+                    gfx_default();
+                }
+                addstr(t && b ? "\u2588" : t ? "\u2580" : b ? "\u2584" : " ");
+                continue;
+            }
             gfx_color(top, bot);
             addstr("\u2580");
         }

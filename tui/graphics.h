@@ -48,6 +48,9 @@ void gfx_default(void);
 /* Draws canvas c at cell (y, x): each cell shows two vertically stacked
  * pixels as an upper half block, so c is cols wide and 2 * rows tall. */
 void gfx_blit(const hc_canvas *c, int y, int x);
+/* The colour a line of colour c takes in gfx_blit (with 8 colours, the
+ * nearest basic one), for legends that must match it. */
+hc_rgb gfx_ink(hc_rgb c);
 /* Queues a sixel image for this frame with its top-left corner at cell
  * (y, x), covering rows x cols cells; six must live until gfx_show. */
 void gfx_queue_sixel(int y, int x, int rows, int cols, const char *six, size_t len);
