@@ -14,11 +14,11 @@
 static void run(const hc_model *m, int B, int S, int logits)
 {
     size_t N = (size_t)B * S;
-    int32_t *tok = malloc(N * sizeof *tok);
+    int32_t *tok = bench_malloc(N * sizeof *tok);
     for (size_t i = 0; i < N; i++)
         tok[i] = (int32_t)((i * 7919) % 50257);
-    float *lg = logits ? malloc(N * (size_t)m->cfg.d_vocab * sizeof(float)) : NULL;
-    float *resid = malloc(N * (size_t)m->cfg.d_model * sizeof(float));
+    float *lg = logits ? bench_malloc(N * (size_t)m->cfg.d_vocab * sizeof(float)) : NULL;
+    float *resid = bench_malloc(N * (size_t)m->cfg.d_model * sizeof(float));
     hc_acts acts = {.logits = lg, .resid = resid};
     hc_forward(m, tok, B, S, &acts); /* warm-up */
     double t0 = hc_seconds();

@@ -24,7 +24,7 @@
 static double notebook_head(const hc_model *m, const float *r, const float *scale, const float *base, int P, int k)
 {
     int D = m->cfg.d_model, V = m->cfg.d_vocab;
-    float *lg = malloc((size_t)P * V * sizeof(float)), *rs = malloc((size_t)P * D * sizeof(float));
+    float *lg = bench_malloc((size_t)P * V * sizeof(float)), *rs = bench_malloc((size_t)P * D * sizeof(float));
     for (int p = 0; p < P; p++)
         for (int i = 0; i < D; i++)
             rs[(size_t)p * D + i] = r[(size_t)p * D + i] / scale[p];
@@ -75,14 +75,14 @@ int main(int argc, char **argv)
     hc_synth_params(&m, 1);
     hc_model_process(&m);
     int L = cfg.n_layer, H = cfg.n_head, nv = 1 + L * H;
-    hc_variant_spec *vars = calloc((size_t)nv, sizeof *vars);
-    hc_component *comps = calloc((size_t)nv, sizeof *comps);
+    hc_variant_spec *vars = bench_calloc((size_t)nv, sizeof *vars);
+    hc_component *comps = bench_calloc((size_t)nv, sizeof *comps);
     for (int i = 0; i < L * H; i++) {
         comps[i] = (hc_component){i / H, i % H};
         vars[i + 1] = (hc_variant_spec){1, &comps[i]};
     }
-    int32_t *tok = malloc((size_t)B * S * sizeof *tok);
-    int *len = malloc((size_t)B * sizeof *len);
+    int32_t *tok = bench_malloc((size_t)B * S * sizeof *tok);
+    int *len = bench_malloc((size_t)B * sizeof *len);
     for (int i = 0; i < B * S; i++)
         tok[i] = (int32_t)(((unsigned)i * 7919u + 13u) % 50257u);
     for (int b = 0; b < B; b++)
@@ -101,7 +101,7 @@ int main(int argc, char **argv)
     double t_setup = hc_seconds() - t0;
 
     t0 = hc_seconds();
-    hc_acts acts = {.resid = malloc((size_t)B * S * cfg.d_model * sizeof(float))};
+    hc_acts acts = {.resid = bench_malloc((size_t)B * S * cfg.d_model * sizeof(float))};
     hc_forward(&m, tok, B, S, &acts);
     double t_fwd = hc_seconds() - t0;
     free(acts.resid);
@@ -126,9 +126,9 @@ int main(int argc, char **argv)
 
     /* The notebook's algorithm on the same positions, for NH heads. */
     int D = cfg.d_model, V = cfg.d_vocab, N = B * S;
-    float *z = malloc((size_t)L * N * D * sizeof(float)), *resid = malloc((size_t)N * D * sizeof(float));
-    float *scale = malloc((size_t)N * sizeof(float)), *base = malloc((size_t)N * V * sizeof(float));
-    float *r = malloc((size_t)N * D * sizeof(float));
+    float *z = bench_malloc((size_t)L * N * D * sizeof(float)), *resid = bench_malloc((size_t)N * D * sizeof(float));
+    float *scale = bench_malloc((size_t)N * sizeof(float)), *base = bench_malloc((size_t)N * V * sizeof(float));
+    float *r = bench_malloc((size_t)N * D * sizeof(float));
     hc_acts a2 = {.z = z, .resid = resid, .scale = scale, .logits = base};
     hc_forward(&m, tok, B, S, &a2);
     t0 = hc_seconds();

@@ -5,11 +5,24 @@
 
 #include "bench_util.h"
 #include "headcal/clock.h"
+#include "headcal/error.h"
+
+static void *or_exit(void *p)
+{
+    if (!p) {
+        fprintf(stderr, "bench: %s\n", hc_errmsg());
+        exit(1);
+    }
+    return p;
+}
+
+void *bench_malloc(size_t n) { return or_exit(hc_malloc(n)); }
+void *bench_calloc(size_t n, size_t size) { return or_exit(hc_calloc(n, size)); }
 
 double bench_sgemm_peak(int threads, int m, int n, int k)
 {
-    float *a = malloc(sizeof(float) * (size_t)m * k), *b = malloc(sizeof(float) * (size_t)k * n),
-          *c = calloc((size_t)m * n, sizeof(float));
+    float *a = bench_malloc(sizeof(float) * (size_t)m * k), *b = bench_malloc(sizeof(float) * (size_t)k * n),
+          *c = bench_calloc((size_t)m * n, sizeof(float));
     for (size_t i = 0; i < (size_t)m * k; i++)
         a[i] = (float)(i % 7) * 0.1f;
     for (size_t i = 0; i < (size_t)k * n; i++)

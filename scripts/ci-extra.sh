@@ -1,9 +1,11 @@
 #!/bin/sh
-# The sanitizer builds, for CI (scripts/test.sh runs this when
+# The extra builds, for CI (scripts/test.sh runs this when
 # HEADCAL_CI_EXTRA=1) or by hand: the working tree is copied to a temporary
 # directory, built with ./configure --enable-sanitizers (ASan + UBSan) and
 # checked with make check, then `make tsan-check` runs the ThreadSanitizer
-# program.  A few minutes; exits non-zero on any finding.
+# program; last, `make distcheck` in the copy builds the tarball outside it with the portable flags (-march=x86-64: nothing may
+# need AVX2 but the kernels that check for it at run time) and checks it
+# with the generic kernel.  Exits non-zero on any finding.
 set -e
 cd "$(dirname "$0")/.."
 top="$PWD"
@@ -26,3 +28,10 @@ fi
 echo "ci-extra: ASan + UBSan make check clean: ${summary#*Synthesis: }"
 make -s tsan-check 2>&1 | grep -v '^  CC ' | tail -n 3
 echo "ci-extra: ThreadSanitizer check clean"
+if ! HEADCAL_KERNEL=generic make -s distcheck DISTCHECK_CONFIGURE_FLAGS='CFLAGS=-O2\ -march=x86-64' \
+        >"$tmp/distcheck.log" 2>&1; then
+    tail -n 40 "$tmp/distcheck.log" >&2
+    echo "ci-extra: make distcheck (portable build, generic kernel) failed" >&2
+    exit 1
+fi
+echo "ci-extra: make distcheck (portable build, generic kernel) clean"

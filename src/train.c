@@ -1,22 +1,24 @@
-/* GPT-2 training: a forward pass that keeps what the backward pass needs,
- * the backward pass, and the AdamW loop with checkpoints.  Row-major
+/* GPT-2 training: the analysis's forward pass (hc_forward_trace keeps what
+ * the backward pass needs), the tied head, the backward pass, and the AdamW
+ * loop with checkpoints.  Row-major
  * throughout; N = B*S tokens; matmuls in HF Conv1D layout y = x · W + b. */
+#include <cJSON.h>
 #include <cblas.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "headcal/clock.h"
 #include "headcal/error.h"
 #include "headcal/fileio.h"
 #include "headcal/forward.h"
+#include "headcal/sha256.h"
 #include "headcal/synth.h"
 #include "headcal/train.h"
 
-#define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
-#define GELU_C 0.044715f
 #define HEAD_ROWS 256              /* logits rows in flight: [256, V] */
 
 void hc_train_defaults(hc_train_opts *o)
@@ -54,15 +56,6 @@ int hc_tokens_load(const char *path, int vocab, int32_t **ids, size_t *n)
 }
 
 /* ------------------------------------------------------------ kernels */
-
-/* y[N, cols] = x[N, rows] · W[rows, cols] + bias[cols] */
-static void linear(float *y, const float *x, const float *W, const float *bias, size_t N, int rows, int cols)
-{
-    for (size_t t = 0; t < N; t++)
-        memcpy(y + t * cols, bias, (size_t)cols * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, cols, rows, 1.0f, x, rows, W, cols, 1.0f, y,
-                cols);
-}
 
 /* Backward of linear: dx[N, rows] (+)= dy · Wᵀ, dW[rows, cols] += xᵀ · dy,
  * db[cols] += Σ_t dy.  beta 0 overwrites dx, 1 adds to it. */
@@ -111,49 +104,6 @@ static void ln_backward(float *dx, float *dw, float *db, const float *dy, const 
 
 /* ------------------------------------------------------------ model passes */
 
-/* What the backward pass reads, per layer l (N rows each). */
-typedef struct {
-    float *x;   /* [L+1, N, D] residual entering layer l; x[L] enters ln_f */
-    float *h1;  /* [L, N, D]   ln_1 output                                 */
-    float *qkv; /* [L, N, 3D]                                              */
-    float *att; /* [L, B, H, S, S] attention probabilities                 */
-    float *z;   /* [L, N, D]   heads concatenated, before W_O              */
-    float *xm;  /* [L, N, D]   residual after attention                    */
-    float *h2;  /* [L, N, D]   ln_2 output                                 */
-    float *a;   /* [L, N, F]   MLP pre-activation                          */
-    float *g;   /* [L, N, F]   gelu_new(a)                                 */
-    float *hf;  /* [N, D]      ln_f output                                 */
-} cache;
-
-static void cache_free(cache *c)
-{
-    float **f[] = {&c->x, &c->h1, &c->qkv, &c->att, &c->z, &c->xm, &c->h2, &c->a, &c->g, &c->hf};
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
-        free(*f[i]);
-        *f[i] = NULL;
-    }
-}
-
-static int cache_alloc(cache *c, const hc_config *cfg, int B, int S)
-{
-    size_t L = (size_t)cfg->n_layer, N = (size_t)B * S, D = (size_t)cfg->d_model, F = (size_t)cfg->d_mlp;
-    size_t H = (size_t)cfg->n_head;
-    c->x = hc_malloc((L + 1) * N * D * sizeof(float));
-    c->h1 = hc_malloc(L * N * D * sizeof(float));
-    c->qkv = hc_malloc(L * N * 3 * D * sizeof(float));
-    c->att = hc_malloc(L * B * H * S * S * sizeof(float));
-    c->z = hc_malloc(L * N * D * sizeof(float));
-    c->xm = hc_malloc(L * N * D * sizeof(float));
-    c->h2 = hc_malloc(L * N * D * sizeof(float));
-    c->a = hc_malloc(L * N * F * sizeof(float));
-    c->g = hc_malloc(L * N * F * sizeof(float));
-    c->hf = hc_malloc(N * D * sizeof(float));
-    if (c->x && c->h1 && c->qkv && c->att && c->z && c->xm && c->h2 && c->a && c->g && c->hf)
-        return 0;
-    cache_free(c);
-    return -1;
-}
-
 /* Backward of hc_attention_head given dz: dq, dk, dv (strided like q, k, v) are
  * written; datt[S, S] is scratch.  dP = dz·vᵀ, dS = P ⊙ (dP - Σ_j P dP). */
 static void attn_backward(float *dq, float *dk, float *dv, float *datt, const float *dz, const float *att,
@@ -175,91 +125,76 @@ static void attn_backward(float *dq, float *dk, float *dv, float *datt, const fl
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, S, dh, S, 1.0f, datt, S, q, ld_qkv, 0.0f, dk, ld_qkv);
 }
 
-static void forward(const hc_model *m, const int32_t *tokens, int B, int S, cache *c)
+/* Buffers of a step, reused from step to step: allocated afresh, the
+ * hundreds of megabytes of a step at the default shape would be faulted in
+ * page by page every step. */
+struct hc_train_ws {
+    int B, S;
+    hc_trace tr;
+    float *lg;      /* [HEAD_ROWS, V] logits, then their gradient       */
+    double *rl;     /* [HEAD_ROWS]    per-row loss                      */
+    float *dhf, *dx; /* [N, D]                                           */
+    float *scratch; /* the backward pass's: dh1 | dxm | dz | dqkv | da | datt */
+};
+
+hc_train_ws *hc_train_ws_new(const hc_config *cfg, int B, int S)
 {
-    const hc_config *cf = &m->cfg;
-    const hc_params *p = &m->p;
-    const int D = cf->d_model, F = cf->d_mlp, H = cf->n_head, dh = D / H;
-    size_t N = (size_t)B * S;
-    for (size_t t = 0; t < N; t++)
-        for (int i = 0; i < D; i++)
-            c->x[t * D + i] = p->w_e[(size_t)tokens[t] * D + i] + p->w_pos[(t % S) * D + i];
-    for (int l = 0; l < cf->n_layer; l++) {
-        const float *x = c->x + l * N * D;
-        float *h1 = c->h1 + l * N * D, *qkv = c->qkv + l * N * 3 * D, *z = c->z + l * N * D;
-        float *xm = c->xm + l * N * D, *h2 = c->h2 + l * N * D, *a = c->a + l * N * F, *g = c->g + l * N * F;
-        float *att = c->att + (size_t)l * B * H * S * S, *xo = c->x + (l + 1) * N * D;
-        hc_layernorm(h1, NULL, x, p->ln1_w + l * D, p->ln1_b + l * D, N, D, cf->ln_eps);
-        linear(qkv, h1, p->w_qkv + (size_t)l * D * 3 * D, p->b_qkv + l * 3 * D, N, D, 3 * D);
-        for (int b = 0; b < B; b++)
-            for (int h = 0; h < H; h++) {
-                const float *q = qkv + (size_t)b * S * 3 * D + h * dh;
-                hc_attention_head(z + (size_t)b * S * D + h * dh, att + ((size_t)b * H + h) * S * S, q, q + D,
-                             q + 2 * D, S, dh, 3 * D, D);
-            }
-        linear(xm, z, p->w_o + (size_t)l * D * D, p->b_o + l * D, N, D, D);
-        for (size_t i = 0; i < N * D; i++)
-            xm[i] += x[i];
-        hc_layernorm(h2, NULL, xm, p->ln2_w + l * D, p->ln2_b + l * D, N, D, cf->ln_eps);
-        linear(a, h2, p->w_in + (size_t)l * D * F, p->b_in + (size_t)l * F, N, D, F);
-        for (size_t i = 0; i < N * F; i++) {
-            float v = a[i];
-            g[i] = 0.5f * v * (1.0f + tanhf(GELU_K * (v + GELU_C * v * v * v)));
-        }
-        linear(xo, g, p->w_out + (size_t)l * F * D, p->b_out + l * D, N, F, D);
-        for (size_t i = 0; i < N * D; i++)
-            xo[i] += xm[i];
-    }
-    hc_layernorm(c->hf, NULL, c->x + (size_t)cf->n_layer * N * D, p->lnf_w, p->lnf_b, N, D, cf->ln_eps);
+    size_t N = (size_t)B * S, D = (size_t)cfg->d_model, F = (size_t)cfg->d_mlp, V = (size_t)cfg->d_vocab;
+    size_t R = N < HEAD_ROWS ? N : HEAD_ROWS;
+    hc_train_ws *w = hc_calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    *w = (hc_train_ws){.B = B, .S = S, .lg = hc_malloc(R * V * sizeof(float)), .rl = hc_malloc(R * sizeof(double)),
+                       .dhf = hc_malloc(N * D * sizeof(float)), .dx = hc_malloc(N * D * sizeof(float)),
+                       .scratch = hc_malloc((N * 6 * D + N * F + (size_t)S * S) * sizeof(float))};
+    if (w->lg && w->rl && w->dhf && w->dx && w->scratch && !hc_trace_alloc(&w->tr, cfg, B, S))
+        return w;
+    hc_train_ws_free(w);
+    return NULL;
+}
+
+void hc_train_ws_free(hc_train_ws *w)
+{
+    if (!w)
+        return;
+    hc_trace_free(&w->tr);
+    free(w->lg);
+    free(w->rl);
+    free(w->dhf);
+    free(w->dx);
+    free(w->scratch);
+    free(w);
 }
 
 /* The tied head, HEAD_ROWS rows at a time so [N, V] logits never exist:
- * logits = hf · w_eᵀ, loss = -log softmax[target]; with grad, dhf[N, D] =
- * dlogits · w_e and dw_e += dlogitsᵀ · hf, dlogits = (softmax - onehot)/N. */
-static int head(const hc_model *m, const float *hf, const int32_t *targets, size_t N, float *dhf, float *dw_e,
-                double *loss)
+ * logits by the forward pass's own unembedding, loss = -log softmax[target];
+ * with grad, dhf[N, D] = dlogits · w_e and dw_e = dlogitsᵀ · hf (written
+ * by the first block, added by the others), dlogits = (softmax -
+ * onehot)/N. */
+static int head(const hc_model *m, hc_train_ws *w, const float *hf, const int32_t *targets, size_t N, float *dhf,
+                float *dw_e, double *loss)
 {
     const int D = m->cfg.d_model, V = m->cfg.d_vocab;
-    float *lg = hc_malloc((size_t)HEAD_ROWS * V * sizeof(float));
-    if (!lg)
-        return -1;
+    int rc = 0;
     double total = 0;
-    float inv_n = 1.0f / (float)N;
-    for (size_t t0 = 0; t0 < N; t0 += HEAD_ROWS) {
+    for (size_t t0 = 0; !rc && t0 < N; t0 += HEAD_ROWS) {
         int r = (int)(N - t0 < HEAD_ROWS ? N - t0 : HEAD_ROWS);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r, V, D, 1.0f, hf + t0 * D, D, m->p.w_e, D, 0.0f, lg,
-                    V);
-        for (int i = 0; i < r; i++) {
-            float *row = lg + (size_t)i * V, mx = row[0], sum = 0;
-            int tgt = targets[t0 + i];
-            for (int j = 1; j < V; j++)
-                mx = row[j] > mx ? row[j] : mx;
-            float z_t = row[tgt] - mx;
-            for (int j = 0; j < V; j++) {
-                row[j] = expf(row[j] - mx);
-                sum += row[j];
-            }
-            total += log(sum) - z_t;
-            if (dhf) {
-                float sc = inv_n / sum;
-                for (int j = 0; j < V; j++)
-                    row[j] *= sc;
-                row[tgt] -= inv_n;
-            }
-        }
-        if (dhf) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, D, V, 1.0f, lg, V, m->p.w_e, D, 0.0f,
+        hc_unembed(w->lg, m, hf + t0 * D, (size_t)r, 1);
+        rc = hc_xent_rows(w->lg, targets + t0, (size_t)r, V, dhf ? 1.0f / (float)N : 0.0f, w->rl);
+        for (int i = 0; !rc && i < r; i++)
+            total += w->rl[i]; /* in row order: the same sum however the rows were shared out */
+        if (!rc && dhf) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, D, V, 1.0f, w->lg, V, m->p.w_e, D, 0.0f,
                         dhf + t0 * D, D);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, D, r, 1.0f, lg, V, hf + t0 * D, D, 1.0f, dw_e,
-                        D);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, D, r, 1.0f, w->lg, V, hf + t0 * D, D,
+                        t0 ? 1.0f : 0.0f, dw_e, D);
         }
     }
-    free(lg);
     *loss = total / (double)N;
-    return 0;
+    return rc;
 }
 
-static void backward(const hc_model *m, const int32_t *tokens, int B, int S, const cache *c, float *dx, hc_params *g,
+static void backward(const hc_model *m, const int32_t *tokens, int B, int S, const hc_trace *c, float *dx, hc_params *g,
                      float *scratch)
 {
     const hc_config *cf = &m->cfg;
@@ -276,10 +211,7 @@ static void backward(const hc_model *m, const int32_t *tokens, int B, int S, con
         /* MLP: dx is d(loss)/d(residual out of layer l) */
         linear_back(da, g->w_out + (size_t)l * F * D, g->b_out + l * D, dx, gl, p->w_out + (size_t)l * F * D, N, F,
                     D, 0.0f);
-        for (size_t i = 0; i < N * F; i++) {
-            float v = a[i], u = GELU_K * (v + GELU_C * v * v * v), th = tanhf(u);
-            da[i] *= 0.5f * (1.0f + th) + 0.5f * v * (1.0f - th * th) * GELU_K * (1.0f + 3.0f * GELU_C * v * v);
-        }
+        hc_gelu_new_backward(da, a, N * F);
         linear_back(dn, g->w_in + (size_t)l * D * F, g->b_in + (size_t)l * F, da, h2, p->w_in + (size_t)l * D * F,
                     N, D, F, 0.0f);
         memcpy(dxm, dx, N * D * sizeof(float));
@@ -318,41 +250,62 @@ static int check_batch(const hc_model *m, const int32_t *tokens, const int32_t *
     return 0;
 }
 
-int hc_train_grad(const hc_model *m, const int32_t *tokens, const int32_t *targets, int B, int S, float *grad,
-                  double *loss)
+/* The forward pass (hc_forward_trace, the analysis's own), the head, and
+ * with grad the backward pass. */
+static int pass(const hc_model *m, hc_train_ws *w, const int32_t *tokens, const int32_t *targets, int B, int S,
+                float *grad, double *loss)
 {
     if (check_batch(m, tokens, targets, B, S))
         return -1;
+    if (w->S != S || w->B < B)
+        return hc_fail(HC_EBAD, "train: a workspace for %d×%d used for %d×%d", w->B, w->S, B, S);
     const hc_config *cf = &m->cfg;
-    size_t N = (size_t)B * S, D = (size_t)cf->d_model, F = (size_t)cf->d_mlp;
-    cache c = {0};
-    if (cache_alloc(&c, cf, B, S))
-        return -1;
-    forward(m, tokens, B, S, &c);
-    int rc = 0;
-    if (!grad) {
-        rc = head(m, c.hf, targets, N, NULL, NULL, loss);
-    } else {
-        hc_params g;
-        hc_params_layout(&g, cf, grad);
-        memset(grad, 0, m->n_floats * sizeof(float));
-        float *dhf = hc_malloc(N * D * sizeof(float)), *dx = hc_calloc(N * D, sizeof(float));
-        float *scratch = hc_malloc((N * 6 * D + N * F + (size_t)S * S) * sizeof(float));
-        rc = (!dhf || !dx || !scratch) ? -1 : head(m, c.hf, targets, N, dhf, g.w_e, loss);
-        if (!rc) {
-            ln_backward(dx, g.lnf_w, g.lnf_b, dhf, c.x + (size_t)cf->n_layer * N * D, m->p.lnf_w, N, (int)D,
-                        cf->ln_eps);
-            backward(m, tokens, B, S, &c, dx, &g, scratch);
-        }
-        free(dhf);
-        free(dx);
-        free(scratch);
+    size_t N = (size_t)B * S, D = (size_t)cf->d_model;
+    int rc = hc_forward_trace(m, tokens, B, S, &(hc_acts){0}, &w->tr);
+    if (!rc && !grad)
+        return head(m, w, w->tr.hf, targets, N, NULL, NULL, loss);
+    if (rc)
+        return rc;
+    hc_params g;
+    hc_params_layout(&g, cf, grad);
+    /* everything but w_e, which the head writes first */
+    size_t ve = (size_t)cf->d_vocab * D, at = (size_t)(g.w_e - grad);
+    memset(grad, 0, at * sizeof(float));
+    memset(g.w_e + ve, 0, (m->n_floats - at - ve) * sizeof(float));
+    rc = head(m, w, w->tr.hf, targets, N, w->dhf, g.w_e, loss);
+    if (!rc) {
+        memset(w->dx, 0, N * D * sizeof(float));
+        ln_backward(w->dx, g.lnf_w, g.lnf_b, w->dhf, w->tr.x + (size_t)cf->n_layer * N * D, m->p.lnf_w, N, (int)D,
+                    cf->ln_eps);
+        backward(m, tokens, B, S, &w->tr, w->dx, &g, w->scratch);
     }
-    cache_free(&c);
     return rc;
 }
 
-int hc_train_eval(const hc_model *m, const int32_t *eval, size_t n, int B, int S, double *loss)
+int hc_train_grad(const hc_model *m, hc_train_ws *ws, const int32_t *tokens, const int32_t *targets, int B, int S,
+                  float *grad, double *loss)
+{
+    hc_train_ws *own = ws ? NULL : hc_train_ws_new(&m->cfg, B, S);
+    if (!ws && !own)
+        return -1;
+    int rc = pass(m, ws ? ws : own, tokens, targets, B, S, grad, loss);
+    hc_train_ws_free(own);
+    return rc;
+}
+
+int hc_train_logits(const hc_model *m, const int32_t *tokens, int B, int S, float *logits)
+{
+    hc_trace tr;
+    if (check_batch(m, tokens, tokens, B, S) || hc_trace_alloc(&tr, &m->cfg, B, S))
+        return -1;
+    int rc = hc_forward_trace(m, tokens, B, S, &(hc_acts){0}, &tr);
+    if (!rc)
+        hc_unembed(logits, m, tr.hf, (size_t)B * S, 1);
+    hc_trace_free(&tr);
+    return rc;
+}
+
+int hc_train_eval(const hc_model *m, hc_train_ws *ws, const int32_t *eval, size_t n, int B, int S, double *loss)
 {
     size_t windows = n > (size_t)S ? (n - 1) / S : 0;
     if (!windows)
@@ -367,7 +320,7 @@ int hc_train_eval(const hc_model *m, const int32_t *eval, size_t n, int B, int S
             memcpy(tgt + (size_t)i * S, eval + (w0 + i) * S + 1, (size_t)S * sizeof(int32_t));
         }
         double l;
-        rc = hc_train_grad(m, tok, tgt, b, S, NULL, &l);
+        rc = hc_train_grad(m, ws, tok, tgt, b, S, NULL, &l);
         total += l * b;
     }
     free(tok);
@@ -427,6 +380,100 @@ static void adamw_step(adam *a, float *w, const float *g, const unsigned char *d
 
 /* ------------------------------------------------------------ checkpoints */
 
+/* What a run is: every option that changes the trained numbers, recorded
+ * in DIR/train-options.json when the run starts, so that a resume with
+ * other options is refused instead of training a model of two runs.  Each
+ * field with the command-line option that sets it. */
+typedef struct {
+    const char *key, *option;
+    double value;
+} run_field;
+
+enum { N_FIELDS = 14 };
+
+static void run_fields(run_field f[N_FIELDS], const hc_config *c, const hc_train_opts *o)
+{
+    const run_field all[N_FIELDS] = {
+        {"n_layer", "--layers", c->n_layer},       {"n_head", "--heads", c->n_head},
+        {"d_model", "--d-model", c->d_model},      {"d_mlp", "--d-mlp", c->d_mlp},
+        {"n_ctx", "--n-ctx", c->n_ctx},            {"d_vocab", "--vocab", c->d_vocab},
+        {"steps", "--steps", o->steps},            {"batch", "--batch-size", o->batch},
+        {"lr", "--lr", o->lr},                     {"min_lr", "--min-lr", o->min_lr},
+        {"warmup", "--warmup", o->warmup},         {"weight_decay", "--weight-decay", o->weight_decay},
+        {"clip", "--clip", o->clip},               {"seed", "--seed", (double)o->seed},
+    };
+    memcpy(f, all, sizeof all);
+}
+
+static int options_save(const char *dir, const hc_config *c, const hc_train_opts *o, const char *data_sha)
+{
+    char path[4200];
+    run_field f[N_FIELDS];
+    run_fields(f, c, o);
+    cJSON *root = cJSON_CreateObject();
+    for (int i = 0; root && i < N_FIELDS; i++)
+        cJSON_AddNumberToObject(root, f[i].key, f[i].value);
+    if (root)
+        cJSON_AddStringToObject(root, "data_sha256", data_sha);
+    char *json = root ? cJSON_Print(root) : NULL;
+    cJSON_Delete(root);
+    hc_atomic_file af;
+    int rc = !json ? hc_fail(HC_EBAD, "out of memory")
+                   : hc_path_join(path, sizeof path, dir, "train-options.json") || hc_atomic_open(&af, path);
+    if (!rc) {
+        fputs(json, af.f);
+        fputc('\n', af.f);
+        rc = hc_atomic_commit(&af);
+    }
+    free(json);
+    return rc;
+}
+
+/* 0 when DIR/train-options.json records this run (a different --steps is
+ * allowed with o->extend), else one line naming the first difference. */
+static int options_check(const char *dir, const hc_config *c, const hc_train_opts *o, const char *data_sha)
+{
+    char path[4200], *text;
+    size_t len;
+    if (hc_path_join(path, sizeof path, dir, "train-options.json"))
+        return -1;
+    if (access(path, F_OK) != 0)
+        return hc_fail(HC_EBAD, "%s: a training state without train-options.json; use another --out to start afresh",
+                       dir);
+    if (hc_read_file(path, 1 << 20, &text, &len))
+        return -1;
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    if (!root)
+        return hc_fail(HC_EBAD, "%s: not valid JSON", path);
+    run_field f[N_FIELDS];
+    run_fields(f, c, o);
+    int rc = 0;
+    for (int i = 0; !rc && i < N_FIELDS; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, f[i].key);
+        if (!cJSON_IsNumber(v))
+            rc = hc_fail(HC_EBAD, "%s: no number \"%s\"", path, f[i].key);
+        /* floats compared as the floats they were recorded from */
+        else if ((float)v->valuedouble != (float)f[i].value && !(o->extend && !strcmp(f[i].key, "steps")))
+            rc = hc_fail(HC_EBAD, "%s: the run there was started with %s %.7g, not %.7g; use another --out to "
+                                  "start afresh%s",
+                         dir, f[i].option, (float)v->valuedouble, (float)f[i].value,
+                         strcmp(f[i].key, "steps") ? "" : " (or --extend to continue it to the new --steps)");
+    }
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(root, "data_sha256");
+    if (!rc && (!cJSON_IsString(d) || strcmp(d->valuestring, data_sha)))
+        rc = hc_fail(HC_EBAD, "%s: the run there was started on other --data (sha256 of the tokens %.12s…, not "
+                              "%.12s…); use another --out to start afresh",
+                     dir, cJSON_IsString(d) ? d->valuestring : "?", data_sha);
+    cJSON_Delete(root);
+    return rc;
+}
+
+/* A checkpoint: the model files, then the state.  The state is written
+ * last, atomically, so its presence says the files beside it are complete;
+ * a resume reads only the state and train-options.json, so a run killed
+ * anywhere in a checkpoint resumes from the previous one (or starts afresh
+ * if there was none). */
 static int save_state(const char *dir, const hc_model *m, const adam *a, const hc_train_opts *o,
                       const char *tokenizer_dir)
 {
@@ -436,35 +483,28 @@ static int save_state(const char *dir, const hc_model *m, const adam *a, const h
                         {"adam_m", 1, {(int64_t)a->n}, a->m},
                         {"adam_v", 1, {(int64_t)a->n}, a->v},
                         {"step", 1, {1}, &step}};
-    /* the state first: a crash between the two writes leaves a model one
-     * checkpoint behind its state, which a resume overwrites */
-    if (hc_path_join(path, sizeof path, dir, "train-state.safetensors") || hc_st_write(path, outs, 4, HC_F32) ||
-        hc_model_save(m, dir, o->dtype, false, false, false))
+    if (hc_model_save(m, dir, o->dtype, false, false, false) ||
+        (tokenizer_dir &&
+         (hc_copy_into(tokenizer_dir, dir, "vocab.json") || hc_copy_into(tokenizer_dir, dir, "merges.txt"))))
         return -1;
-    if (!tokenizer_dir)
-        return 0;
-    return hc_copy_into(tokenizer_dir, dir, "vocab.json") || hc_copy_into(tokenizer_dir, dir, "merges.txt") ? -1
-                                                                                                             : 0;
+    return hc_path_join(path, sizeof path, dir, "train-state.safetensors") || hc_st_write(path, outs, 4, HC_F32)
+               ? -1
+               : 0;
 }
 
-/* Resumes from dir/train-state.safetensors if there is one (0: fresh start
- * or resumed, -1: a state that does not fit). */
-static int load_state(const char *dir, hc_model *m, adam *a)
+/* Resumes from dir/train-state.safetensors if there is one, after checking
+ * that it is this run's (0: fresh start or resumed, -1: refused).  A fresh
+ * start, or an extended one, records the run's options. */
+static int load_state(const char *dir, hc_model *m, adam *a, const hc_train_opts *o, const char *data_sha)
 {
     char path[4200];
     struct stat sb;
     if (hc_path_join(path, sizeof path, dir, "train-state.safetensors"))
         return -1;
     if (stat(path, &sb) != 0)
-        return 0;
-    hc_config saved;
-    char cpath[4200];
-    if (hc_path_join(cpath, sizeof cpath, dir, "config.json") || hc_config_load(&saved, cpath))
+        return options_save(dir, &m->cfg, o, data_sha);
+    if (options_check(dir, &m->cfg, o, data_sha) || (o->extend && options_save(dir, &m->cfg, o, data_sha)))
         return -1;
-    const hc_config *c = &m->cfg;
-    if (saved.n_layer != c->n_layer || saved.n_head != c->n_head || saved.d_model != c->d_model ||
-        saved.d_mlp != c->d_mlp || saved.n_ctx != c->n_ctx || saved.d_vocab != c->d_vocab)
-        return hc_fail(HC_EBAD, "%s: holds a model of another shape; use another --out to start afresh", dir);
     hc_safetensors st;
     if (hc_st_open(&st, path))
         return -1;
@@ -524,7 +564,12 @@ int hc_train(const hc_config *cfg, const hc_train_opts *o, const int32_t *train,
     float *grad = hc_malloc(m.n_floats * sizeof(float));
     unsigned char *decay = hc_calloc(a.n, 1);
     int32_t *tok = hc_malloc((size_t)B * S * sizeof(int32_t)), *tgt = hc_malloc((size_t)B * S * sizeof(int32_t));
-    int rc = (!a.m || !a.v || !grad || !decay || !tok || !tgt) ? -1 : load_state(dir, &m, &a);
+    hc_train_ws *ws = hc_train_ws_new(cfg, B, S);
+    char data_sha[65];
+    hc_sha256_buf(train, n_train * sizeof *train, data_sha);
+    int rc = (!a.m || !a.v || !grad || !decay || !tok || !tgt || !ws) ? -1 : load_state(dir, &m, &a, o, data_sha);
+    if (!rc && a.step > o->steps)
+        rc = hc_fail(HC_EBAD, "%s: the run there is at step %d, past --steps %d", dir, a.step, o->steps);
     if (!rc) {
         decay_mask(&m, decay);
         if (a.step && o->log)
@@ -537,7 +582,7 @@ int hc_train(const hc_config *cfg, const hc_train_opts *o, const int32_t *train,
         int k = a.step;
         double loss;
         sample_batch(tok, tgt, train, n_train, B, S, o->seed, k);
-        rc = hc_train_grad(&m, tok, tgt, B, S, grad, &loss);
+        rc = hc_train_grad(&m, ws, tok, tgt, B, S, grad, &loss);
         if (rc)
             break;
         double sq = 0;
@@ -557,28 +602,29 @@ int hc_train(const hc_config *cfg, const hc_train_opts *o, const int32_t *train,
             logged = a.step;
             loss_sum = 0;
         }
-        int last = a.step == o->steps;
+        int last = a.step == o->steps || a.step == stop;
         if (eval && (last || (o->eval_every && a.step % o->eval_every == 0))) {
-            rc = hc_train_eval(&m, eval, n_eval, B, S, final_eval);
+            rc = hc_train_eval(&m, ws, eval, n_eval, B, S, final_eval);
             if (!rc && o->log) {
                 fprintf(o->log, "step %d  held-out loss %.4f  (%.0f s)\n", a.step, *final_eval, hc_seconds() - t0);
                 fflush(o->log);
             }
         }
-        if (!rc && (last || a.step == stop || (o->save_every && a.step % o->save_every == 0)))
+        if (!rc && (last || (o->save_every && a.step % o->save_every == 0)))
             rc = save_state(dir, &m, &a, o, tokenizer_dir);
     }
     /* nothing left to train (a finished run resumed): report, and rewrite
      * the checkpoint, in the dtype asked for now */
     if (!rc && a.step == start) {
         if (eval)
-            rc = hc_train_eval(&m, eval, n_eval, B, S, final_eval);
+            rc = hc_train_eval(&m, ws, eval, n_eval, B, S, final_eval);
         if (!rc)
             rc = save_state(dir, &m, &a, o, tokenizer_dir);
     }
     free(a.m);
     free(a.v);
     free(grad);
+    hc_train_ws_free(ws);
     free(decay);
     free(tok);
     free(tgt);

@@ -714,7 +714,7 @@ Test(dataset, a_large_corpus_is_streamed, .timeout = 120)
              "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode; "
              "print(r, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "
              "'%s' data --model '%s' --data '%s' --batches 2 --batch-size 2 --seq-len 64 --format tokens",
-             TEST_PYTHON, th_headcal(), th_src("data/default"), path);
+             TEST_PYTHON, th_headcal(), TEST_BUILDDIR "/data/default", path);
     cr_assert_eq(th_run(cmd, &out, &err), 0, "%s", err);
     int rc = -1;
     long kb = 0;

@@ -37,9 +37,10 @@ Test(train, gradient_matches_finite_differences, .timeout = 120)
     }
     float *g = malloc(m.n_floats * sizeof(float));
     double loss;
-    cr_assert_eq(hc_train_grad(&m, tok, tgt, B, S, g, &loss), 0);
+    cr_assert_eq(hc_train_grad(&m, NULL, tok, tgt, B, S, g, &loss), 0);
     size_t n = (size_t)(m.p.w_u - m.slab), bad = 0, checked = 0;
     double worst = 0;
+    hc_train_ws *ws = hc_train_ws_new(&cfg, B, S); /* one reused workspace, as in training */
     for (size_t i = 0; i < n; i++) {
         /* the five-point stencil: O(h⁴) truncation, so h can stay well
          * above float rounding */
@@ -48,7 +49,7 @@ Test(train, gradient_matches_finite_differences, .timeout = 120)
         const float at[4] = {keep + h, keep - h, keep + 2 * h, keep - 2 * h};
         for (int k = 0; k < 4; k++) {
             m.slab[i] = at[k];
-            hc_train_grad(&m, tok, tgt, B, S, NULL, &l[k]);
+            hc_train_grad(&m, ws, tok, tgt, B, S, NULL, &l[k]);
         }
         m.slab[i] = keep;
         double fd = (8 * (l[0] - l[1]) - (l[2] - l[3])) / (12.0 * (double)h), err = fabs(fd - g[i]);
@@ -61,7 +62,39 @@ Test(train, gradient_matches_finite_differences, .timeout = 120)
     /* the untrained sections stay zero: the head is tied to w_e */
     for (size_t i = n; i < m.n_floats; i++)
         cr_assert_eq(g[i], 0.0f);
+    hc_train_ws_free(ws);
     free(g);
+    hc_model_free(&m);
+}
+
+/* Training and analysis run one forward pass: on a model whose unembedding
+ * is its embedding transposed (what a trained checkpoint loads as), the
+ * logits the trainer takes its loss from are hc_forward's, bit for bit. */
+Test(train, trainer_logits_are_the_analysis_forward, .timeout = 60)
+{
+    hc_config cfg = tiny(3, 4, 32, 16, 300);
+    hc_model m;
+    cr_assert_eq(hc_model_alloc(&m, &cfg), 0);
+    hc_synth_params(&m, 5);
+    const int V = cfg.d_vocab, D = cfg.d_model, B = 3, S = 16;
+    for (int v = 0; v < V; v++) {
+        m.p.b_u[v] = 0.0f;
+        for (int d = 0; d < D; d++)
+            m.p.w_u[(size_t)d * V + v] = m.p.w_e[(size_t)v * D + d];
+    }
+    int32_t tok[48];
+    uint64_t s = 7;
+    for (int i = 0; i < B * S; i++)
+        tok[i] = (int32_t)(hc_splitmix64(&s) % (uint64_t)V);
+    float *fa = malloc((size_t)B * S * V * sizeof(float)), *fb = malloc((size_t)B * S * V * sizeof(float));
+    cr_assert_eq(hc_forward(&m, tok, B, S, &(hc_acts){.logits = fa}), 0);
+    cr_assert_eq(hc_train_logits(&m, tok, B, S, fb), 0);
+    size_t differ = 0;
+    for (size_t i = 0; i < (size_t)B * S * V; i++)
+        differ += fa[i] != fb[i];
+    cr_assert_eq(differ, 0, "%zu of %d logits differ", differ, B * S * V);
+    free(fa);
+    free(fb);
     hc_model_free(&m);
 }
 
@@ -97,7 +130,7 @@ Test(train, learns_a_repeated_sequence, .timeout = 120)
     hc_model m;
     cr_assert_eq(hc_model_alloc(&m, &cfg), 0);
     hc_gpt2_init(&m, o.seed);
-    cr_assert_eq(hc_train_eval(&m, t, 600, 4, 16, &before), 0);
+    cr_assert_eq(hc_train_eval(&m, NULL, t, 600, 4, 16, &before), 0);
     hc_model_free(&m);
     cr_assert_eq(hc_train(&cfg, &o, t, 600, t, 600, dir, NULL, &after), 0);
     /* a fresh model is near uniform (log 13 = 2.56); the cycle is fully
@@ -174,17 +207,163 @@ Test(train, resume_matches_uninterrupted, .timeout = 120)
     cr_assert_eq(hc_model_alloc(&m, &cfg), 0);
     float *pa = read_params(whole), *pb = read_params(resumed);
     size_t n = (size_t)(m.p.w_u - m.slab);
-    double worst = 0;
-    for (size_t i = 0; i < n; i++)
-        worst = fmax(worst, fabs((double)pa[i] - pb[i]));
-    cr_assert_leq(worst, 1e-6, "max |Δparam| %g", worst);
-    cr_assert_leq(fabs(la - lb), 1e-6, "held-out %g vs %g", la, lb);
+    cr_assert_eq(memcmp(pa, pb, n * sizeof(float)), 0, "the resumed run's parameters differ");
+    cr_assert_eq(la, lb, "held-out %.17g vs %.17g", la, lb);
     free(pa);
     free(pb);
     free(whole);
     free(resumed);
     hc_model_free(&m);
     free(t);
+}
+
+/* What a kill can leave in DIR (each file is written whole or not at all,
+ * the state last): a run killed during its first checkpoint has model
+ * files but no state, and starts afresh; a run whose model files were lost
+ * after a checkpoint resumes from the state alone.  Both end as the
+ * uninterrupted run, bit for bit. */
+static void damaged_resume(int first_checkpoint)
+{
+    hc_config cfg = tiny(2, 2, 16, 16, 13);
+    int32_t *t = cycle_corpus(500, 13);
+    hc_train_opts o;
+    opts_for(&o, 30);
+    char *whole = strdup(th_tmpdir("train-whole2")), *dir = strdup(th_tmpdir("train-damaged"));
+    double la, lb;
+    cr_assert_eq(hc_train(&cfg, &o, t, 500, t, 500, whole, NULL, &la), 0);
+    hc_train_opts part = o;
+    part.stop_at = 10; /* the first checkpoint */
+    cr_assert_eq(hc_train(&cfg, &part, t, 500, NULL, 0, dir, NULL, &lb), 0);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    cr_assert_eq(remove(path), 0);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    if (first_checkpoint) {
+        cr_assert_eq(th_write_file(path, "\x08\0\0\0", 4), 0); /* a model file cut short */
+        snprintf(path, sizeof path, "%s/train-state.safetensors", dir);
+    }
+    cr_assert_eq(remove(path), 0);
+    cr_assert_eq(hc_train(&cfg, &o, t, 500, t, 500, dir, NULL, &lb), 0, "%s", hc_errmsg());
+    float *pa = read_params(whole), *pb = read_params(dir);
+    hc_model m;
+    cr_assert_eq(hc_model_alloc(&m, &cfg), 0);
+    cr_assert_eq(memcmp(pa, pb, (size_t)(m.p.w_u - m.slab) * sizeof(float)), 0, "the parameters differ");
+    cr_assert_eq(la, lb, "held-out %.17g vs %.17g", la, lb);
+    hc_model_free(&m);
+    free(pa);
+    free(pb);
+    free(whole);
+    free(dir);
+    free(t);
+}
+
+Test(train, killed_in_first_checkpoint_starts_afresh, .timeout = 120)
+{
+    damaged_resume(1);
+}
+
+Test(train, resume_needs_only_the_state, .timeout = 120)
+{
+    damaged_resume(0);
+}
+
+/* kill -9 at three moments of a run that checkpoints every step, so the
+ * kill is likely to land inside a checkpoint; rerunning the command then
+ * gives the uninterrupted run's model file, byte for byte. */
+Test(train, killed_anywhere_resumes_to_the_same_model, .timeout = 180)
+{
+    char *dir = th_tmpdir("train-kill");
+    char cmd[13200], args[8800], path[4200], *out, *err;
+    uint16_t ids[2000];
+    for (int i = 0; i < 2000; i++)
+        ids[i] = (uint16_t)((i * 7 + i / 13) % 31);
+    snprintf(path, sizeof path, "%s/c.tokens", dir);
+    cr_assert_eq(th_write_file(path, ids, sizeof ids), 0);
+    snprintf(args, sizeof args,
+             "--data %s --vocab 32 --layers 2 --heads 2 --d-model 16 --n-ctx 16 --batch-size 4 --steps 150 "
+             "--warmup 5 --save-every 1 --quiet",
+             path);
+    snprintf(cmd, sizeof cmd, "%s train %s --out %s/whole", th_headcal(), args, dir);
+    cr_assert_eq(th_run(cmd, &out, &err), 0, "%s", err);
+    free(out);
+    free(err);
+    const char *waits[] = {"0.05", "0.3", "0.6"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(cmd, sizeof cmd, "%s train %s --out %s/killed & p=$!; sleep %s; kill -9 $p; wait $p; exit 0",
+                 th_headcal(), args, dir, waits[k]);
+        cr_assert_eq(th_run(cmd, &out, &err), 0);
+        free(out);
+        free(err);
+    }
+    snprintf(cmd, sizeof cmd, "%s train %s --out %s/killed && cmp %s/whole/model.safetensors %s/killed/model.safetensors",
+             th_headcal(), args, dir, dir, dir);
+    cr_assert_eq(th_run(cmd, &out, &err), 0, "%s%s", out, err);
+    free(out);
+    free(err);
+}
+
+/* A resume must be the same run: each option that changes the trained
+ * numbers, and the training data, is checked, and the refusal names it. */
+Test(train, cli_refuses_a_resume_with_other_options, .timeout = 120)
+{
+    char *dir = th_tmpdir("train-cli3");
+    char cmd[13200], base[8800], path[4200], other[4200], *out, *err;
+    uint16_t ids[400];
+    for (int i = 0; i < 400; i++)
+        ids[i] = (uint16_t)((i * 5) % 11);
+    snprintf(path, sizeof path, "%s/c.tokens", dir);
+    cr_assert_eq(th_write_file(path, ids, sizeof ids), 0);
+    ids[7] = 3;
+    snprintf(other, sizeof other, "%s/d.tokens", dir);
+    cr_assert_eq(th_write_file(other, ids, sizeof ids), 0);
+    snprintf(base, sizeof base,
+             "%s train --eval %s --out %s/m --vocab 12 --layers 1 --heads 2 --d-model 8 --n-ctx 8 --batch-size 4 "
+             "--warmup 3 --save-every 10 --quiet",
+             th_headcal(), path, dir);
+    snprintf(cmd, sizeof cmd, "%s --data %s --steps 30 --lr 0.01 --stop-at 10", base, path);
+    cr_assert_eq(th_run(cmd, &out, &err), 0, "%s", err);
+    /* stopped early, it still reports the held-out loss at its step */
+    const char *hl = strstr(out, "held-out loss ");
+    cr_assert_not_null(hl, "%s", out);
+    double l = strtod(hl + 14, NULL);
+    cr_assert(isfinite(l) && l > 0 && l < 5, "held-out loss %g", l);
+    free(out);
+    free(err);
+    struct {
+        const char *args, *named;
+    } cases[] = {{"--steps 30 --lr 0.02", "--lr 0.01"},
+                 {"--steps 40 --lr 0.01", "--steps 30"},
+                 {"--steps 30 --lr 0.01 --seed 2", "--seed 1"},
+                 {"--steps 30 --lr 0.01 --d-model 6 --heads 2", "--d-model 8"},
+                 {"--steps 30 --lr 0.01 --batch-size 2", "--batch-size 4"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(cmd, sizeof cmd, "%s --data %s %s", base, path, cases[i].args);
+        cr_assert_eq(th_run(cmd, &out, &err), 1, "%s: %s", cases[i].args, err);
+        const char *nl = strchr(err, '\n');
+        cr_assert(strstr(err, cases[i].named) && nl && !nl[1], "%s: not one line naming %s: %s", cases[i].args,
+                  cases[i].named, err);
+        free(out);
+        free(err);
+    }
+    snprintf(cmd, sizeof cmd, "%s --data %s --steps 30 --lr 0.01", base, other);
+    cr_assert_eq(th_run(cmd, &out, &err), 1, "%s", err);
+    cr_assert(strstr(err, "--data"), "%s", err);
+    free(out);
+    free(err);
+    /* the refusals left the checkpoint alone: the same run resumes, and
+     * --extend may change --steps */
+    snprintf(cmd, sizeof cmd, "%s --data %s --steps 30 --lr 0.01", base, path);
+    cr_assert_eq(th_run(cmd, &out, &err), 0, "%s", err);
+    free(out);
+    free(err);
+    snprintf(cmd, sizeof cmd, "%s --data %s --steps 40 --lr 0.01 --extend", base, path);
+    cr_assert_eq(th_run(cmd, &out, &err), 0, "%s", err);
+    free(out);
+    free(err);
+    snprintf(cmd, sizeof cmd, "%s --data %s --steps 30 --lr 0.01", base, path);
+    cr_assert_eq(th_run(cmd, &out, &err), 1, "after --extend the run is one of 40 steps: %s", err);
+    free(out);
+    free(err);
 }
 
 Test(train, cli_reports_bad_input, .timeout = 60)

@@ -21,6 +21,39 @@ typedef struct {
 /* Runs the model on tokens[B*S] (ids < d_vocab, S <= n_ctx). */
 int hc_forward(const hc_model *m, const int32_t *tokens, int B, int S, const hc_acts *acts);
 
+/* Every intermediate of one forward pass, kept for the training backward
+ * pass (N = B*S rows, per layer l at l*N*width).  Training runs the same
+ * hc_forward_trace as the analysis, so a trained model is evaluated by the
+ * network it was trained as. */
+typedef struct {
+    float *x;   /* [L+1, N, D] residual entering layer l; x[L] enters ln_f */
+    float *h1;  /* [L, N, D]   ln_1 output                                 */
+    float *qkv; /* [L, N, 3D]                                              */
+    float *att; /* [L, B, H, S, S] attention probabilities                 */
+    float *z;   /* [L, N, D]   heads concatenated, before W_O              */
+    float *xm;  /* [L, N, D]   residual after attention                    */
+    float *h2;  /* [L, N, D]   ln_2 output                                 */
+    float *a;   /* [L, N, F]   MLP pre-activation                          */
+    float *g;   /* [L, N, F]   gelu_new(a)                                 */
+    float *hf;  /* [N, D]      ln_f output                                 */
+} hc_trace;
+
+int hc_trace_alloc(hc_trace *t, const hc_config *cfg, int B, int S);
+void hc_trace_free(hc_trace *t);
+
+/* hc_forward that also fills tr (when not NULL). */
+int hc_forward_trace(const hc_model *m, const int32_t *tokens, int B, int S, const hc_acts *acts, const hc_trace *tr);
+
+/* logits[rows, V] = h[rows, D] · W_U + b_U, the forward pass's last
+ * product.  tied: W_U is read as w_eᵀ and there is no bias (a model in
+ * training, whose w_u is not kept). */
+void hc_unembed(float *logits, const hc_model *m, const float *h, size_t rows, int tied);
+
+/* Softmax cross-entropy of logits[rows, V] against targets[rows], on every
+ * core: loss[r] = logsumexp(row r) - row[target].  With grad_scale > 0 the
+ * rows are replaced by grad_scale · (softmax - onehot(target)). */
+int hc_xent_rows(float *logits, const int32_t *targets, size_t rows, int V, float grad_scale, double *loss);
+
 /* One head of causal attention over one sequence: att[S, S] = softmax(
  * mask(q·kᵀ/√dh)), z[S, dh] = att · v.  q, k, v are views with rows ld_qkv
  * floats apart, z with rows ld_z apart (head columns of a wider array). */
@@ -36,5 +69,7 @@ void hc_layernorm(float *out, float *scale, const float *x, const float *w, cons
 float hc_layernorm_row(float *out, const float *x, const float *w, const float *b, int D, float eps);
 /* GPT-2's gelu_new (tanh approximation), in place on x[n]. */
 void hc_gelu_new(float *x, size_t n);
+/* d[i] *= gelu_new'(x[i]): the derivative of the same function. */
+void hc_gelu_new_backward(float *d, const float *x, size_t n);
 
 #endif

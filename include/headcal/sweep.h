@@ -1,4 +1,4 @@
-/* The direct-effect ablation sweep (docs/design.md, "Direct-effect ablation").  For every scored position
+/* The direct-effect ablation sweep (docs/design.md).  For every scored position
  * and every variant (the baseline, or the model with some components'
  * direct effect removed) it computes the top-k probabilities of the full
  * softmax, the NLL of the next token and the entropy, without ever

@@ -1,5 +1,5 @@
-/* GPT-2 training on the CPU (OpenBLAS): forward with cached activations,
- * backward, AdamW, warmup + cosine schedule, gradient clipping, held-out
+/* GPT-2 training on the CPU (OpenBLAS): the analysis's own forward pass
+ * with its activations kept, backward, AdamW, warmup + cosine schedule, gradient clipping, held-out
  * loss and resumable checkpoints in the HF layout.  The unembedding is tied
  * to w_e: training never reads or writes w_u / b_u. */
 #ifndef HEADCAL_TRAIN_H
@@ -26,6 +26,7 @@ typedef struct {
     int save_every;         /* checkpoint every N steps (0: at the end)    */
     int stop_at;            /* leave, checkpointed, at this step, as an
                                interrupted run would (0: run to the end) */
+    int extend;             /* a resume may change steps (and only steps)  */
     enum hc_dtype dtype;    /* of model.safetensors                        */
     FILE *log;              /* progress lines; NULL for silence            */
 } hc_train_opts;
@@ -37,22 +38,34 @@ void hc_train_defaults(hc_train_opts *o);
  * *ids is malloc'd. */
 int hc_tokens_load(const char *path, int vocab, int32_t **ids, size_t *n);
 
+/* The buffers of a step of up to B sequences of S positions, kept from step
+ * to step (ws NULL below: allocated for the one call). */
+typedef struct hc_train_ws hc_train_ws;
+hc_train_ws *hc_train_ws_new(const hc_config *cfg, int B, int S);
+void hc_train_ws_free(hc_train_ws *ws);
+
 /* Mean cross-entropy of targets[B*S] given tokens[B*S], and when grad is
  * not NULL its gradient, written (not added) into grad, a slab laid out like
  * m->slab (hc_params_layout); the w_u and b_u sections are left zero. */
-int hc_train_grad(const hc_model *m, const int32_t *tokens, const int32_t *targets, int B, int S, float *grad,
-                  double *loss);
+int hc_train_grad(const hc_model *m, hc_train_ws *ws, const int32_t *tokens, const int32_t *targets, int B, int S,
+                  float *grad, double *loss);
+
+/* The [B*S, V] logits the trainer computes its loss from (for the test
+ * that they are hc_forward's on the same weights with w_u = w_eᵀ). */
+int hc_train_logits(const hc_model *m, const int32_t *tokens, int B, int S, float *logits);
 
 /* Mean next-token loss over eval[n] cut into consecutive windows of S+1
  * tokens (stride S), B windows at a time. */
-int hc_train_eval(const hc_model *m, const int32_t *eval, size_t n, int B, int S, double *loss);
+int hc_train_eval(const hc_model *m, hc_train_ws *ws, const int32_t *eval, size_t n, int B, int S, double *loss);
 
 /* Trains a model of config cfg on train[n_train] into dir: config.json,
  * model.safetensors (o->dtype), vocab.json, merges.txt from tokenizer_dir,
- * and the resume state train-state.safetensors (F32 parameters, Adam
- * moments, step).  If dir already holds a state for the same config,
- * training continues from its step: with the same options the result is the
- * one an uninterrupted run gives.  eval may be NULL.  *final_eval gets the
+ * the run's options train-options.json, and the resume state
+ * train-state.safetensors (F32 parameters, Adam moments, step), written
+ * last at each checkpoint.  If dir already holds a state, training
+ * continues from its step, giving the result an uninterrupted run gives; a
+ * state recorded with other options or other training data is refused,
+ * naming the difference.  eval may be NULL.  *final_eval gets the
  * last held-out loss (NAN without eval). */
 int hc_train(const hc_config *cfg, const hc_train_opts *o, const int32_t *train, size_t n_train,
              const int32_t *eval, size_t n_eval, const char *dir, const char *tokenizer_dir, double *final_eval);

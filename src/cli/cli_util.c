@@ -55,6 +55,64 @@ int cli_dtype(const char *opt, const char *s, enum hc_dtype *out)
     return 0;
 }
 
+static int add_table(cli_getopt *g, int n, const cli_option *t)
+{
+    for (; t && t->name && n < CLI_MAX_OPTS; t++, n++) {
+        g->longopts[n] = (struct option){t->name, t->arg ? required_argument : no_argument, NULL, t->val};
+        if (t->short_name) {
+            size_t k = strlen(g->shortopts);
+            g->shortopts[k++] = t->short_name;
+            if (t->arg)
+                g->shortopts[k++] = ':';
+            g->shortopts[k] = 0;
+        }
+    }
+    return n;
+}
+
+static void print_options(const char *title, const cli_option *t)
+{
+    if (title)
+        printf("\n%s:\n", title);
+    for (; t && t->name; t++) {
+        char spec[128];
+        int n = t->short_name ? snprintf(spec, sizeof spec, "-%c, ", t->short_name) : 0;
+        snprintf(spec + n, sizeof spec - (size_t)n, "--%s%s%s", t->name, t->arg ? " " : "", t->arg ? t->arg : "");
+        if (strlen(spec) <= 26)
+            printf("    %-26s  %s\n", spec, t->help);
+        else
+            printf("    %s\n    %-26s  %s\n", spec, "", t->help);
+    }
+}
+
+int cli_getopt_init(cli_getopt *g, const char *usage, const cli_option *own, const cli_option *shared,
+                    const char *shared_title, int argc, char **argv)
+{
+    enum { HELP = 0x10000 };
+    memset(g, 0, sizeof *g);
+    int n = add_table(g, add_table(g, 0, own), shared);
+    /* a scan with --help added; what it takes as an option's argument
+     * ("--text --help") is not a request for help */
+    g->longopts[n] = (struct option){"help", no_argument, NULL, HELP};
+    char shortopts[sizeof g->shortopts + 1];
+    snprintf(shortopts, sizeof shortopts, "%sh", g->shortopts);
+    int help = 0, ch, idx = -1;
+    optind = 1;
+    while (!help && (ch = getopt_long(argc, argv, shortopts, g->longopts, &idx)) != -1) {
+        help = ch == HELP || (ch == 'h' && idx < 0); /* -h, not a long option whose value is 'h' */
+        idx = -1;
+    }
+    g->longopts[n] = (struct option){0, 0, 0, 0};
+    optind = 1;
+    if (!help)
+        return 0;
+    printf("usage: headcal %s\n\n", usage);
+    print_options(NULL, own);
+    print_options(shared_title, shared);
+    printf("\nSee headcal(1) for the details.\n");
+    return 1;
+}
+
 int cli_bad_option(const char *cmd, int argc, char **argv)
 {
     int i = optind - 1;

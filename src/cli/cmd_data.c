@@ -40,18 +40,21 @@ static int model_limits(const char *dir, const hc_tokenizer *tk, hc_dataset_opts
 int cmd_data(int argc, char **argv)
 {
     enum { O_FORMAT = 1 };
-    static const struct option own[] = {{"format", required_argument, 0, O_FORMAT}};
-    enum { N_OWN = sizeof own / sizeof own[0] };
-    struct option longopts[N_OWN + RUN_LONGOPTS_N + 1];
+    static const cli_option own[] = {
+        {0, "format", O_FORMAT, "text|tokens|jsonl", "one line per sequence: its text, its ids, or both (default)"},
+        {0},
+    };
     /* Every run option is accepted, so the same command line shows what
      * `run` would measure; only the data options change the output. */
+    cli_getopt g;
     run_opts o;
-    if (run_opts_init(&o, longopts, own, N_OWN, argc, argv))
-        return hc_errstatus();
+    int init = run_opts_init(&o, &g, "data --model DIR --data SRC [data options] [--format text|tokens|jsonl]", own,
+                             argc, argv);
+    if (init)
+        return init > 0 ? 0 : hc_errstatus();
     hc_data_format fmt = HC_DATA_JSONL;
     int c, rc = 0;
-    optind = 1;
-    while (rc == 0 && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    while (rc == 0 && (c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
         if (c == O_FORMAT)
             rc = hc_data_format_parse(optarg, &fmt);
         else

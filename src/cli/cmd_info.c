@@ -10,11 +10,16 @@
 
 int cmd_info(int argc, char **argv)
 {
-    static const struct option opts[] = {{"model", required_argument, 0, 'm'}, {0, 0, 0, 0}};
+    static const cli_option opts[] = {
+        {0, "model", 'm', "DIR", "the model directory"},
+        {0},
+    };
+    cli_getopt g;
+    if (cli_getopt_init(&g, "info --model DIR", opts, NULL, NULL, argc, argv))
+        return 0;
     const char *dir = NULL;
     int ch;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
         if (ch != 'm') {
             cli_bad_option("info", argc, argv);
             return HC_EUSAGE;

@@ -40,17 +40,22 @@ static int parse_ids(const char *s, int32_t **ids, size_t *n)
 int cmd_logits(int argc, char **argv)
 {
     enum { O_NOBOS = 256, O_PROCESSED };
-    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
-                                         {"tokens", required_argument, 0, 't'},
-                                         {"text", required_argument, 0, 'x'},
-                                         {"out", required_argument, 0, 'o'},
-                                         {"no-bos", no_argument, 0, O_NOBOS},
-                                         {"processed", no_argument, 0, O_PROCESSED},
-                                         {0, 0, 0, 0}};
+    static const cli_option opts[] = {
+        {0, "model", 'm', "DIR", "the model directory"},
+        {0, "tokens", 't', "\"ID ID...\"", "the token ids (BOS is prepended)"},
+        {0, "text", 'x', "STR", "a text, tokenised with the model's tokenizer"},
+        {0, "out", 'o', "FILE.npy", "the logits, float32 [positions, vocab]"},
+        {0, "no-bos", O_NOBOS, NULL, "do not prepend BOS"},
+        {0, "processed", O_PROCESSED, NULL, "the processed model's logits (a constant per position apart)"},
+        {0},
+    };
+    cli_getopt g;
+    if (cli_getopt_init(&g, "logits --model DIR (--tokens \"ID ID...\" | --text STR) [--no-bos] [--processed] --out FILE.npy",
+                        opts, NULL, NULL, argc, argv))
+        return 0;
     const char *dir = NULL, *tokens = NULL, *text = NULL, *out = NULL;
     int bos = 1, processed = 0, ch;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
         switch (ch) {
         case 'm': dir = optarg; break;
         case 't': tokens = optarg; break;

@@ -9,14 +9,16 @@
 
 int cmd_merge(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"out", required_argument, NULL, 'o'},
-        {NULL, 0, NULL, 0},
+    static const cli_option opts[] = {
+        {'o', "out", 'o', "FILE.json", "the merged results file"},
+        {0},
     };
+    cli_getopt g;
+    if (cli_getopt_init(&g, "merge --out FILE.json IN.json...", opts, NULL, NULL, argc, argv))
+        return 0;
     const char *out = NULL;
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
         if (c != 'o') {
             cli_bad_option("merge", argc, argv);
             return HC_EUSAGE;

@@ -57,20 +57,33 @@ static int pick_variants(const hc_results *r, const char *list, int **out, int *
 
 int cmd_plot(int argc, char **argv)
 {
-    enum { O_KIND = 1, O_HEADS, O_METRIC, O_FORMAT, O_OUT, O_CLIP, O_WIDTH, O_HEIGHT, O_TITLE, O_MIN_COUNT, O_ZOOM };
-    static const struct option opts[] = {
-        {"kind", required_argument, 0, O_KIND},     {"heads", required_argument, 0, O_HEADS},
-        {"metric", required_argument, 0, O_METRIC}, {"format", required_argument, 0, O_FORMAT},
-        {"out", required_argument, 0, O_OUT},       {"clip", no_argument, 0, O_CLIP},
-        {"width", required_argument, 0, O_WIDTH},   {"height", required_argument, 0, O_HEIGHT},
-        {"title", required_argument, 0, O_TITLE},   {"min-count", required_argument, 0, O_MIN_COUNT},
-        {"zoom", no_argument, 0, O_ZOOM},           {0, 0, 0, 0}};
+    enum { O_KIND = 1, O_HEADS, O_METRIC, O_FORMAT, O_CLIP, O_WIDTH, O_HEIGHT, O_TITLE, O_MIN_COUNT, O_ZOOM };
+    static const cli_option opts[] = {
+        {0, "kind", O_KIND, "heatmap|curves", "the layer x head heatmap, or calibration curves"},
+        {0, "heads", O_HEADS, "L.H,...", "the curves drawn beside the baseline's (L.H, LxHy, MLPn, A+B)"},
+        {0, "metric", O_METRIC, "M", "the heatmap's metric (default delta_oc; see headcal(1))"},
+        {0, "format", O_FORMAT, "png|svg|pdf|sixel", "the image format (sixel goes to the terminal)"},
+        {'o', "out", 'o', "FILE", "the image file (required for png, svg and pdf)"},
+        {0, "clip", O_CLIP, NULL, "clip the heatmap's negative values to 0"},
+        {0, "width", O_WIDTH, "W", "width in pixels (default 800)"},
+        {0, "height", O_HEIGHT, "H", "height in pixels (default 600)"},
+        {0, "title", O_TITLE, "T", "the figure's title (default: the metric in words, or Calibration)"},
+        {0, "min-count", O_MIN_COUNT, "N", "curves: bins with fewer predictions are faded (default 20)"},
+        {0, "zoom", O_ZOOM, NULL, "curves: the confidence axis only where the predictions are"},
+        {0},
+    };
+    cli_getopt g;
+    if (cli_getopt_init(&g,
+                        "plot RESULTS.json --kind heatmap|curves --format png|svg|pdf|sixel [-o|--out FILE] "
+                        "[--heads L.H,...] [--metric M] [--clip] [--width W] [--height H] [--title T] "
+                        "[--min-count N] [--zoom]",
+                        opts, NULL, NULL, argc, argv))
+        return 0;
     const char *kind = NULL, *heads = NULL, *format = NULL, *out = NULL, *title = NULL;
     int metric = HC_DELTA_OC, clip = 0, zoom = 0, ch, rc = 0;
     hc_curves_view cview = {.min_count = HC_MIN_COUNT_DEFAULT};
     hc_plot_layout lay = {.width = 800, .height = 600};
-    optind = 1;
-    while (!rc && (ch = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+    while (!rc && (ch = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
         switch (ch) {
         case O_KIND: kind = optarg; break;
         case O_HEADS: heads = optarg; break;
@@ -80,8 +93,7 @@ int cmd_plot(int argc, char **argv)
                              optarg);
             break;
         case O_FORMAT: format = optarg; break;
-        case 'o':
-        case O_OUT: out = optarg; break;
+        case 'o': out = optarg; break;
         case O_CLIP: clip = 1; break;
         case O_WIDTH: rc = cli_int("--width", optarg, 200, 8000, &lay.width); break;
         case O_HEIGHT: rc = cli_int("--height", optarg, 120, 8000, &lay.height); break;

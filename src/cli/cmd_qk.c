@@ -89,19 +89,25 @@ static int print_json(const hc_qk_result *r)
 int cmd_qk(int argc, char **argv)
 {
     enum { O_BAGSIZE = 256, O_BAGSFILE };
-    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
-                                         {"head", required_argument, 0, 'h'},
-                                         {"bag-size", required_argument, 0, O_BAGSIZE},
-                                         {"bags", required_argument, 0, 'b'},
-                                         {"seed", required_argument, 0, 's'},
-                                         {"bags-file", required_argument, 0, O_BAGSFILE},
-                                         {"format", required_argument, 0, 'f'},
-                                         {0, 0, 0, 0}};
+    static const cli_option opts[] = {
+        {0, "model", 'm', "DIR", "the model directory"},
+        {0, "head", 'h', "L.H", "the head (L.H or LxHy)"},
+        {0, "bag-size", O_BAGSIZE, "N", "tokens per random bag (default 100)"},
+        {0, "bags", 'b', "K", "random bags (default 20)"},
+        {0, "seed", 's', "S", "the bags' permutation seed, as numpy's (default 0)"},
+        {0, "bags-file", O_BAGSFILE, "FILE.json", "the bags as JSON arrays of token ids instead"},
+        {0, "format", 'f', "text|json", "a table (default) or one JSON object"},
+        {0},
+    };
+    cli_getopt g;
+    if (cli_getopt_init(&g, "qk --model DIR --head L.H [--bag-size N --bags K --seed S | --bags-file FILE.json] "
+                            "[--format text|json]",
+                        opts, NULL, NULL, argc, argv))
+        return 0;
     const char *dir = NULL, *head = NULL, *file = NULL, *format = "text";
     int bag_size = 100, n_bags = 20, random_opts = 0, rc = 0, ch;
     long seed = 0;
-    optind = 1;
-    while (!rc && (ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while (!rc && (ch = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
         switch (ch) {
         case 'm': dir = optarg; break;
         case 'h': head = optarg; break;

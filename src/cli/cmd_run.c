@@ -67,21 +67,26 @@ static int parse_shard(const char *s, int *i, int *n)
 int cmd_run(int argc, char **argv)
 {
     enum { O_HEADS = 1, O_MLP, O_SETS, O_SHARD, O_RESUME, O_OUT, O_QUIET };
-    static const struct option own[] = {
-        {"heads", required_argument, 0, O_HEADS}, {"mlp", no_argument, 0, O_MLP},
-        {"sets", required_argument, 0, O_SETS},   {"shard", required_argument, 0, O_SHARD},
-        {"resume", no_argument, 0, O_RESUME},     {"out", required_argument, 0, O_OUT},
-        {"quiet", no_argument, 0, O_QUIET},
+    static const cli_option own[] = {
+        {0, "heads", O_HEADS, "all|none|L.H,...", "the heads ablated one at a time (default all)"},
+        {0, "mlp", O_MLP, NULL, "also ablate each layer's MLP, one at a time"},
+        {0, "sets", O_SETS, "A+B,C+D,...", "sets of components ablated together"},
+        {0, "shard", O_SHARD, "I/N", "only shard I of N: the batches b with b % N == I"},
+        {0, "resume", O_RESUME, NULL, "continue the --out file from its last completed batch"},
+        {0, "out", O_OUT, "FILE.json", "the results file, rewritten after every batch"},
+        {0, "quiet", O_QUIET, NULL, "no progress bar"},
+        {0},
     };
-    enum { N_OWN = sizeof own / sizeof own[0] };
-    struct option longopts[N_OWN + RUN_LONGOPTS_N + 1];
+    cli_getopt g;
     run_opts o;
-    if (run_opts_init(&o, longopts, own, N_OWN, argc, argv))
-        return hc_errstatus();
+    int init = run_opts_init(&o, &g, "run --model DIR --data SRC [run options] [--heads all|none|L.H,...] [--mlp] "
+                                     "[--sets S] [--shard I/N] [--resume] [--quiet] --out FILE.json",
+                             own, argc, argv);
+    if (init)
+        return init > 0 ? 0 : hc_errstatus();
     const char *heads = "all", *sets = NULL, *out = NULL;
     int mlp = 0, resume = 0, quiet = 0, shard_i = 0, shard_n = 1, ch, rc = 0;
-    optind = 1;
-    while (!rc && (ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    while (!rc && (ch = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
         switch (ch) {
         case O_HEADS: heads = optarg; break;
         case O_MLP: mlp = 1; break;

@@ -16,16 +16,27 @@ int cmd_synth(int argc, char **argv)
     int d_mlp = 0;
     long seed = 0;
     enum { O_PREFIX = 256, O_LMHEAD, O_EXTRAS, O_DMLP };
-    static const struct option opts[] = {
-        {"out", required_argument, 0, 'o'},     {"layers", required_argument, 0, 'l'},
-        {"heads", required_argument, 0, 'h'},   {"d-model", required_argument, 0, 'd'},
-        {"n-ctx", required_argument, 0, 'c'},   {"dtype", required_argument, 0, 't'},
-        {"seed", required_argument, 0, 's'},    {"d-mlp", required_argument, 0, O_DMLP},
-        {"prefix", no_argument, 0, O_PREFIX},   {"lm-head", no_argument, 0, O_LMHEAD},
-        {"extras", no_argument, 0, O_EXTRAS},   {0, 0, 0, 0}};
+    static const cli_option opts[] = {
+        {0, "out", 'o', "DIR", "the checkpoint directory"},
+        {0, "layers", 'l', "L", "layers (default 2)"},
+        {0, "heads", 'h', "H", "heads per layer (default 4)"},
+        {0, "d-model", 'd', "D", "residual width (default 64)"},
+        {0, "n-ctx", 'c', "C", "context length (default 128)"},
+        {0, "dtype", 't', "f32|f16|bf16", "storage of the tensors (default f32)"},
+        {0, "seed", 's', "S", "the weights' seed (default 0)"},
+        {0, "d-mlp", O_DMLP, "F", "MLP width (default 4 x d_model)"},
+        {0, "prefix", O_PREFIX, NULL, "name the tensors transformer.*"},
+        {0, "lm-head", O_LMHEAD, NULL, "write an untied lm_head.weight"},
+        {0, "extras", O_EXTRAS, NULL, "add the attn.bias and masked_bias buffers of HF checkpoints"},
+        {0},
+    };
+    cli_getopt g;
+    if (cli_getopt_init(&g, "synth --out DIR [--layers L --heads H --d-model D --d-mlp F --n-ctx C "
+                            "--dtype f32|f16|bf16 --seed S] [--prefix] [--lm-head] [--extras]",
+                        opts, NULL, NULL, argc, argv))
+        return 0;
     int ch, rc = 0;
-    optind = 1;
-    while (!rc && (ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while (!rc && (ch = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
         switch (ch) {
         case 'o': out = optarg; break;
         case 'l': rc = cli_int("--layers", optarg, 1, 256, &o.cfg.n_layer); break;

@@ -13,14 +13,21 @@
 #include "headcal/tokenizer.h"
 
 /* Parses [--model DIR] (no operands) and loads that directory's tokenizer,
- * or the bundled one. */
+ * or the bundled one; 1: --help was printed. */
 static int setup(const char *cmd, int argc, char **argv, hc_tokenizer **tk)
 {
-    static const struct option opts[] = {{"model", required_argument, NULL, 'm'}, {NULL, 0, NULL, 0}};
+    static const cli_option opts[] = {
+        {0, "model", 'm', "DIR", "the tokenizer's directory (default: the bundled one)"},
+        {0},
+    };
+    char usage[64];
+    snprintf(usage, sizeof usage, "%s [--model DIR]", cmd);
+    cli_getopt g;
+    if (cli_getopt_init(&g, usage, opts, NULL, NULL, argc, argv))
+        return 1;
     const char *dir = NULL;
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
         if (c != 'm')
             return cli_bad_option(cmd, argc, argv);
         dir = optarg;
@@ -62,8 +69,10 @@ int cmd_tokenize(int argc, char **argv)
     char *text = NULL;
     int32_t *ids = NULL;
     size_t len, n;
-    int rc = -1;
-    if (setup("tokenize", argc, argv, &tk) || read_stdin(&text, &len) ||
+    int rc = -1, s = setup("tokenize", argc, argv, &tk);
+    if (s > 0)
+        return 0;
+    if (s || read_stdin(&text, &len) ||
         hc_tokenize(tk, text, len, &ids, &n))
         goto out;
     for (size_t i = 0; i < n; i++)
@@ -83,8 +92,10 @@ int cmd_detokenize(int argc, char **argv)
     char *text = NULL, *bytes = NULL;
     int32_t *ids = NULL;
     size_t len, n = 0, out_len;
-    int rc = -1;
-    if (setup("detokenize", argc, argv, &tk) || read_stdin(&text, &len))
+    int rc = -1, s = setup("detokenize", argc, argv, &tk);
+    if (s > 0)
+        return 0;
+    if (s || read_stdin(&text, &len))
         goto out;
     /* Whitespace-separated decimal ids; at most one id per two bytes. */
     ids = hc_malloc((len / 2 + 1) * sizeof *ids);

@@ -19,23 +19,39 @@ int cmd_train(int argc, char **argv)
     const char *data = NULL, *eval_path = NULL, *out = NULL;
     int d_mlp = 0;
     long seed = 1;
-    enum { O_DMLP = 256, O_EVAL, O_MINLR, O_WARMUP, O_WD, O_CLIP, O_EVERY, O_SAVE, O_QUIET, O_VOCAB, O_STOP };
-    static const struct option opts[] = {
-        {"data", required_argument, 0, 'D'},       {"eval", required_argument, 0, O_EVAL},
-        {"out", required_argument, 0, 'o'},        {"layers", required_argument, 0, 'l'},
-        {"heads", required_argument, 0, 'h'},      {"d-model", required_argument, 0, 'd'},
-        {"d-mlp", required_argument, 0, O_DMLP},   {"n-ctx", required_argument, 0, 'c'},
-        {"vocab", required_argument, 0, O_VOCAB},  {"steps", required_argument, 0, 'n'},
-        {"batch-size", required_argument, 0, 'b'}, {"lr", required_argument, 0, 'r'},
-        {"min-lr", required_argument, 0, O_MINLR}, {"warmup", required_argument, 0, O_WARMUP},
-        {"weight-decay", required_argument, 0, O_WD}, {"clip", required_argument, 0, O_CLIP},
-        {"seed", required_argument, 0, 's'},       {"eval-every", required_argument, 0, O_EVERY},
-        {"save-every", required_argument, 0, O_SAVE}, {"dtype", required_argument, 0, 't'},
-        {"stop-at", required_argument, 0, O_STOP}, {"quiet", no_argument, 0, O_QUIET},
-        {0, 0, 0, 0}};
+    enum { O_DMLP = 256, O_EVAL, O_MINLR, O_WARMUP, O_WD, O_CLIP, O_EVERY, O_SAVE, O_QUIET, O_VOCAB, O_STOP, O_EXTEND };
+    static const cli_option opts[] = {
+        {0, "data", 'D', "FILE", "the training token file"},
+        {0, "eval", O_EVAL, "FILE", "the held-out token file"},
+        {0, "out", 'o', "DIR", "output and checkpoint directory (created if missing)"},
+        {0, "layers", 'l', "N", "layers (default 4)"},
+        {0, "heads", 'h', "N", "heads per layer (default 4)"},
+        {0, "d-model", 'd', "N", "residual width (default 128)"},
+        {0, "d-mlp", O_DMLP, "N", "MLP width (default 4 x d_model)"},
+        {0, "n-ctx", 'c', "N", "context length (default 128)"},
+        {0, "vocab", O_VOCAB, "N", "vocabulary size (default 50257, GPT-2's)"},
+        {0, "steps", 'n', "N", "optimizer steps (default 1000)"},
+        {0, "batch-size", 'b', "N", "sequences per step (default 16)"},
+        {0, "lr", 'r', "X", "peak learning rate (default 2e-3)"},
+        {0, "min-lr", O_MINLR, "X", "final learning rate (default lr/10)"},
+        {0, "warmup", O_WARMUP, "N", "warmup steps (default 50)"},
+        {0, "weight-decay", O_WD, "X", "AdamW weight decay (default 0.1)"},
+        {0, "clip", O_CLIP, "X", "gradient-norm clip (default 1; 0 disables)"},
+        {0, "seed", 's', "N", "initialisation and batch sampling (default 1)"},
+        {0, "eval-every", O_EVERY, "N", "held-out loss interval in steps (default 100; 0: at the end)"},
+        {0, "save-every", O_SAVE, "N", "checkpoint interval in steps (default 100; 0: at the end)"},
+        {0, "dtype", 't', "f32|f16|bf16", "storage of model.safetensors (default f32)"},
+        {0, "stop-at", O_STOP, "N", "leave, checkpointed, after step N"},
+        {0, "quiet", O_QUIET, NULL, "no progress lines"},
+        {0, "extend", O_EXTEND, NULL, "a resume may change --steps (and nothing else)"},
+        {0},
+    };
+    cli_getopt g;
+    if (cli_getopt_init(&g, "train --data FILE.tokens --eval FILE.tokens --out DIR [options]", opts, NULL, NULL,
+                        argc, argv))
+        return 0;
     int ch, rc = 0, min_lr_set = 0;
-    optind = 1;
-    while (!rc && (ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while (!rc && (ch = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
         switch (ch) {
         case 'D': data = optarg; break;
         case O_EVAL: eval_path = optarg; break;
@@ -58,6 +74,7 @@ int cmd_train(int argc, char **argv)
         case O_SAVE: rc = cli_int("--save-every", optarg, 0, 1 << 24, &o.save_every); break;
         case O_STOP: rc = cli_int("--stop-at", optarg, 0, 1 << 24, &o.stop_at); break;
         case O_QUIET: o.log = NULL; break;
+        case O_EXTEND: o.extend = 1; break;
         case 't': rc = cli_dtype("--dtype", optarg, &o.dtype); break;
         default: rc = cli_bad_option("train", argc, argv);
         }

@@ -34,7 +34,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: headcal <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\nSee headcal(1) for every option.\n");
+    fprintf(f, "\n`headcal COMMAND --help` lists its options; headcal(1) has the details.\n");
 }
 
 int main(int argc, char **argv)

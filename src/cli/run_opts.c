@@ -16,17 +16,24 @@ enum {
     O_PRESET, O_SHUFFLE, O_CHUNK, O_MEM, O_LAST
 };
 
-const struct option run_longopts[] = {
-    {"model", required_argument, 0, O_MODEL},       {"data", required_argument, 0, O_DATA},
-    {"batch-size", required_argument, 0, O_BATCH},  {"batches", required_argument, 0, O_BATCHES},
-    {"seq-len", required_argument, 0, O_SEQ},       {"min-len", required_argument, 0, O_MINLEN},
-    {"top-k", required_argument, 0, O_TOPK},        {"bins", required_argument, 0, O_BINS},
-    {"ablation", required_argument, 0, O_ABL},      {"ln", required_argument, 0, O_LN},
-    {"threads", required_argument, 0, O_THREADS},   {"preset", required_argument, 0, O_PRESET},
-    {"shuffle-seed", required_argument, 0, O_SHUFFLE}, {"chunk", no_argument, 0, O_CHUNK},
-    {"mem", required_argument, 0, O_MEM},           {0, 0, 0, 0},
+const cli_option run_options[] = {
+    {0, "model", O_MODEL, "DIR", "a Hugging Face GPT-2 directory (config.json, model.safetensors, tokenizer)"},
+    {0, "data", O_DATA, "SRC", "FILE.jsonl, FILE.txt, a directory of them, or ioi (see DATA SOURCES)"},
+    {0, "batch-size", O_BATCH, "B", "sequences per batch"},
+    {0, "batches", O_BATCHES, "N", "batches (the jackknife's samples)"},
+    {0, "seq-len", O_SEQ, "S", "tokens per sequence, BOS included"},
+    {0, "min-len", O_MINLEN, "M", "skip sequences shorter than M tokens"},
+    {0, "top-k", O_TOPK, "K", "events per position: the K most probable tokens"},
+    {0, "bins", O_BINS, "N", "calibration bins"},
+    {0, "ablation", O_ABL, "zero|mean", "remove a component's direct effect, or replace it by its mean"},
+    {0, "ln", O_LN, "frozen|recompute", "the final LayerNorm scale of the unablated residual, or recomputed"},
+    {0, "threads", O_THREADS, "T", "worker threads (default: the cores available)"},
+    {0, "preset", O_PRESET, "notebook|paper", "the notebook's (default) or the paper's settings; options win"},
+    {0, "shuffle-seed", O_SHUFFLE, "S", "shuffle the documents as numpy's np.random.shuffle with seed S"},
+    {0, "chunk", O_CHUNK, NULL, "split long documents into windows instead of cutting them"},
+    {0, "mem", O_MEM, "MB", "memory for the per-head W_OU matrices (default 2048)"},
+    {0},
 };
-_Static_assert(sizeof run_longopts / sizeof run_longopts[0] == RUN_LONGOPTS_N, "RUN_LONGOPTS_N");
 
 static int apply_preset(run_opts *o, const char *name)
 {
@@ -58,11 +65,11 @@ static int apply_preset(run_opts *o, const char *name)
     return 0;
 }
 
-int run_opts_init(run_opts *o, struct option *longopts, const struct option *own, int n_own, int argc, char **argv)
+int run_opts_init(run_opts *o, cli_getopt *g, const char *usage, const cli_option *own, int argc, char **argv)
 {
-    memcpy(longopts, own, (size_t)n_own * sizeof *own);
-    memcpy(longopts + n_own, run_longopts, sizeof run_longopts);
     memset(o, 0, sizeof *o);
+    if (cli_getopt_init(g, usage, own, run_options, "run options", argc, argv))
+        return 1;
     o->ln = HC_LN_FROZEN;
     o->mem = (size_t)2 << 30;
     apply_preset(o, "notebook");

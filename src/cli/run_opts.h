@@ -4,9 +4,9 @@
 #ifndef HEADCAL_RUN_OPTS_H
 #define HEADCAL_RUN_OPTS_H
 
-#include <getopt.h>
 #include <stddef.h>
 
+#include "cli.h"
 #include "headcal/dataset.h"
 #include "headcal/model.h"
 #include "headcal/results.h"
@@ -21,16 +21,15 @@ typedef struct {
     size_t mem;       /* bytes for the W_OU cache; 0 = no limit */
 } run_opts;
 
-/* getopt_long entries for the shared options; values >= RUN_OPT_BASE. */
+/* The shared options; their values are >= RUN_OPT_BASE. */
 enum { RUN_OPT_BASE = 1000 };
-extern const struct option run_longopts[];
-#define RUN_LONGOPTS_N 16
+extern const cli_option run_options[];
 
 /* Defaults (the notebook preset), then --preset wherever it appears on the
- * command line, so that explicit flags override the preset; and the
- * longopts array for getopt_long: the command's own options followed by
- * the run options (longopts must hold n_own + RUN_LONGOPTS_N + 1 entries). */
-int run_opts_init(run_opts *o, struct option *longopts, const struct option *own, int n_own, int argc, char **argv);
+ * command line, so that explicit flags override the preset; and g for
+ * getopt_long: the command's own options followed by the run options.
+ * Returns 1 when --help was asked for and printed (cli_getopt_init). */
+int run_opts_init(run_opts *o, cli_getopt *g, const char *usage, const cli_option *own, int argc, char **argv);
 /* Applies one option getopt_long returned; an option that is not a run
  * option is a usage error of command cmd. */
 int run_opts_apply(run_opts *o, int ch, const char *arg, const char *cmd, int argc, char **argv);

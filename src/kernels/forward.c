@@ -7,6 +7,7 @@
 
 #include "headcal/error.h"
 #include "headcal/forward.h"
+#include "headcal/pool.h"
 
 float hc_layernorm_row(float *out, const float *x, const float *w, const float *b, int D, float eps)
 {
@@ -86,58 +87,119 @@ void hc_attention_head(float *z, float *att, const float *q, const float *k, con
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, S, dh, S, 1.0f, att, S, v, ld_qkv, 0.0f, z, ld_z);
 }
 
-/* z[S, D] (head columns) for one sequence; qkv[S, 3D]; att[S, S] scratch. */
-static void attention(float *z, const float *qkv, float *att, int S, int D, int H)
+int hc_trace_alloc(hc_trace *t, const hc_config *cfg, int B, int S)
 {
-    int dh = D / H;
-    for (int h = 0; h < H; h++)
-        hc_attention_head(z + h * dh, att, qkv + h * dh, qkv + D + h * dh, qkv + 2 * D + h * dh, S, dh, 3 * D, D);
+    size_t L = (size_t)cfg->n_layer, N = (size_t)B * S, D = (size_t)cfg->d_model, F = (size_t)cfg->d_mlp;
+    *t = (hc_trace){
+        .x = hc_malloc((L + 1) * N * D * sizeof(float)),
+        .h1 = hc_malloc(L * N * D * sizeof(float)),
+        .qkv = hc_malloc(L * N * 3 * D * sizeof(float)),
+        .att = hc_malloc(L * N * (size_t)cfg->n_head * S * sizeof(float)),
+        .z = hc_malloc(L * N * D * sizeof(float)),
+        .xm = hc_malloc(L * N * D * sizeof(float)),
+        .h2 = hc_malloc(L * N * D * sizeof(float)),
+        .a = hc_malloc(L * N * F * sizeof(float)),
+        .g = hc_malloc(L * N * F * sizeof(float)),
+        .hf = hc_malloc(N * D * sizeof(float)),
+    };
+    if (t->x && t->h1 && t->qkv && t->att && t->z && t->xm && t->h2 && t->a && t->g && t->hf)
+        return 0;
+    hc_trace_free(t);
+    return -1;
 }
 
-int hc_forward(const hc_model *m, const int32_t *tokens, int B, int S, const hc_acts *acts)
+void hc_trace_free(hc_trace *t)
+{
+    float *f[] = {t->x, t->h1, t->qkv, t->att, t->z, t->xm, t->h2, t->a, t->g, t->hf};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        free(f[i]);
+    *t = (hc_trace){0};
+}
+
+void hc_unembed(float *logits, const hc_model *m, const float *h, size_t rows, int tied)
+{
+    const int D = m->cfg.d_model, V = m->cfg.d_vocab;
+    if (tied)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, V, D, 1.0f, h, D, m->p.w_e, D, 0.0f,
+                    logits, V);
+    else
+        matmul(logits, h, m->p.w_u, m->p.b_u, rows, D, V, 0.0f);
+}
+
+/* The intermediates of layer l: in the trace when there is one, otherwise
+ * in the pass's own scratch (reused by every layer, the residual updated in
+ * place). */
+typedef struct {
+    float *x, *h1, *qkv, *att, *z, *xm, *h2, *a, *g, *mo, *xo;
+} layer_bufs;
+
+int hc_forward_trace(const hc_model *m, const int32_t *tokens, int B, int S, const hc_acts *acts, const hc_trace *tr)
 {
     const hc_config *c = &m->cfg;
     const hc_params *p = &m->p;
-    const int D = c->d_model, F = c->d_mlp, V = c->d_vocab, L = c->n_layer;
+    const int D = c->d_model, F = c->d_mlp, V = c->d_vocab, L = c->n_layer, H = c->n_head, dh = D / H;
     if (B < 1 || S < 1 || S > c->n_ctx)
         return hc_fail(HC_EBAD, "forward: %d positions do not fit the context of %d", S, c->n_ctx);
     size_t N = (size_t)B * S;
     for (size_t t = 0; t < N; t++)
         if (tokens[t] < 0 || tokens[t] >= V)
             return hc_fail(HC_EBAD, "token id %d is outside the vocabulary (size %d)", tokens[t], V);
-    float *x = hc_malloc(N * D * sizeof(float)), *h = hc_malloc(N * D * sizeof(float));
-    float *qkv = hc_malloc(N * 3 * D * sizeof(float)), *a = hc_malloc(N * F * sizeof(float));
-    float *zb = acts->z ? NULL : hc_malloc(N * D * sizeof(float));
+    /* scratch for what neither the trace nor acts holds */
+    float *x = tr ? NULL : hc_malloc(N * D * sizeof(float)), *h = tr ? NULL : hc_malloc(N * D * sizeof(float));
+    float *qkv = tr ? NULL : hc_malloc(N * 3 * D * sizeof(float)), *a = tr ? NULL : hc_malloc(N * F * sizeof(float));
+    float *zb = acts->z || tr ? NULL : hc_malloc(N * D * sizeof(float));
     float *mb = acts->mlp_out ? NULL : hc_malloc(N * D * sizeof(float));
-    float *att = hc_malloc((size_t)S * S * sizeof(float));
-    int rc = (!x || !h || !qkv || !a || (!acts->z && !zb) || (!acts->mlp_out && !mb) || !att) ? -1 : 0;
+    float *att = tr ? NULL : hc_malloc((size_t)S * S * sizeof(float));
+    int rc = (!tr && (!x || !h || !qkv || !a || !att)) || (!acts->z && !tr && !zb) || (!acts->mlp_out && !mb) ? -1
+                                                                                                                : 0;
     if (!rc) {
+        float *x0 = tr ? tr->x : x;
         /* x[N, D] = W_E[tok] + W_pos[pos] */
         for (size_t t = 0; t < N; t++) {
             const float *e = p->w_e + (size_t)tokens[t] * D, *ps = p->w_pos + (t % S) * D;
             for (int i = 0; i < D; i++)
-                x[t * D + i] = e[i] + ps[i];
+                x0[t * D + i] = e[i] + ps[i];
         }
         for (int l = 0; l < L; l++) {
-            float *z = acts->z ? acts->z + (size_t)l * N * D : zb;
-            float *mo = acts->mlp_out ? acts->mlp_out + (size_t)l * N * D : mb;
-            hc_layernorm(h, NULL, x, p->ln1_w + l * D, p->ln1_b + l * D, N, D, c->ln_eps);
-            matmul(qkv, h, p->w_qkv + (size_t)l * D * 3 * D, p->b_qkv + l * 3 * D, N, D, 3 * D, 0.0f);
-            for (int b = 0; b < B; b++)
-                attention(z + (size_t)b * S * D, qkv + (size_t)b * S * 3 * D, att, S, D, c->n_head);
-            matmul(x, z, p->w_o + (size_t)l * D * D, p->b_o + l * D, N, D, D, 1.0f);
-            hc_layernorm(h, NULL, x, p->ln2_w + l * D, p->ln2_b + l * D, N, D, c->ln_eps);
-            matmul(a, h, p->w_in + (size_t)l * D * F, p->b_in + (size_t)l * F, N, D, F, 0.0f);
-            hc_gelu_new(a, N * F);
-            matmul(mo, a, p->w_out + (size_t)l * F * D, p->b_out + l * D, N, F, D, 0.0f);
+            size_t nd = (size_t)l * N * D;
+            layer_bufs b;
+            if (tr)
+                b = (layer_bufs){tr->x + nd, tr->h1 + nd, tr->qkv + 3 * nd, tr->att + (size_t)l * N * H * S,
+                                 tr->z + nd, tr->xm + nd, tr->h2 + nd, tr->a + (size_t)l * N * F,
+                                 tr->g + (size_t)l * N * F, NULL, tr->x + nd + N * D};
+            else
+                b = (layer_bufs){x, h, qkv, att, NULL, x, h, a, a, NULL, x};
+            b.z = acts->z ? acts->z + nd : tr ? tr->z + nd : zb;
+            b.mo = acts->mlp_out ? acts->mlp_out + nd : mb;
+            hc_layernorm(b.h1, NULL, b.x, p->ln1_w + l * D, p->ln1_b + l * D, N, D, c->ln_eps);
+            matmul(b.qkv, b.h1, p->w_qkv + (size_t)l * D * 3 * D, p->b_qkv + l * 3 * D, N, D, 3 * D, 0.0f);
+            for (int s = 0; s < B; s++)
+                for (int hd = 0; hd < H; hd++) {
+                    const float *q = b.qkv + (size_t)s * S * 3 * D + hd * dh;
+                    float *pa = tr ? b.att + ((size_t)s * H + hd) * S * S : b.att;
+                    hc_attention_head(b.z + (size_t)s * S * D + hd * dh, pa, q, q + D, q + 2 * D, S, dh, 3 * D, D);
+                }
+            if (b.xm != b.x)
+                memcpy(b.xm, b.x, N * D * sizeof(float));
+            matmul(b.xm, b.z, p->w_o + (size_t)l * D * D, p->b_o + l * D, N, D, D, 1.0f);
+            hc_layernorm(b.h2, NULL, b.xm, p->ln2_w + l * D, p->ln2_b + l * D, N, D, c->ln_eps);
+            matmul(b.a, b.h2, p->w_in + (size_t)l * D * F, p->b_in + (size_t)l * F, N, D, F, 0.0f);
+            if (b.g != b.a)
+                memcpy(b.g, b.a, N * F * sizeof(float));
+            hc_gelu_new(b.g, N * F);
+            matmul(b.mo, b.g, p->w_out + (size_t)l * F * D, p->b_out + l * D, N, F, D, 0.0f);
             for (size_t i = 0; i < N * D; i++)
-                x[i] += mo[i];
+                b.xo[i] = b.xm[i] + b.mo[i];
+            if (tr && acts->z && b.z != tr->z + nd)
+                memcpy(tr->z + nd, b.z, N * D * sizeof(float));
         }
+        const float *xf = tr ? tr->x + (size_t)L * N * D : x;
+        float *hf = tr ? tr->hf : h;
         if (acts->resid)
-            memcpy(acts->resid, x, N * D * sizeof(float));
-        hc_layernorm(h, acts->scale, x, p->lnf_w, p->lnf_b, N, D, c->ln_eps);
+            memcpy(acts->resid, xf, N * D * sizeof(float));
+        hc_layernorm(hf, acts->scale, xf, p->lnf_w, p->lnf_b, N, D, c->ln_eps);
         if (acts->logits)
-            matmul(acts->logits, h, p->w_u, p->b_u, N, D, V, 0.0f);
+            hc_unembed(acts->logits, m, hf, N, 0);
     }
     free(x);
     free(h);
@@ -147,4 +209,60 @@ int hc_forward(const hc_model *m, const int32_t *tokens, int B, int S, const hc_
     free(mb);
     free(att);
     return rc;
+}
+
+int hc_forward(const hc_model *m, const int32_t *tokens, int B, int S, const hc_acts *acts)
+{
+    return hc_forward_trace(m, tokens, B, S, acts, NULL);
+}
+
+/* gelu_new'(x) in the sigmoid form: with s = sigmoid(2u),
+ * d/dx x·s = s + x·s·(1-s)·2u'(x), u' = √(2/π)(1 + 3·0.044715x²). */
+void hc_gelu_new_backward(float *d, const float *x, size_t n)
+{
+    const float k = 2.0f * 0.7978845608028654f;
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i], e = -k * (v + 0.044715f * v * v * v);
+        e = e > 80.0f ? 80.0f : e;
+        float s = 1.0f / (1.0f + expf(e));
+        d[i] *= s + v * s * (1.0f - s) * k * (1.0f + 3.0f * 0.044715f * v * v);
+    }
+}
+
+typedef struct {
+    float *logits;
+    const int32_t *targets;
+    int V;
+    float grad_scale;
+    double *loss;
+} xent_job;
+
+/* one row: its max, the sum of exponentials in float (vectorised), and
+ * the loss in double */
+static int xent_row(void *ctx, int r, int worker)
+{
+    const xent_job *j = ctx;
+    float *row = j->logits + (size_t)r * j->V, mx = row[0], sum = 0;
+    int V = j->V, tgt = j->targets[r];
+    for (int i = 1; i < V; i++)
+        mx = row[i] > mx ? row[i] : mx;
+    float zt = row[tgt] - mx;
+    for (int i = 0; i < V; i++) {
+        row[i] = expf(row[i] - mx);
+        sum += row[i];
+    }
+    j->loss[r] = log((double)sum) - zt;
+    if (j->grad_scale > 0) {
+        float sc = j->grad_scale / sum;
+        for (int i = 0; i < V; i++)
+            row[i] *= sc;
+        row[tgt] -= j->grad_scale;
+    }
+    return 0;
+}
+
+int hc_xent_rows(float *logits, const int32_t *targets, size_t rows, int V, float grad_scale, double *loss)
+{
+    xent_job j = {logits, targets, V, grad_scale, loss};
+    return hc_pool_run(openblas_get_num_threads(), (int)rows, xent_row, &j, NULL);
 }

@@ -9,7 +9,7 @@
  * it splits each float into a high and a low bfloat16 (x = hi + lo, 16
  * significant bits) and sums hi·hi + hi·lo + lo·hi in float ("bf16x3"),
  * a relative error near 2^−16 per product in place of float's 2^−24 —
- * about 1e-5 nats on a logit, far inside the 1e-3 that docs/design.md promises.  Both are selected
+ * about 1e-5 nats on a logit, far inside docs/design.md's 1e-3.  Both are selected
  * at run time; the rest of the sweep is shared with the portable path
  * (sweep.c). */
 #include <cpuid.h>
