@@ -5,7 +5,7 @@
 # (tests/slurm/run.sh); nothing is configured or started system-wide.
 set -e
 PKGS="build-essential autoconf automake libtool pkg-config libopenblas-dev libncurses-dev libcjson-dev
-libsixel-dev libsixel-bin libcriterion-dev libpcre2-dev nettle-dev python3 python3-numpy tmux
+libsixel-dev libsixel-bin libcairo2-dev fonts-dejavu-core libcriterion-dev libpcre2-dev nettle-dev python3 python3-numpy tmux
 clang libclang-rt-14-dev
 slurmctld slurmd slurm-client munge"
 missing=""

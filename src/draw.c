@@ -1,6 +1,11 @@
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cairo.h>
+#include <cairo-pdf.h>
+#include <cairo-svg.h>
 
 #include "headcal/draw.h"
 #include "headcal/error.h"
@@ -26,7 +31,6 @@ struct hc_draw {
     int failed;
 };
 
-enum { MAX_GROUP_DEPTH = 16 };
 
 int hc_draw_new(hc_draw **d, int w, int h, hc_rgb bg)
 {
@@ -211,253 +215,247 @@ void hc_draw_group(hc_draw *d, const char *name, double x, double y, double w, d
 
 void hc_draw_end(hc_draw *d) { push(d, P_END); }
 
-/* ---------------------------------------------------------------- raster */
+/* ---------------------------------------------------------------- text */
 
-typedef struct {
-    int x0, y0, x1, y1;
-} box;
+/* Pixels of font size per text scale: the scale-1 size reads at a
+ * terminal's cell height, scale 2 in a 1000-pixel figure. */
+enum { FONT_PX = 11 };
+static const char FONT[] = "DejaVu Sans";
 
-int hc_draw_render(const hc_draw *d, hc_canvas *c)
+/* Metrics come from the font, unhinted, so that every surface (image,
+ * SVG, PDF) sets a string at the width the layout reserved. */
+static void set_font(cairo_t *cr, int scale)
 {
-    if (hc_draw_ok(d) != 0 || hc_canvas_init(c, d->w, d->h, d->bg) != 0)
-        return -1;
-    box stack[MAX_GROUP_DEPTH + 1] = {{0, 0, d->w, d->h}};
-    int depth = 0, skipped = 0; /* groups nested deeper than the stack */
+    cairo_select_font_face(cr, FONT, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, FONT_PX * scale);
+    cairo_font_options_t *fo = cairo_font_options_create();
+    cairo_font_options_set_hint_metrics(fo, CAIRO_HINT_METRICS_OFF);
+    cairo_font_options_set_hint_style(fo, CAIRO_HINT_STYLE_NONE);
+    cairo_font_options_set_antialias(fo, CAIRO_ANTIALIAS_GRAY);
+    cairo_set_font_options(cr, fo);
+    cairo_font_options_destroy(fo);
+}
+
+/* A context on a 1x1 surface for measuring, per call: plots are laid out
+ * from worker threads too, and Cairo caches the font itself. */
+static cairo_t *measurer(int scale)
+{
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 1, 1);
+    cairo_t *cr = cairo_create(s);
+    cairo_surface_destroy(s);
+    set_font(cr, scale);
+    return cr;
+}
+
+int hc_text_width(const char *s, int scale)
+{
+    if (!s || !*s || scale < 1)
+        return 0;
+    cairo_t *cr = measurer(scale);
+    cairo_text_extents_t te;
+    cairo_text_extents(cr, s, &te);
+    cairo_destroy(cr);
+    return (int)ceil(te.x_advance);
+}
+
+static void font_box(int scale, double *ascent, double *height)
+{
+    cairo_t *cr = measurer(scale);
+    cairo_font_extents_t fe;
+    cairo_font_extents(cr, &fe);
+    cairo_destroy(cr);
+    *ascent = fe.ascent;
+    *height = fe.ascent + fe.descent;
+}
+
+int hc_text_height(int scale)
+{
+    double a, h;
+    font_box(scale < 1 ? 1 : scale, &a, &h);
+    return (int)ceil(h);
+}
+
+int hc_text_ascent(int scale)
+{
+    double a, h;
+    font_box(scale < 1 ? 1 : scale, &a, &h);
+    return (int)ceil(a);
+}
+
+/* ---------------------------------------------------------------- playback */
+
+static void source(cairo_t *cr, hc_rgb c, double alpha)
+{
+    cairo_set_source_rgba(cr, c.r / 255.0, c.g / 255.0, c.b / 255.0, alpha);
+}
+
+static void path(cairo_t *cr, const prim *p)
+{
+    cairo_move_to(cr, p->pts[0], p->pts[1]);
+    if (p->n == 1) /* a dot: round caps of a zero-length segment */
+        cairo_line_to(cr, p->pts[0], p->pts[1]);
+    for (int k = 1; k < p->n; k++)
+        cairo_line_to(cr, p->pts[2 * k], p->pts[2 * k + 1]);
+}
+
+static void stroke(cairo_t *cr, const prim *p)
+{
+    source(cr, p->col, p->alpha);
+    cairo_set_line_width(cr, p->width);
+    cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
+    cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+    if (p->dash > 0)
+        cairo_set_dash(cr, &p->dash, 1, 0);
+    else
+        cairo_set_dash(cr, NULL, 0, 0);
+    cairo_stroke(cr);
+}
+
+static void text(cairo_t *cr, const prim *p)
+{
+    set_font(cr, p->scale);
+    cairo_save(cr);
+    if (p->vertical) {
+        /* the box is h tall; the text reads upwards from its bottom */
+        cairo_translate(cr, p->x, p->y + p->h);
+        cairo_rotate(cr, -M_PI / 2);
+    } else {
+        cairo_translate(cr, p->x, p->y);
+    }
+    cairo_move_to(cr, 0, hc_text_ascent(p->scale));
+    source(cr, p->col, 1);
+    cairo_show_text(cr, p->str);
+    cairo_restore(cr);
+}
+
+static void play(const hc_draw *d, cairo_t *cr)
+{
+    source(cr, d->bg, 1);
+    cairo_paint(cr);
+    int depth = 0;
     for (size_t i = 0; i < d->n; i++) {
         const prim *p = &d->p[i];
-        double hw = p->width / 2;
         switch (p->kind) {
         case P_RECT:
-            hc_canvas_rect(c, p->x, p->y, p->w, p->h, p->col, p->alpha);
+            cairo_rectangle(cr, p->x, p->y, p->w, p->h);
+            source(cr, p->col, p->alpha);
+            cairo_fill(cr);
             break;
         case P_OUTLINE:
-            hc_canvas_rect(c, p->x - hw, p->y - hw, p->w + p->width, p->width, p->col, 1);
-            hc_canvas_rect(c, p->x - hw, p->y + p->h - hw, p->w + p->width, p->width, p->col, 1);
-            hc_canvas_rect(c, p->x - hw, p->y + hw, p->width, p->h - p->width, p->col, 1);
-            hc_canvas_rect(c, p->x + p->w - hw, p->y + hw, p->width, p->h - p->width, p->col, 1);
+            cairo_rectangle(cr, p->x, p->y, p->w, p->h);
+            cairo_set_line_join(cr, CAIRO_LINE_JOIN_MITER);
+            cairo_set_dash(cr, NULL, 0, 0);
+            cairo_set_line_width(cr, p->width);
+            source(cr, p->col, p->alpha);
+            cairo_stroke(cr);
             break;
         case P_LINE:
-            hc_canvas_line(c, p->pts[0], p->pts[1], p->pts[2], p->pts[3], p->width, p->col, 1,
-                           p->dash);
-            break;
         case P_POLYLINE:
-            hc_canvas_polyline(c, p->pts, p->n, p->width, p->col, 1);
+            path(cr, p);
+            stroke(cr, p);
             break;
         case P_POLYGON:
-            hc_canvas_polygon(c, p->pts, p->n, p->col, p->alpha);
+            path(cr, p);
+            cairo_close_path(cr);
+            cairo_set_fill_rule(cr, CAIRO_FILL_RULE_WINDING);
+            source(cr, p->col, p->alpha);
+            cairo_fill(cr);
             break;
         case P_TEXT:
-            hc_canvas_text(c, p->x, p->y, p->str, p->scale, p->vertical, p->col);
+            text(cr, p);
             break;
         case P_GROUP:
-            if (depth == MAX_GROUP_DEPTH) {
-                skipped++;
-                break;
-            }
-            stack[depth + 1] = stack[depth];
+            cairo_save(cr);
             depth++;
             if (p->w > 0) {
-                box *b = &stack[depth];
-                b->x0 = (int)fmax(b->x0, p->x);
-                b->y0 = (int)fmax(b->y0, p->y);
-                b->x1 = (int)fmin(b->x1, p->x + p->w);
-                b->y1 = (int)fmin(b->y1, p->y + p->h);
+                cairo_rectangle(cr, p->x, p->y, p->w, p->h);
+                cairo_clip(cr);
             }
-            break;
-        case P_END:
-            if (skipped)
-                skipped--;
-            else if (depth > 0)
-                depth--;
-            break;
-        }
-        const box *b = &stack[depth];
-        hc_canvas_clip(c, b->x0, b->y0, b->x1 - b->x0, b->y1 - b->y0);
-    }
-    hc_canvas_unclip(c);
-    return 0;
-}
-
-/* ---------------------------------------------------------------- SVG */
-
-/* Coordinates to 1/100 pixel without trailing zeros. */
-static void num(FILE *f, double v)
-{
-    char b[64];
-    snprintf(b, sizeof b, "%.2f", fabs(v) < 5e-3 ? 0.0 : v);
-    char *e = b + strlen(b);
-    while (e[-1] == '0')
-        *--e = 0;
-    if (e[-1] == '.')
-        e[-1] = 0;
-    fputs(b, f);
-}
-
-static void attr(FILE *f, const char *name, double v)
-{
-    fprintf(f, " %s=\"", name);
-    num(f, v);
-    fputc('"', f);
-}
-
-static void color(FILE *f, const char *name, hc_rgb c)
-{
-    fprintf(f, " %s=\"#%02x%02x%02x\"", name, c.r, c.g, c.b);
-}
-
-/* Escapes for text and attribute values; bytes the font cannot draw become
- * '?' as on the raster, which also keeps the document valid XML. */
-static void text(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        switch (ch) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        default: fputc(ch >= 32 && ch <= 126 ? ch : '?', f);
-        }
-    }
-}
-
-static void points(FILE *f, const prim *p)
-{
-    fputs(" points=\"", f);
-    for (int k = 0; k < p->n; k++) {
-        if (k)
-            fputc(' ', f);
-        num(f, p->pts[2 * k]);
-        fputc(',', f);
-        num(f, p->pts[2 * k + 1]);
-    }
-    fputc('"', f);
-}
-
-static void stroke(FILE *f, const prim *p)
-{
-    color(f, "stroke", p->col);
-    attr(f, "stroke-width", p->width);
-    fputs(" stroke-linecap=\"round\" stroke-linejoin=\"round\"", f);
-}
-
-int hc_draw_svg(const hc_draw *d, FILE *f)
-{
-    if (hc_draw_ok(d) != 0)
-        return -1;
-    fprintf(f,
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-            "viewBox=\"0 0 %d %d\" font-family=\"DejaVu Sans Mono, monospace\">\n"
-            "<style>rect { shape-rendering: crispEdges }</style>\n",
-            d->w, d->h, d->w, d->h);
-    fputs("<rect width=\"100%\" height=\"100%\"", f);
-    color(f, "fill", d->bg);
-    fputs("/>\n", f);
-    int clips = 0, depth = 0;
-    for (size_t i = 0; i < d->n; i++) {
-        const prim *p = &d->p[i];
-        switch (p->kind) {
-        case P_RECT:
-        case P_OUTLINE:
-            fputs("<rect", f);
-            attr(f, "x", p->x);
-            attr(f, "y", p->y);
-            attr(f, "width", p->w);
-            attr(f, "height", p->h);
-            if (p->kind == P_RECT) {
-                color(f, "fill", p->col);
-                if (p->alpha < 1)
-                    attr(f, "fill-opacity", p->alpha);
-            } else {
-                fputs(" fill=\"none\"", f);
-                color(f, "stroke", p->col);
-                attr(f, "stroke-width", p->width);
-            }
-            fputs("/>\n", f);
-            break;
-        case P_LINE:
-            fputs("<line", f);
-            attr(f, "x1", p->pts[0]);
-            attr(f, "y1", p->pts[1]);
-            attr(f, "x2", p->pts[2]);
-            attr(f, "y2", p->pts[3]);
-            stroke(f, p);
-            if (p->dash > 0) {
-                fputs(" stroke-dasharray=\"", f);
-                num(f, p->dash);
-                fputc(' ', f);
-                num(f, p->dash);
-                fputc('"', f);
-            }
-            fputs("/>\n", f);
-            break;
-        case P_POLYLINE:
-            fputs("<polyline fill=\"none\"", f);
-            stroke(f, p);
-            points(f, p);
-            fputs("/>\n", f);
-            break;
-        case P_POLYGON:
-            fputs("<polygon", f);
-            color(f, "fill", p->col);
-            if (p->alpha < 1)
-                attr(f, "fill-opacity", p->alpha);
-            points(f, p);
-            fputs("/>\n", f);
-            break;
-        case P_TEXT: {
-            int along = hc_text_width(p->str, p->scale);
-            fputs("<text", f);
-            if (p->vertical) {
-                fputs(" transform=\"translate(", f);
-                num(f, p->x);
-                fputc(' ', f);
-                num(f, p->y + along);
-                fputs(") rotate(-90)\" x=\"0\"", f);
-                attr(f, "y", hc_text_ascent(p->scale));
-            } else {
-                attr(f, "x", p->x);
-                attr(f, "y", p->y + hc_text_ascent(p->scale));
-            }
-            /* The font's advance is 0.6 em; textLength pins the width the
-             * layout reserved, whatever monospace font the viewer has. */
-            attr(f, "font-size", 10.0 * p->scale);
-            attr(f, "textLength", along);
-            fputs(" lengthAdjust=\"spacingAndGlyphs\"", f);
-            color(f, "fill", p->col);
-            fputc('>', f);
-            text(f, p->str);
-            fputs("</text>\n", f);
-            break;
-        }
-        case P_GROUP:
-            depth++;
-            if (p->w > 0) {
-                fprintf(f, "<clipPath id=\"clip%d\"><rect", clips);
-                attr(f, "x", p->x);
-                attr(f, "y", p->y);
-                attr(f, "width", p->w);
-                attr(f, "height", p->h);
-                fputs("/></clipPath>\n", f);
-            }
-            fputs("<g class=\"", f);
-            text(f, p->str);
-            fputc('"', f);
-            if (p->w > 0)
-                fprintf(f, " clip-path=\"url(#clip%d)\"", clips++);
-            fputs(">\n", f);
             break;
         case P_END:
             if (depth > 0) {
+                cairo_restore(cr);
                 depth--;
-                fputs("</g>\n", f);
             }
             break;
         }
     }
     for (; depth > 0; depth--)
-        fputs("</g>\n", f);
-    fputs("</svg>\n", f);
+        cairo_restore(cr);
+}
+
+static int cairo_failed(cairo_status_t st, const char *what)
+{
+    return hc_fail(HC_EBAD, "%s: %s", what, cairo_status_to_string(st));
+}
+
+int hc_draw_render(const hc_draw *d, hc_canvas *c)
+{
+    memset(c, 0, sizeof *c);
+    if (hc_draw_ok(d) != 0 || hc_canvas_init(c, d->w, d->h, d->bg) != 0)
+        return -1;
+    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, d->w, d->h);
+    cairo_t *cr = cairo_create(s);
+    play(d, cr);
+    cairo_surface_flush(s);
+    cairo_status_t st = cairo_status(cr);
+    cairo_destroy(cr);
+    if (st == CAIRO_STATUS_SUCCESS)
+        st = cairo_surface_status(s);
+    if (st != CAIRO_STATUS_SUCCESS) {
+        cairo_surface_destroy(s);
+        hc_canvas_free(c);
+        return cairo_failed(st, "cannot draw a plot");
+    }
+    /* RGB24 keeps each pixel in a native-endian 32-bit word, 0x00RRGGBB */
+    const unsigned char *data = cairo_image_surface_get_data(s);
+    int stride = cairo_image_surface_get_stride(s);
+    for (int y = 0; y < d->h; y++) {
+        const uint32_t *row = (const uint32_t *)(data + (size_t)y * (size_t)stride);
+        uint8_t *out = c->px + 3 * (size_t)y * (size_t)d->w;
+        for (int x = 0; x < d->w; x++) {
+            out[3 * x] = (uint8_t)(row[x] >> 16);
+            out[3 * x + 1] = (uint8_t)(row[x] >> 8);
+            out[3 * x + 2] = (uint8_t)row[x];
+        }
+    }
+    cairo_surface_destroy(s);
     return 0;
+}
+
+static cairo_status_t to_file(void *closure, const unsigned char *data, unsigned int len)
+{
+    return fwrite(data, 1, len, closure) == len ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
+}
+
+int hc_draw_write(const hc_draw *d, hc_image_format fmt, FILE *f)
+{
+    if (hc_draw_ok(d) != 0)
+        return -1;
+    cairo_surface_t *s;
+    switch (fmt) {
+    case HC_IMAGE_SVG:
+        s = cairo_svg_surface_create_for_stream(to_file, f, d->w, d->h);
+        cairo_svg_surface_set_document_unit(s, CAIRO_SVG_UNIT_PX);
+        break;
+    case HC_IMAGE_PDF:
+        /* a point per pixel: a 1000-pixel figure is a 35 cm page, which
+         * scales down to a column without loss */
+        s = cairo_pdf_surface_create_for_stream(to_file, f, d->w, d->h);
+        cairo_pdf_surface_set_metadata(s, CAIRO_PDF_METADATA_CREATOR, "headcal");
+        break;
+    default:
+        s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, d->w, d->h);
+    }
+    cairo_t *cr = cairo_create(s);
+    play(d, cr);
+    cairo_status_t st = cairo_status(cr);
+    cairo_destroy(cr);
+    if (st == CAIRO_STATUS_SUCCESS && fmt == HC_IMAGE_PNG)
+        st = cairo_surface_write_to_png_stream(s, to_file, f);
+    cairo_surface_finish(s);
+    if (st == CAIRO_STATUS_SUCCESS)
+        st = cairo_surface_status(s);
+    cairo_surface_destroy(s);
+    return st == CAIRO_STATUS_SUCCESS ? 0 : cairo_failed(st, "cannot write a plot");
 }

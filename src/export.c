@@ -1,6 +1,5 @@
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "headcal/buf.h"
 #include "headcal/error.h"
 #include "headcal/export.h"
 #include "headcal/fileio.h"
@@ -22,15 +22,14 @@ static int name(char *out, size_t n, const char *dir, const char *stem, const ch
     return hc_path_join(out, n, dir, file);
 }
 
-/* A plot as PNG (rendered) and SVG (vector), from one display list. */
+/* A plot as PNG, SVG and PDF, from one display list. */
 static int write_images(hc_draw *d, const char *dir, const char *stem)
 {
     char path[4600];
-    hc_canvas cv = {0};
-    int rc = name(path, sizeof path, dir, stem, "svg") || hc_write_svg(d, path) || hc_draw_render(d, &cv) ||
-             name(path, sizeof path, dir, stem, "png") || hc_write_png(&cv, path);
-    hc_canvas_free(&cv);
-    return rc ? -1 : 0;
+    for (int f = HC_IMAGE_PNG; f <= HC_IMAGE_PDF; f++)
+        if (name(path, sizeof path, dir, stem, hc_image_format_name((hc_image_format)f)) || hc_write_image(d, (hc_image_format)f, path))
+            return -1;
+    return 0;
 }
 
 static int write_text(const char *path, const char *text)
@@ -55,66 +54,41 @@ static int write_json(cJSON *root, const char *dir, const char *stem)
     return rc ? -1 : 0;
 }
 
-/* A growing CSV text; a failed allocation sticks. */
-typedef struct {
-    char *s;
-    size_t len, cap;
-    int failed;
-} text_buf;
-
-static void tb_printf(text_buf *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void tb_printf(text_buf *t, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (t->failed || n < 0)
-        return;
-    if (t->len + (size_t)n + 1 > t->cap) {
-        size_t cap = (t->len + (size_t)n + 1) * 2;
-        char *s = realloc(t->s, cap);
-        if (!s) {
-            t->failed = 1;
-            return;
-        }
-        t->s = s;
-        t->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
-    va_end(ap);
-    t->len += (size_t)n;
-}
-
 /* A number for CSV: empty when undefined. */
-static void tb_num(text_buf *t, double v, const char *sep)
+static void tb_num(hc_buf *t, double v, const char *sep)
 {
     if (isfinite(v))
-        tb_printf(t, "%.9g%s", v, sep);
+        hc_buf_printf(t, "%.9g%s", v, sep);
     else
-        tb_printf(t, "%s", sep);
+        hc_buf_printf(t, "%s", sep);
 }
 
-static int write_csv(text_buf *t, const char *dir, const char *stem)
+/* Data from an unfinished sweep says so in a comment line first. */
+static void csv_partial(hc_buf *t, const hc_results *r)
+{
+    char partial[64];
+    if (*hc_partial_note(r, partial, sizeof partial))
+        hc_buf_printf(t, "# %s\n", partial);
+}
+
+static int write_csv(hc_buf *t, const char *dir, const char *stem)
 {
     char path[4600];
-    int rc = t->failed ? hc_fail(HC_EBAD, "out of memory")
-                       : name(path, sizeof path, dir, stem, "csv") || write_text(path, t->s ? t->s : "");
-    free(t->s);
+    int rc = t->failed || name(path, sizeof path, dir, stem, "csv") || write_text(path, t->s ? t->s : "");
+    hc_buf_free(t);
     return rc ? -1 : 0;
 }
 
 /* Writes the data files unless something already failed; frees both. */
-static int finish(int failed, cJSON *root, text_buf *t, const char *dir, const char *stem)
+static int finish(int failed, cJSON *root, hc_buf *t, const char *dir, const char *stem)
 {
     if (failed) {
         cJSON_Delete(root);
-        free(t->s);
+        hc_buf_free(t);
         return -1;
     }
     if (write_json(root, dir, stem)) {
-        free(t->s);
+        hc_buf_free(t);
         return -1;
     }
     return write_csv(t, dir, stem);
@@ -130,6 +104,9 @@ static cJSON *describe(const hc_results *r)
     cJSON_AddNumberToObject(o, "positions", (double)hc_results_positions(r));
     cJSON_AddNumberToObject(o, "top_k", r->params.top_k);
     cJSON_AddNumberToObject(o, "bins", r->params.bins);
+    char partial[64];
+    if (*hc_partial_note(r, partial, sizeof partial))
+        cJSON_AddStringToObject(o, "partial", partial);
     return o;
 }
 
@@ -143,12 +120,13 @@ static int export_heatmap(const hc_results *r, const hc_export_view *v, const hc
     if (hc_grid_build(&g, r, v->metric))
         return -1;
     hc_draw *d = NULL;
-    int rc = hc_report_heatmap(&d, r, &g, v->metric, v->clip_negative, v->selected, -1, -1, lay, NULL) ||
-             write_images(d, dir, stem);
+    hc_heatmap_view hv = {.metric = v->metric, .clip_negative = v->clip_negative, .cursor_row = -1, .cursor_col = -1};
+    int rc = hc_report_heatmap(&d, r, &g, &hv, lay, NULL) || write_images(d, dir, stem);
     hc_draw_free(d);
 
-    text_buf t = {0};
-    tb_printf(&t, "layer,head,variant,%s,%s_se\n", metric, metric);
+    hc_buf t = HC_BUF_INIT;
+    csv_partial(&t, r);
+    hc_buf_printf(&t, "layer,head,variant,%s,%s_se,selected\n", metric, metric);
     cJSON *root = describe(r), *cells = cJSON_AddArrayToObject(root, "cells");
     cJSON_AddStringToObject(root, "metric", metric);
     cJSON_AddBoolToObject(root, "clip_negative", v->clip_negative);
@@ -163,9 +141,11 @@ static int export_heatmap(const hc_results *r, const hc_export_view *v, const hc
             double val = g.value[at];
             if (v->clip_negative && val < 0)
                 val = 0;
-            tb_printf(&t, "%d,%s,%s,", i, g.col_labels[j], r->variants[var].id);
+            hc_buf_printf(&t, "%d,%s,%s,", i, g.col_labels[j], r->variants[var].id);
+            int sel = v->selected && v->selected[at];
             tb_num(&t, val, ",");
-            tb_num(&t, g.se[at], "\n");
+            tb_num(&t, g.se[at], ",");
+            hc_buf_printf(&t, "%d\n", sel);
             cJSON *c = cJSON_CreateObject();
             cJSON_AddNumberToObject(c, "layer", i);
             if (j < r->model.n_heads)
@@ -175,6 +155,7 @@ static int export_heatmap(const hc_results *r, const hc_export_view *v, const hc
             cJSON_AddStringToObject(c, "variant", r->variants[var].id);
             cJSON_AddNumberToObject(c, "value", val); /* NaN prints as null */
             cJSON_AddNumberToObject(c, "se", g.se[at]);
+            cJSON_AddBoolToObject(c, "selected", sel);
             cJSON_AddItemToArray(cells, c);
         }
     hc_grid_free(&g);
@@ -191,20 +172,24 @@ static int export_curves(const hc_results *r, const hc_export_view *v, const hc_
     if (at >= 100)
         snprintf(stem, sizeof stem, "curves-%d-variants", v->n_curves);
     hc_draw *d = NULL;
-    int rc = hc_report_curves(&d, r, v->curves, v->n_curves, lay) || write_images(d, dir, stem);
+    hc_curves_view cvw = v->curves_view;
+    if (cvw.min_count == 0)
+        cvw.min_count = HC_MIN_COUNT_DEFAULT;
+    int rc = hc_report_curves(&d, r, v->curves, v->n_curves, &cvw, lay) || write_images(d, dir, stem);
     hc_draw_free(d);
 
     int bins = r->params.bins;
-    double *acc = malloc(3 * (size_t)bins * sizeof *acc), *lo = acc + bins, *hi = lo + bins;
+    double *acc = malloc(4 * (size_t)bins * sizeof *acc), *lo = acc + bins, *hi = lo + bins, *count = hi + bins;
     if (!acc)
         return hc_fail(HC_EBAD, "out of memory");
-    text_buf t = {0};
-    tb_printf(&t, "variant,bin,confidence,accuracy,accuracy_minus_sigma,accuracy_plus_sigma\n");
+    hc_buf t = HC_BUF_INIT;
+    csv_partial(&t, r);
+    hc_buf_printf(&t, "variant,bin,confidence,accuracy,accuracy_minus_sigma,accuracy_plus_sigma,count\n");
     cJSON *root = describe(r), *series = cJSON_AddArrayToObject(root, "series");
     for (int i = 0; i < v->n_curves && !rc; i++) {
         const hc_variant *var = &r->variants[v->curves[i]];
         hc_metrics m;
-        rc = hc_curve_of(r, v->curves[i], acc, lo, hi) || hc_results_metrics(r, v->curves[i], &m);
+        rc = hc_curve_of(r, v->curves[i], acc, lo, hi, count) || hc_results_metrics(r, v->curves[i], &m);
         if (rc)
             break;
         cJSON *s = cJSON_CreateObject();
@@ -213,17 +198,19 @@ static int export_curves(const hc_results *r, const hc_export_view *v, const hc_
         cJSON_AddNumberToObject(s, "oc_se", m.se[HC_OC]);
         cJSON *conf = cJSON_AddArrayToObject(s, "confidence"), *a = cJSON_AddArrayToObject(s, "accuracy"),
               *l = cJSON_AddArrayToObject(s, "accuracy_minus_sigma"),
-              *h = cJSON_AddArrayToObject(s, "accuracy_plus_sigma");
+              *h = cJSON_AddArrayToObject(s, "accuracy_plus_sigma"), *n = cJSON_AddArrayToObject(s, "count");
         for (int b = 0; b < bins; b++) {
             double c = hc_bin_centre(b, bins);
-            tb_printf(&t, "%s,%d,%.9g,", var->id, b, c);
+            hc_buf_printf(&t, "%s,%d,%.9g,", var->id, b, c);
             tb_num(&t, acc[b], ",");
             tb_num(&t, lo[b], ",");
-            tb_num(&t, hi[b], "\n");
+            tb_num(&t, hi[b], ",");
+            hc_buf_printf(&t, "%.0f\n", count[b]);
             cJSON_AddItemToArray(conf, cJSON_CreateNumber(c));
             cJSON_AddItemToArray(a, cJSON_CreateNumber(acc[b]));
             cJSON_AddItemToArray(l, cJSON_CreateNumber(lo[b]));
             cJSON_AddItemToArray(h, cJSON_CreateNumber(hi[b]));
+            cJSON_AddItemToArray(n, cJSON_CreateNumber(count[b]));
         }
         cJSON_AddItemToArray(series, s);
     }

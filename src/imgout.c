@@ -1,4 +1,5 @@
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,47 +9,36 @@
 #include "headcal/fileio.h"
 #include "headcal/imgout.h"
 
-/* libsixel's writer takes non-const pixels: it only ever sees a copy. */
-static unsigned char *copy_pixels(const hc_canvas *c)
-{
-    size_t n = (size_t)c->w * (size_t)c->h * 3;
-    unsigned char *p = hc_malloc(n);
-    if (p)
-        memcpy(p, c->px, n);
-    return p;
-}
-
-int hc_write_png(const hc_canvas *c, const char *path)
-{
-    hc_atomic_file af;
-    if (hc_atomic_open(&af, path) != 0)
-        return -1;
-    unsigned char *px = copy_pixels(c);
-    if (!px) {
-        hc_atomic_abort(&af);
-        return -1;
-    }
-    /* libsixel writes the temporary by name; committing through our still
-     * open descriptor syncs that same file before the rename. */
-    SIXELSTATUS st = sixel_helper_write_image_file(px, c->w, c->h, NULL, SIXEL_PIXELFORMAT_RGB888,
-                                                   af.tmp, SIXEL_FORMAT_PNG, NULL);
-    free(px);
-    if (SIXEL_FAILED(st)) {
-        hc_atomic_abort(&af);
-        return hc_fail(HC_EBAD, "%s: cannot write PNG: %s", path, sixel_helper_format_error(st));
-    }
-    return hc_atomic_commit(&af);
-}
-
-int hc_write_svg(const hc_draw *d, const char *path)
+int hc_write_image(const hc_draw *d, hc_image_format fmt, const char *path)
 {
     if (hc_draw_ok(d) != 0)
         return -1;
     hc_atomic_file af;
     if (hc_atomic_open(&af, path) != 0)
         return -1;
-    hc_draw_svg(d, af.f);
+    if (hc_draw_write(d, fmt, af.f) != 0) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", hc_errmsg());
+        hc_atomic_abort(&af);
+        return hc_fail(HC_EBAD, "%s: %s", path, why);
+    }
     return hc_atomic_commit(&af);
+}
+
+static const char *const format_names[] = {[HC_IMAGE_PNG] = "png", [HC_IMAGE_SVG] = "svg", [HC_IMAGE_PDF] = "pdf"};
+
+const char *hc_image_format_name(hc_image_format fmt)
+{
+    return format_names[fmt];
+}
+
+int hc_image_format_parse(const char *name)
+{
+    const char *const *names = format_names;
+    for (int i = 0; i < (int)(sizeof format_names / sizeof *format_names); i++)
+        if (name && !strcmp(name, names[i]))
+            return i;
+    return -1;
 }
 
 typedef struct {

@@ -8,7 +8,8 @@
 #include "headcal/plot.h"
 
 static const hc_rgb WHITE = {255, 255, 255}, INK = {30, 30, 30}, FRAME = {90, 90, 90},
-                    GRID = {228, 228, 228}, DIAGONAL = {120, 120, 120};
+                    GRID = {228, 228, 228}, DIAGONAL = {120, 120, 120}, BAR = {150, 150, 150},
+                    BAR_THIN = {215, 215, 215};
 
 enum { MAX_SIDE = 16384, MAX_CELLS = 1 << 20, MAX_BINS = 1 << 16, LABEL_MAX = 256 };
 
@@ -38,22 +39,28 @@ static int open_layout(const hc_plot_layout *lay, metrics *m)
     return 0;
 }
 
-/* Copies len bytes of s into buf, newlines as spaces, shortened with "..."
- * to fit max_px; "" when not even that fits. */
+/* Copies len bytes of s into buf, newlines as spaces, shortened with an
+ * ellipsis (at a UTF-8 character boundary) to fit max_px; "" when not
+ * even that fits. */
 static const char *fit(char buf[LABEL_MAX], const char *s, size_t len, double max_px,
                        const metrics *m)
 {
-    size_t max_chars = max_px > 0 ? (size_t)((max_px + m->s) / m->advance) : 0;
-    if (max_chars > LABEL_MAX - 1)
-        max_chars = LABEL_MAX - 1;
-    size_t n = len;
-    if (n > max_chars)
-        n = max_chars >= 4 ? max_chars - 3 : 0;
+    static const char ELLIPSIS[] = "\xe2\x80\xa6";
+    size_t n = len < LABEL_MAX - sizeof ELLIPSIS ? len : LABEL_MAX - sizeof ELLIPSIS;
     for (size_t i = 0; i < n; i++)
         buf[i] = s[i] == '\n' ? ' ' : s[i];
-    if (n < len && n > 0)
-        memcpy(buf + n, "...", 3), n += 3;
     buf[n] = 0;
+    if (n == len && hc_text_width(buf, m->s) <= max_px)
+        return buf;
+    while (n > 0) {
+        do
+            n--;
+        while (n > 0 && ((unsigned char)buf[n] & 0xC0) == 0x80);
+        memcpy(buf + n, ELLIPSIS, sizeof ELLIPSIS);
+        if (hc_text_width(buf, m->s) <= max_px)
+            return buf;
+    }
+    buf[0] = 0;
     return buf;
 }
 
@@ -131,6 +138,25 @@ static int bar_ticks(const hc_heatmap *hm, double vmax, int room_for_five, doubl
     return n;
 }
 
+/* The largest |shown value| in columns [c0, c1), or 1 if there is none. */
+static double max_abs(const hc_heatmap *hm, int c0, int c1)
+{
+    double vmax = 0;
+    for (int r = 0; r < hm->rows; r++)
+        for (int c = c0; c < c1; c++) {
+            double v = shown(hm, hm->values[r * hm->cols + c]);
+            if (isfinite(v) && fabs(v) > vmax)
+                vmax = fabs(v);
+        }
+    return vmax > 0 ? vmax : 1;
+}
+
+/* Black or white, whichever reads on bg. */
+static hc_rgb ink_on(hc_rgb bg)
+{
+    return 0.299 * bg.r + 0.587 * bg.g + 0.114 * bg.b > 140 ? INK : WHITE;
+}
+
 static void tick_text(char buf[LABEL_MAX], double v)
 {
     snprintf(buf, LABEL_MAX, "%.3g", v == 0 ? 0.0 : v); /* no "-0" */
@@ -149,17 +175,12 @@ int hc_plot_heatmap(hc_draw **out, const hc_heatmap *hm, const hc_plot_layout *l
     const int R = hm->rows, C = hm->cols, s = m.s, pad = m.pad;
     char buf[LABEL_MAX], tb[LABEL_MAX];
 
-    double vmax = hm->vmax;
-    if (!isfinite(vmax) || !(vmax > 0)) {
-        vmax = 0;
-        for (int i = 0; i < R * C; i++) {
-            double v = shown(hm, hm->values[i]);
-            if (isfinite(v) && fabs(v) > vmax)
-                vmax = fabs(v);
-        }
-        if (!(vmax > 0))
-            vmax = 1;
-    }
+    const int own = hm->own_scale_cols > 0 && hm->own_scale_cols < C ? hm->own_scale_cols : 0;
+    double vmax = hm->vmax, own_vmax = 0;
+    if (!isfinite(vmax) || !(vmax > 0))
+        vmax = max_abs(hm, 0, C - own);
+    if (own)
+        own_vmax = max_abs(hm, C - own, C);
     const double lo = hm->clip_negative ? 0 : -vmax;
 
     /* Margins around the grid, from the widest labels. */
@@ -201,9 +222,18 @@ int hc_plot_heatmap(hc_draw **out, const hc_heatmap *hm, const hc_plot_layout *l
 
     hc_draw_group(d, "cells", 0, 0, 0, 0);
     for (int r = 0; r < R; r++)
-        for (int c = 0; c < C; c++)
-            hc_draw_rect(d, x0 + c * cw, y0 + r * ch, cw, ch,
-                         hc_colormap(shown(hm, hm->values[r * C + c]), vmax), 1);
+        for (int c = 0; c < C; c++) {
+            double v = shown(hm, hm->values[r * C + c]), se = hm->se ? hm->se[r * C + c] : NAN;
+            hc_rgb bg = hc_colormap(v, c >= C - own ? own_vmax : vmax);
+            hc_draw_rect(d, x0 + c * cw, y0 + r * ch, cw, ch, bg, 1);
+            if (isfinite(v) && isfinite(se) && fabs(v) > 2 * se) {
+                /* a dot: the change is more than two standard errors */
+                double cx = x0 + (c + 0.5) * cw, cy = y0 + (r + 0.5) * ch;
+                hc_draw_polyline(d, (const double[]){cx, cy}, 1, fmax(2, fmin(cw, ch) / 6.0), ink_on(bg));
+            }
+        }
+    if (own) /* a rule between the heads and the columns on their own scale */
+        hc_draw_line(d, x0 + (C - own) * cw, y0, x0 + (C - own) * cw, y0 + grid_h, fmax(2, s), WHITE, 0);
     hc_draw_end(d);
     hc_draw_group(d, "frame", 0, 0, 0, 0);
     hc_draw_outline(d, x0, y0, grid_w, grid_h, 1, FRAME);
@@ -213,9 +243,13 @@ int hc_plot_heatmap(hc_draw **out, const hc_heatmap *hm, const hc_plot_layout *l
     const double lw = fmax(1, round((cw < ch ? cw : ch) / 8.0));
     for (int r = 0; r < R; r++)
         for (int c = 0; c < C; c++)
-            if (hm->selected && hm->selected[r * C + c])
+            if (hm->selected && hm->selected[r * C + c]) {
+                /* black outside, white inside: reads on the darkest cells */
                 hc_draw_outline(d, x0 + c * cw + lw / 2, y0 + r * ch + lw / 2, cw - lw, ch - lw,
                                 lw, INK);
+                hc_draw_outline(d, x0 + c * cw + 1.5 * lw, y0 + r * ch + 1.5 * lw, cw - 3 * lw,
+                                ch - 3 * lw, lw, WHITE);
+            }
     if (hm->cursor_row >= 0 && hm->cursor_row < R && hm->cursor_col >= 0 && hm->cursor_col < C) {
         /* A black and white ring just outside the cell: visible on any
          * colour, and distinct from (and combinable with) a selection. */
@@ -259,6 +293,13 @@ int hc_plot_heatmap(hc_draw **out, const hc_heatmap *hm, const hc_plot_layout *l
         tick_text(tb, ticks[k]);
         hc_draw_text(d, bx + bar_w + tick_len + s, y, HC_TEXT_LEFT | HC_TEXT_MIDDLE, s, INK, tb);
     }
+    if (hm->se) {
+        /* the key to the dots, under the bar */
+        double ky = y0 + grid_h + pad / 2 + m.text_h / 2.0;
+        hc_draw_polyline(d, (const double[]){bx + bar_w / 2.0, ky}, 1, fmax(2, fmin(cw, ch) / 6.0), INK);
+        hc_draw_text(d, bx + bar_w + s, ky, HC_TEXT_LEFT | HC_TEXT_MIDDLE, s, INK,
+                     fits(buf, "> 2 SE", right - bar_gap - bar_w - s, &m));
+    }
     if (has_text(hm->cbar_label))
         hc_draw_text(d, bx + bar_w + tick_len + s + tick_w + pad, y0 + grid_h / 2.0,
                      HC_TEXT_LEFT | HC_TEXT_MIDDLE | HC_TEXT_VERTICAL, s, INK,
@@ -271,7 +312,7 @@ int hc_plot_heatmap(hc_draw **out, const hc_heatmap *hm, const hc_plot_layout *l
     }
     if (geom)
         *geom = (hc_heatmap_geom){.x = x0, .y = y0, .cell_w = cw, .cell_h = ch, .rows = R,
-                                  .cols = C, .vmax = vmax};
+                                  .cols = C, .vmax = vmax, .own_vmax = own_vmax};
     *out = d;
     return 0;
 }
@@ -290,16 +331,33 @@ int hc_heatmap_cell_at(const hc_heatmap_geom *g, int px, int py, int *row, int *
 
 /* ---------------------------------------------------------------- curves */
 
-/* The end of the run from i on where every given array is finite. */
-static int run_end(const double *a, const double *b, const double *c, int i, int n)
+static double clamp01(double v) { return v < 0 ? 0 : v > 1 ? 1 : v; }
+
+static double px_x(const hc_curves_geom *g, double p) { return g->x + (p - g->x_lo) / (g->x_hi - g->x_lo) * g->w; }
+static double px_y(const hc_curves_geom *g, double a) { return g->y + (1 - a) * g->h; }
+
+/* A bin is drawn in full when its accuracy is defined and it holds
+ * enough predictions to mean something. */
+static int solid(const hc_curves *cv, const hc_series *sr, int i)
 {
-    while (i < n && isfinite(a[i]) && (!b || isfinite(b[i])) && (!c || isfinite(c[i])))
+    return isfinite(sr->acc[i]) && (!sr->count || sr->count[i] >= cv->min_count);
+}
+
+/* The end of the run of solid bins from i on. */
+static int run_end(const hc_curves *cv, const hc_series *sr, int i)
+{
+    while (i < cv->n_bins && solid(cv, sr, i))
         i++;
     return i;
 }
 
-static void bands(hc_draw *d, const hc_curves *cv, const hc_curves_geom *g, double *xy,
-                  double lw)
+static hc_rgb faded(hc_rgb c)
+{
+    return (hc_rgb){(uint8_t)(c.r + (255 - c.r) * 0.6), (uint8_t)(c.g + (255 - c.g) * 0.6),
+                    (uint8_t)(c.b + (255 - c.b) * 0.6)};
+}
+
+static void bands(hc_draw *d, const hc_curves *cv, const hc_curves_geom *g, double *xy, double lw)
 {
     const int n = cv->n_bins;
     for (int k = 0; k < cv->n_series; k++) {
@@ -307,7 +365,9 @@ static void bands(hc_draw *d, const hc_curves *cv, const hc_curves_geom *g, doub
         if (!sr->lo || !sr->hi)
             continue;
         for (int i = 0; i < n;) {
-            int e = run_end(sr->acc, sr->lo, sr->hi, i, n);
+            int e = run_end(cv, sr, i);
+            while (e > i && !(isfinite(sr->lo[e - 1]) && isfinite(sr->hi[e - 1])))
+                e--;
             if (e == i) {
                 i++;
                 continue;
@@ -317,22 +377,16 @@ static void bands(hc_draw *d, const hc_curves *cv, const hc_curves_geom *g, doub
             int m = 0;
             double widen = e - i == 1 ? lw : 0;
             for (int j = i; j < e; j++) {
-                double x = g->x + (j + 0.5) / n * g->w;
-                xy[2 * m] = x - widen;
-                xy[2 * m++ + 1] = g->y + (1 - sr->hi[j]) * g->h;
-                if (widen > 0) {
-                    xy[2 * m] = x + widen;
-                    xy[2 * m++ + 1] = g->y + (1 - sr->hi[j]) * g->h;
-                }
+                double x = px_x(g, (j + 0.5) / n), y = px_y(g, clamp01(sr->hi[j]));
+                xy[2 * m] = x - widen, xy[2 * m++ + 1] = y;
+                if (widen > 0)
+                    xy[2 * m] = x + widen, xy[2 * m++ + 1] = y;
             }
             for (int j = e - 1; j >= i; j--) {
-                double x = g->x + (j + 0.5) / n * g->w;
-                if (widen > 0) {
-                    xy[2 * m] = x + widen;
-                    xy[2 * m++ + 1] = g->y + (1 - sr->lo[j]) * g->h;
-                }
-                xy[2 * m] = x - widen;
-                xy[2 * m++ + 1] = g->y + (1 - sr->lo[j]) * g->h;
+                double x = px_x(g, (j + 0.5) / n), y = px_y(g, clamp01(sr->lo[j]));
+                if (widen > 0)
+                    xy[2 * m] = x + widen, xy[2 * m++ + 1] = y;
+                xy[2 * m] = x - widen, xy[2 * m++ + 1] = y;
             }
             hc_draw_polygon(d, xy, m, hc_palette(sr->color), 0.2);
             i = e;
@@ -340,113 +394,183 @@ static void bands(hc_draw *d, const hc_curves *cv, const hc_curves_geom *g, doub
     }
 }
 
-static void lines(hc_draw *d, const hc_curves *cv, const hc_curves_geom *g, double *xy,
-                  double lw)
+static void lines(hc_draw *d, const hc_curves *cv, const hc_curves_geom *g, double *xy, double lw)
 {
     const int n = cv->n_bins;
     for (int k = 0; k < cv->n_series; k++) {
         const hc_series *sr = &cv->series[k];
+        hc_rgb col = hc_palette(sr->color);
+        for (int i = 0; i < n; i++) /* thin bins: pale dots, off the line */
+            if (isfinite(sr->acc[i]) && !solid(cv, sr, i))
+                hc_draw_polyline(d, (const double[]){px_x(g, (i + 0.5) / n), px_y(g, sr->acc[i])}, 1, 2.5 * lw,
+                                 faded(col));
         for (int i = 0; i < n;) {
-            int e = run_end(sr->acc, NULL, NULL, i, n);
+            int e = run_end(cv, sr, i);
             if (e == i) {
                 i++;
                 continue;
             }
             int m = 0;
             for (int j = i; j < e; j++) {
-                xy[2 * m] = g->x + (j + 0.5) / n * g->w;
-                xy[2 * m++ + 1] = g->y + (1 - sr->acc[j]) * g->h;
+                xy[2 * m] = px_x(g, (j + 0.5) / n);
+                xy[2 * m++ + 1] = px_y(g, sr->acc[j]);
             }
-            if (m == 1) { /* a lone bin: a dot (SVG draws no 1-point line) */
-                xy[2] = xy[0];
-                xy[3] = xy[1];
-                m = 2;
-            }
-            hc_draw_polyline(d, xy, m, lw, hc_palette(sr->color));
+            hc_draw_polyline(d, xy, m, m == 1 ? 2.5 * lw : lw, col);
             i = e;
         }
     }
 }
 
-static void legend(hc_draw *d, const hc_curves *cv, const hc_curves_geom *g, const metrics *m,
-                   double lw)
+/* Legend entries side by side in columns of col_w, starting at (x, y). */
+static void legend(hc_draw *d, const hc_curves *cv, double x, double y, double col_w, int per_row,
+                   const metrics *m, double lw)
 {
-    int named = 0, name_w = 0;
-    for (int k = 0; k < cv->n_series; k++)
-        if (has_text(cv->series[k].name)) {
-            named++;
-            int w = hc_text_width(cv->series[k].name, m->s);
-            name_w = w > name_w ? w : name_w;
-        }
     const int pad = m->pad, sample = 3 * m->advance;
-    int rows = (int)((g->h - 4 * pad) / m->line_h);
-    if (named == 0 || rows < 1)
-        return;
-    if (rows > named)
-        rows = named;
-    double box_w = fmin(pad + sample + pad + name_w + pad, g->w - 2 * pad);
-    double text_w = box_w - (pad + sample + pad + pad);
-    if (text_w < m->advance)
-        return;
-    double bx = g->x + pad, by = g->y + pad, box_h = rows * m->line_h + 2 * pad - 2 * m->s;
-    hc_draw_group(d, "legend", 0, 0, 0, 0);
-    hc_draw_rect(d, bx, by, box_w, box_h, WHITE, 0.85);
-    hc_draw_outline(d, bx, by, box_w, box_h, 1, GRID);
     char buf[LABEL_MAX];
-    int row = 0;
-    for (int k = 0; k < cv->n_series && row < rows; k++) {
+    hc_draw_group(d, "legend", 0, 0, 0, 0);
+    int at = 0;
+    for (int k = 0; k < cv->n_series; k++) {
         const hc_series *sr = &cv->series[k];
         if (!has_text(sr->name))
             continue;
-        double y = by + pad + row * m->line_h, mid = y + m->text_h / 2.0 - m->s;
-        if (row == rows - 1 && named > rows) {
-            char more[32];
-            snprintf(more, sizeof more, "+%d more", named - row);
-            hc_draw_text(d, bx + pad, y, HC_TEXT_LEFT | HC_TEXT_TOP, m->s, INK,
-                         fits(buf, more, box_w - 2 * pad, m));
-            break;
-        }
-        hc_draw_line(d, bx + pad, mid, bx + pad + sample, mid, lw, hc_palette(sr->color), 0);
-        hc_draw_text(d, bx + pad + sample + pad, y, HC_TEXT_LEFT | HC_TEXT_TOP, m->s, INK,
-                     fits(buf, sr->name, text_w, m));
-        row++;
+        double ex = x + (at % per_row) * col_w, ey = y + (at / per_row) * m->line_h;
+        double mid = ey + m->text_h / 2.0;
+        hc_draw_line(d, ex, mid, ex + sample, mid, lw, hc_palette(sr->color), 0);
+        hc_draw_text(d, ex + sample + pad, ey, HC_TEXT_LEFT | HC_TEXT_TOP, m->s, INK,
+                     fits(buf, sr->name, col_w - sample - 2 * pad, m));
+        at++;
     }
     hc_draw_end(d);
 }
 
-int hc_plot_curves(hc_draw **out, const hc_curves *cv, const hc_plot_layout *lay,
-                   hc_curves_geom *geom)
+/* A tick step among 1, 2, 2.5 and 5 times a power of ten giving at most
+ * max_ticks intervals over span. */
+static double nice_step(double span, int max_ticks)
+{
+    double base = pow(10, floor(log10(span / max_ticks)));
+    static const double mult[] = {1, 2, 2.5, 5, 10};
+    for (int i = 0; i < 5; i++)
+        if (span / (base * mult[i]) <= max_ticks + 1e-9)
+            return base * mult[i];
+    return base * 10;
+}
+
+static void count_text(char *buf, size_t n, double v)
+{
+    if (v >= 1e6)
+        snprintf(buf, n, "%gM", v / 1e6);
+    else if (v >= 1e3)
+        snprintf(buf, n, "%gk", v / 1e3);
+    else
+        snprintf(buf, n, "%g", v);
+}
+
+/* Predictions per bin of the first series on a log scale, in the strip
+ * hg under the curves; bins under the minimum count pale, the minimum a
+ * dashed rule. */
+static void histogram(hc_draw *d, const hc_curves *cv, const hc_curves_geom *hg, const metrics *m)
+{
+    const hc_series *sr = &cv->series[0];
+    double top = 1;
+    for (int i = 0; i < cv->n_bins; i++)
+        top = sr->count[i] > top ? sr->count[i] : top;
+    const double decades = ceil(log10(top + 1e-9)) > 1 ? ceil(log10(top + 1e-9)) : 1;
+    char buf[32];
+    hc_draw_group(d, "histogram", hg->x, hg->y, hg->w, hg->h);
+    for (int i = 0; i < cv->n_bins; i++) {
+        if (!(sr->count[i] >= 1))
+            continue;
+        double h = log10(sr->count[i]) / decades * hg->h;
+        double x0 = px_x(hg, (double)i / cv->n_bins), x1 = px_x(hg, (i + 1.0) / cv->n_bins);
+        /* a count of 1 is log 0: give it a sliver so the bin still shows */
+        h = h < 1 ? 1 : h;
+        hc_draw_rect(d, x0, hg->y + hg->h - h, x1 - x0, h, sr->count[i] >= cv->min_count ? BAR : BAR_THIN, 1);
+    }
+    if (cv->min_count > 1) {
+        double y = hg->y + hg->h - log10(cv->min_count) / decades * hg->h;
+        hc_draw_line(d, hg->x, y, hg->x + hg->w, y, 1, DIAGONAL, 3 * m->s);
+    }
+    hc_draw_end(d);
+    hc_draw_outline(d, hg->x - 0.5, hg->y - 0.5, hg->w + 1, hg->h + 1, 1, FRAME);
+    /* ticks at 1 and the top decade (and the middle one when there is room) */
+    int step = decades >= 4 && hg->h >= 3 * m->line_h ? (int)(decades / 2) : (int)decades;
+    for (int k = 0; k <= decades; k += step) {
+        double y = hg->y + hg->h - k / decades * hg->h;
+        count_text(buf, sizeof buf, pow(10, k));
+        hc_draw_line(d, hg->x - 2 * m->s, y, hg->x, y, 1, FRAME, 0);
+        /* the end labels stay inside the strip, clear of the curves' "0" */
+        int v = k == 0 ? HC_TEXT_BOTTOM : k + step > decades ? HC_TEXT_TOP : HC_TEXT_MIDDLE;
+        hc_draw_text(d, hg->x - 3 * m->s, y, HC_TEXT_RIGHT | v, m->s, INK, buf);
+    }
+}
+
+int hc_plot_curves(hc_draw **out, const hc_curves *cv, const hc_plot_layout *lay, hc_curves_geom *geom)
 {
     *out = NULL;
     metrics m;
     if (open_layout(lay, &m) != 0)
         return -1;
-    if (cv->n_bins < 1 || cv->n_bins > MAX_BINS || cv->n_series < 0 ||
-        (cv->n_series > 0 && !cv->series))
-        return hc_fail(HC_EBAD, "calibration curves with %d bins, %d series out of range",
-                       cv->n_bins, cv->n_series);
+    if (cv->n_bins < 1 || cv->n_bins > MAX_BINS || cv->n_series < 0 || (cv->n_series > 0 && !cv->series))
+        return hc_fail(HC_EBAD, "calibration curves with %d bins, %d series out of range", cv->n_bins,
+                       cv->n_series);
     for (int k = 0; k < cv->n_series; k++)
         if (!cv->series[k].acc)
             return hc_fail(HC_EBAD, "calibration curve %d has no accuracies", k);
+    double x_lo = cv->x_lo, x_hi = cv->x_hi;
+    if (!(x_hi > x_lo) || x_lo < 0 || x_hi > 1)
+        x_lo = 0, x_hi = 1;
     const int s = m.s, pad = m.pad, tick_len = 2 * s;
     char buf[LABEL_MAX];
 
-    const int left = pad + (has_text(cv->y_label) ? m.text_h + pad : 0) +
-                     hc_text_width("0.8", s) + s + tick_len;
-    const int bottom = tick_len + s + m.text_h + pad + (has_text(cv->x_label) ? m.text_h + pad : 0);
-    const int right = 2 * pad;
+    /* The legend: beside the plot when it takes at most a third of the
+     * width, else in rows below it; never over the data. */
+    int named = 0, name_w = 0;
+    for (int k = 0; k < cv->n_series; k++)
+        if (has_text(cv->series[k].name)) {
+            named++;
+            int w = hc_text_width(cv->series[k].name, s);
+            name_w = w > name_w ? w : name_w;
+        }
+    const double entry_w = 3 * m.advance + 2 * pad + name_w;
+    const int beside = named > 0 && entry_w + 2 * pad <= lay->width / 3.0;
+    int per_row = 1, legend_rows = 0;
+    double col_w = entry_w;
+    if (named > 0 && !beside) {
+        per_row = (int)((lay->width - 2 * pad) / entry_w);
+        per_row = per_row < 1 ? 1 : per_row > named ? named : per_row;
+        col_w = (lay->width - 2.0 * pad) / per_row;
+        legend_rows = (named + per_row - 1) / per_row;
+        /* at most a quarter of the height; the rest is cut with the names */
+        int most = (int)(lay->height / 4 / m.line_h);
+        if (legend_rows > most) {
+            per_row = (named + (most > 0 ? most : 1) - 1) / (most > 0 ? most : 1);
+            col_w = (lay->width - 2.0 * pad) / per_row;
+            legend_rows = (named + per_row - 1) / per_row;
+        }
+    }
+
+    int has_counts = cv->histogram && cv->n_series > 0 && cv->series[0].count;
+    const int ytick_w = hc_text_width(has_counts ? "100k" : "0.8", s);
+    const int left = pad + (has_text(cv->y_label) ? m.text_h + pad : 0) + ytick_w + s + tick_len;
+    const int bottom = tick_len + s + m.text_h + pad + (has_text(cv->x_label) ? m.text_h + pad : 0) +
+                       legend_rows * m.line_h;
+    const int right = beside ? (int)(entry_w + 2 * pad) : 2 * pad;
 
     hc_draw *d;
     if (hc_draw_new(&d, lay->width, lay->height, WHITE) != 0)
         return -1;
     int top = title_block(d, cv->title, &m);
     top = top > pad + m.text_h / 2 ? top : pad + m.text_h / 2; /* the "1" tick label */
-    hc_curves_geom g = {left, top, lay->width - left - right, lay->height - top - bottom};
+    double total_h = lay->height - top - bottom;
+    double hist_h = has_counts ? fmax(2.5 * m.line_h, 0.2 * total_h) : 0;
+    if (has_counts && total_h - hist_h - pad < 4 * m.line_h)
+        has_counts = 0, hist_h = 0; /* too small for both: the curves only */
+    hc_curves_geom g = {left, top, lay->width - left - right, total_h - (has_counts ? hist_h + pad : 0), x_lo, x_hi};
     if (g.w < 16 || g.h < 16) {
         hc_draw_free(d);
-        return hc_fail(HC_EBAD, "plot size %dx%d too small for calibration curves", lay->width,
-                       lay->height);
+        return hc_fail(HC_EBAD, "plot size %dx%d too small for calibration curves", lay->width, lay->height);
     }
+    hc_curves_geom hg = {g.x, g.y + g.h + pad, g.w, hist_h, x_lo, x_hi};
     double *xy = hc_malloc(((size_t)cv->n_bins * 4 + 4) * sizeof *xy);
     if (!xy) {
         hc_draw_free(d);
@@ -454,42 +578,54 @@ int hc_plot_curves(hc_draw **out, const hc_curves *cv, const hc_plot_layout *lay
     }
 
     /* Grid and ticks on whole pixels (+0.5 centres a 1-pixel line). */
-    const int fine = g.h >= 6 * m.line_h && g.w >= 6 * hc_text_width("0.8  ", s);
-    const int nt = fine ? 5 : 2;
+    const double x_axis = has_counts ? hg.y + hg.h : g.y + g.h;
+    const int fine = g.h >= 6 * m.line_h;
+    const double ystep = fine ? 0.2 : 0.5;
+    const double xstep = nice_step(x_hi - x_lo, (int)fmax(2, fmin(10, g.w / (3.0 * hc_text_width("0.88", s)))));
     hc_draw_group(d, "axes", 0, 0, 0, 0);
-    for (int k = 0; k <= nt; k++) {
-        double t = (double)k / nt;
-        double x = round(g.x + t * g.w) + 0.5, y = round(g.y + (1 - t) * g.h) - 0.5;
-        snprintf(buf, sizeof buf, "%g", t);
-        if (k > 0 && k < nt) {
+    for (double t = ceil(x_lo / xstep - 1e-9) * xstep; t <= x_hi + 1e-9; t += xstep) {
+        double x = round(px_x(&g, t)) + 0.5;
+        if (t > x_lo + 1e-9 && t < x_hi - 1e-9)
             hc_draw_line(d, x, g.y, x, g.y + g.h, 1, GRID, 0);
+        hc_draw_line(d, x, x_axis, x, x_axis + tick_len, 1, FRAME, 0);
+        snprintf(buf, sizeof buf, "%.3g", fabs(t) < 1e-12 ? 0.0 : t);
+        hc_draw_text(d, x, x_axis + tick_len + s, HC_TEXT_CENTER | HC_TEXT_TOP, s, INK, buf);
+    }
+    for (double t = 0; t <= 1 + 1e-9; t += ystep) {
+        double y = round(px_y(&g, t)) - 0.5;
+        if (t > 1e-9 && t < 1 - 1e-9)
             hc_draw_line(d, g.x, y, g.x + g.w, y, 1, GRID, 0);
-        }
-        hc_draw_line(d, x, g.y + g.h, x, g.y + g.h + tick_len, 1, FRAME, 0);
         hc_draw_line(d, g.x - tick_len, y, g.x, y, 1, FRAME, 0);
-        hc_draw_text(d, x, g.y + g.h + tick_len + s, HC_TEXT_CENTER | HC_TEXT_TOP, s, INK, buf);
+        snprintf(buf, sizeof buf, "%g", round(t * 10) / 10);
         hc_draw_text(d, g.x - tick_len - s, y, HC_TEXT_RIGHT | HC_TEXT_MIDDLE, s, INK, buf);
     }
     hc_draw_outline(d, g.x - 0.5, g.y - 0.5, g.w + 1, g.h + 1, 1, FRAME);
     if (has_text(cv->x_label))
-        hc_draw_text(d, g.x + g.w / 2, g.y + g.h + tick_len + s + m.text_h + pad,
-                     HC_TEXT_CENTER | HC_TEXT_TOP, s, INK, fits(buf, cv->x_label, g.w, &m));
+        hc_draw_text(d, g.x + g.w / 2, x_axis + tick_len + s + m.text_h + pad, HC_TEXT_CENTER | HC_TEXT_TOP, s, INK,
+                     fits(buf, cv->x_label, g.w, &m));
     if (has_text(cv->y_label))
-        hc_draw_text(d, pad, g.y + g.h / 2, HC_TEXT_LEFT | HC_TEXT_MIDDLE | HC_TEXT_VERTICAL, s,
-                     INK, fits(buf, cv->y_label, g.h, &m));
+        hc_draw_text(d, pad, g.y + g.h / 2, HC_TEXT_LEFT | HC_TEXT_MIDDLE | HC_TEXT_VERTICAL, s, INK,
+                     fits(buf, cv->y_label, g.h, &m));
+    if (has_counts && has_text(cv->y_label) && hg.h >= hc_text_width("count", s))
+        hc_draw_text(d, pad, hg.y + hg.h / 2, HC_TEXT_LEFT | HC_TEXT_MIDDLE | HC_TEXT_VERTICAL, s, INK, "count");
     hc_draw_end(d);
+    if (has_counts)
+        histogram(d, cv, &hg, &m);
 
     const double lw = 1.5 * s;
     hc_draw_group(d, "diagonal", g.x, g.y, g.w, g.h);
-    hc_draw_line(d, g.x, g.y + g.h, g.x + g.w, g.y, s, DIAGONAL, 4 * s);
+    hc_draw_line(d, px_x(&g, 0), px_y(&g, 0), px_x(&g, 1), px_y(&g, 1), s, DIAGONAL, 4 * s);
     hc_draw_end(d);
     hc_draw_group(d, "bands", g.x, g.y, g.w, g.h);
     bands(d, cv, &g, xy, lw);
     hc_draw_end(d);
-    hc_draw_group(d, "lines", g.x, g.y, g.w, g.h);
+    hc_draw_group(d, "lines", g.x - lw, g.y - lw, g.w + 2 * lw, g.h + 2 * lw);
     lines(d, cv, &g, xy, lw);
     hc_draw_end(d);
-    legend(d, cv, &g, &m, lw);
+    if (beside)
+        legend(d, cv, g.x + g.w + 2 * pad, g.y, entry_w, 1, &m, lw);
+    else if (named)
+        legend(d, cv, pad, lay->height - legend_rows * m.line_h - pad / 2.0, col_w, per_row, &m, lw);
     free(xy);
 
     if (hc_draw_ok(d) != 0) {

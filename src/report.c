@@ -67,7 +67,7 @@ int hc_grid_build(hc_grid *g, const hc_results *r, int metric)
     return 0;
 }
 
-int hc_curve_of(const hc_results *r, int v, double *acc, double *lo, double *hi)
+int hc_curve_of(const hc_results *r, int v, double *acc, double *lo, double *hi, double *count)
 {
     hc_calib_sum s;
     if (hc_calib_sum_init(&s, r->params.bins))
@@ -80,12 +80,45 @@ int hc_curve_of(const hc_results *r, int v, double *acc, double *lo, double *hi)
     }
     hc_calib_curve(&s, acc, band);
     for (int b = 0; b < r->params.bins; b++) {
-        lo[b] = acc[b] - band[b];
-        hi[b] = acc[b] + band[b];
+        /* an accuracy lies in [0, 1] whatever the error bar says */
+        lo[b] = acc[b] - band[b] < 0 ? 0 : acc[b] - band[b];
+        hi[b] = acc[b] + band[b] > 1 ? 1 : acc[b] + band[b];
+        if (count)
+            count[b] = (double)s.count[HC_BUCKET_COUNT][b];
     }
     free(band);
     hc_calib_sum_free(&s);
     return 0;
+}
+
+const char *hc_metric_words(int metric)
+{
+    switch (metric) {
+    case HC_OC: return "Overconfidence (OC)";
+    case HC_ECE: return "Expected calibration error (ECE)";
+    case HC_MCE: return "Maximum calibration error (MCE)";
+    case HC_NLL: return "Negative log-likelihood (nats)";
+    case HC_ENTROPY: return "Entropy (nats)";
+    case HC_DELTA_OC: return "Change in overconfidence (\u0394OC)";
+    case HC_RELATIVE: return "Relative change in overconfidence";
+    case HC_PAPER: return "Relative decrease in overconfidence";
+    case HC_DELTA_ECE: return "Change in ECE (\u0394ECE)";
+    case HC_DELTA_NLL: return "Change in NLL (\u0394NLL, nats)";
+    case HC_DELTA_ENTROPY: return "Change in entropy (nats)";
+    }
+    return hc_metric_name(metric);
+}
+
+const char *hc_partial_note(const hc_results *r, char *buf, size_t n)
+{
+    int done = 0;
+    for (int b = 0; b < r->params.batches; b++)
+        done += r->done[b] != 0;
+    if (done < r->params.batches)
+        snprintf(buf, n, "partial: %d of %d batches", done, r->params.batches);
+    else
+        snprintf(buf, n, "%s", "");
+    return buf;
 }
 
 /* "OC 0.0430" of the baseline, for titles. */
@@ -96,46 +129,86 @@ static double baseline_oc(const hc_results *r)
     return b >= 0 && !hc_results_metrics(r, b, &m) ? m.value[HC_OC] : NAN;
 }
 
-int hc_report_heatmap(hc_draw **out, const hc_results *r, const hc_grid *g, int metric, int clip_negative,
-                      const unsigned char *selected, int cursor_row, int cursor_col, const hc_plot_layout *lay,
-                      hc_heatmap_geom *geom)
+/* The title, then (on its own line) what a reader must know about the
+ * numbers: the baseline, clipping, an MLP scale, a partial sweep. */
+int hc_report_heatmap(hc_draw **out, const hc_results *r, const hc_grid *g, const hc_heatmap_view *v,
+                      const hc_plot_layout *lay, hc_heatmap_geom *geom)
 {
-    char title[256];
-    snprintf(title, sizeof title, "%s from removing the direct effect\nbaseline OC = %.4f%s", hc_metric_name(metric),
-             baseline_oc(r), clip_negative ? " (negatives clipped)" : "");
-    hc_heatmap hm = {.rows = g->rows, .cols = g->cols, .values = g->value,
+    char title[1024], partial[64], mlp[64] = "";
+    hc_partial_note(r, partial, sizeof partial);
+    hc_heatmap hm = {.rows = g->rows, .cols = g->cols, .values = g->value, .se = g->se,
                      .row_labels = (const char *const *)g->row_labels,
                      .col_labels = (const char *const *)g->col_labels, .title = title, .x_label = "Head",
-                     .y_label = "Layer", .cbar_label = hc_metric_name(metric), .clip_negative = clip_negative,
-                     .selected = selected, .cursor_row = cursor_row, .cursor_col = cursor_col};
+                     .y_label = "Layer", .cbar_label = hc_metric_words(v->metric), .clip_negative = v->clip_negative,
+                     .selected = v->selected, .cursor_row = v->cursor_row, .cursor_col = v->cursor_col,
+                     .own_scale_cols = g->has_mlp};
+    hc_heatmap_geom gg;
+    if (hc_plot_heatmap(out, &hm, lay, &gg)) /* a first pass finds the MLP scale for the title */
+        return -1;
+    hc_draw_free(*out);
+    *out = NULL;
+    if (g->has_mlp)
+        snprintf(mlp, sizeof mlp, "  \u00b7  MLP column on its own scale, \u00b1%.3g", gg.own_vmax);
+    int at = snprintf(title, sizeof title, "%s\n", v->title ? v->title : hc_metric_words(v->metric));
+    snprintf(title + at, sizeof title - (size_t)at, "baseline OC = %.4f%s%s%s%s", baseline_oc(r),
+             v->clip_negative ? "  \u00b7  negatives clipped" : "", mlp, *partial ? "  \u00b7  " : "", partial);
     return hc_plot_heatmap(out, &hm, lay, geom);
 }
 
-int hc_report_curves(hc_draw **out, const hc_results *r, const int *variants, int n, const hc_plot_layout *lay)
+int hc_report_curves(hc_draw **out, const hc_results *r, const int *variants, int n, const hc_curves_view *v,
+                     const hc_plot_layout *lay)
 {
     int bins = r->params.bins;
-    double *buf = malloc((size_t)n * 3 * bins * sizeof *buf + 1);
+    double *buf = malloc((size_t)n * 4 * bins * sizeof *buf + 1);
     hc_series *ser = calloc((size_t)n + 1, sizeof *ser);
     char(*names)[96] = calloc((size_t)n + 1, sizeof *names);
     int rc = (!buf || !ser || !names) ? hc_fail(HC_EBAD, "out of memory") : 0;
     for (int i = 0; i < n && !rc; i++) {
-        double *acc = buf + (size_t)i * 3 * bins, *lo = acc + bins, *hi = lo + bins;
-        rc = hc_curve_of(r, variants[i], acc, lo, hi);
+        double *acc = buf + (size_t)i * 4 * bins, *lo = acc + bins, *hi = lo + bins, *count = hi + bins;
+        rc = hc_curve_of(r, variants[i], acc, lo, hi, count);
         hc_metrics m;
         if (!rc)
             rc = hc_results_metrics(r, variants[i], &m);
-        snprintf(names[i], sizeof names[i], "%s OC=%.4f", r->variants[variants[i]].id, m.value[HC_OC]);
-        ser[i] = (hc_series){names[i], acc, lo, hi, i};
+        if (!rc)
+            snprintf(names[i], sizeof names[i], "%s  OC %.4f", r->variants[variants[i]].id, m.value[HC_OC]);
+        ser[i] = (hc_series){names[i], acc, lo, hi, v->colors ? v->colors[i] : i, count};
     }
-    char title[128];
-    snprintf(title, sizeof title, "Calibration (top-%d, %d bins, %llu positions)", r->params.top_k, bins,
-             (unsigned long long)hc_results_positions(r));
-    hc_curves cv = {.n_bins = bins, .series = ser, .n_series = n, .title = title, .x_label = "Confidence",
-                    .y_label = "Accuracy"};
+    char title[512], partial[64];
+    hc_partial_note(r, partial, sizeof partial);
+    int at = snprintf(title, sizeof title, "%s\n", v->title ? v->title : "Calibration");
+    snprintf(title + at, sizeof title - (size_t)at, "top-%d, %d bins, %llu positions, \u00b11\u03c3 bands%s%s",
+             r->params.top_k, bins, (unsigned long long)hc_results_positions(r), *partial ? "  \u00b7  " : "",
+             partial);
+    hc_curves cv = {.n_bins = bins, .series = ser, .n_series = n, .title = title,
+                    .x_label = "Confidence (top-k probability)", .y_label = "Accuracy",
+                    .min_count = v->min_count, .x_lo = v->x_lo, .x_hi = v->x_hi, .histogram = 1};
     if (!rc)
         rc = hc_plot_curves(out, &cv, lay, NULL);
     free(buf);
     free(ser);
     free(names);
     return rc;
+}
+
+int hc_curves_busy_range(const hc_results *r, int v, int min_count, double *x_lo, double *x_hi)
+{
+    int bins = r->params.bins;
+    double *buf = malloc((size_t)bins * 4 * sizeof *buf);
+    if (!buf)
+        return hc_fail(HC_EBAD, "out of memory");
+    int rc = hc_curve_of(r, v, buf, buf + bins, buf + 2 * bins, buf + 3 * bins), first = -1, last = -1;
+    for (int b = 0; !rc && b < bins; b++)
+        if (buf[3 * bins + b] >= (min_count > 1 ? min_count : 1)) {
+            first = first < 0 ? b : first;
+            last = b;
+        }
+    free(buf);
+    if (rc)
+        return -1;
+    *x_lo = 0, *x_hi = 1;
+    if (first >= 0) {
+        *x_lo = floor(10.0 * first / bins) / 10;
+        *x_hi = ceil(10.0 * (last + 1) / bins) / 10;
+    }
+    return 0;
 }

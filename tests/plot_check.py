@@ -4,10 +4,15 @@
       Decodes the PNG with nothing but zlib (chunks, inflate, the five
       scanline filters) and compares it with the raw RGB8 pixels; prints "ok".
   plot_check.py svg FILE.svg
-      Parses the SVG as XML and prints "width height" of the root, then one
-      line per <g> element: "class rects polylines polygons texts" (direct
-      children only).
+      Parses the SVG as XML and prints "width height" of the root, "glyphs N"
+      (text drawn as glyph outlines), "strokes N", then one line
+      "fill R G B N" per fill colour (0-255 each) of the filled shapes.
+  plot_check.py pdf FILE.pdf
+      Checks the PDF's header, cross-reference offsets and trailer and
+      prints "pages N mediabox W H" of the first page.
 """
+import collections
+import re
 import struct
 import sys
 import xml.etree.ElementTree as ET
@@ -73,13 +78,75 @@ def main():
             sys.exit("pixel %d differs: %d != %d" % (i // 3, px[i], want[i]))
         print("ok")
     elif sys.argv[1] == "svg":
-        root = ET.parse(sys.argv[2]).getroot()
-        if root.tag != SVG + "svg":
-            sys.exit("root element is %s" % root.tag)
-        print(root.get("width"), root.get("height"))
-        for g in root.iter(SVG + "g"):
-            n = [sum(1 for e in g if e.tag == SVG + t) for t in ("rect", "polyline", "polygon", "text")]
-            print(g.get("class"), *n)
+        svg(sys.argv[2])
+    elif sys.argv[1] == "pdf":
+        pdf(sys.argv[2])
+
+
+def style_of(e):
+    out = {}
+    for part in (e.get("style") or "").split(";"):
+        if ":" in part:
+            k, v = part.split(":", 1)
+            out[k.strip()] = v.strip()
+    for k in ("fill", "stroke"):
+        if e.get(k):
+            out[k] = e.get(k)
+    return out
+
+
+def rgb255(v):
+    m = re.fullmatch(r"rgb\(([\d.]+)%,([\d.]+)%,([\d.]+)%\)", v)
+    if m:
+        return tuple(round(float(x) * 255 / 100) for x in m.groups())
+    m = re.fullmatch(r"#([0-9a-fA-F]{6})", v)
+    if m:
+        return tuple(int(m.group(1)[i:i + 2], 16) for i in (0, 2, 4))
+    return None
+
+
+def svg(path):
+    root = ET.parse(path).getroot()
+    if root.tag != SVG + "svg":
+        sys.exit("root element is %s" % root.tag)
+    print(root.get("width").replace("px", ""), root.get("height").replace("px", ""))
+    glyphs = sum(1 for _ in root.iter(SVG + "use"))
+    strokes, fills = 0, collections.Counter()
+    for e in root.iter():
+        if e.tag not in (SVG + "path", SVG + "rect"):
+            continue
+        st = style_of(e)
+        if st.get("stroke", "none") != "none":
+            strokes += 1
+        c = rgb255(st.get("fill", "none"))
+        if c and st.get("stroke", "none") == "none":
+            fills[c] += 1
+    print("glyphs", glyphs)
+    print("strokes", strokes)
+    for c, n in sorted(fills.items()):
+        print("fill", *c, n)
+
+
+def pdf(path):
+    data = open(path, "rb").read()
+    if not data.startswith(b"%PDF-1."):
+        sys.exit("not a PDF header")
+    if not data.rstrip().endswith(b"%%EOF"):
+        sys.exit("no %%EOF trailer")
+    m = re.search(rb"startxref\s+(\d+)\s+%%EOF\s*$", data)
+    if not m or not data[int(m.group(1)):].startswith(b"xref"):
+        sys.exit("startxref does not point at the cross-reference table")
+    xref = data[int(m.group(1)):]
+    first, count = map(int, re.match(rb"xref\s+(\d+)\s+(\d+)", xref).groups())
+    entries = re.findall(rb"(\d{10}) (\d{5}) ([nf])", xref)[:count]
+    for i, (off, _, kind) in enumerate(entries):
+        if kind == b"n" and not re.match(rb"%d 0 obj" % (first + i), data[int(off):]):
+            sys.exit("object %d is not at its offset" % (first + i))
+    pages = re.search(rb"/Type\s*/Pages.*?/Count\s+(\d+)", data, re.S)
+    box = re.search(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", data)
+    if not pages or not box:
+        sys.exit("no page tree or media box")
+    print("pages", int(pages.group(1)), "mediabox", *(float(x) for x in box.groups()))
 
 
 main()

@@ -68,7 +68,14 @@ Test(plot_cmd, png_svg_and_sixel_from_a_results_file, .timeout = 120)
     snprintf(cmd, sizeof cmd, "%s %s svg '%s/c.svg'", TEST_PYTHON, th_src("tests/plot_check.py"), dir);
     cr_expect_eq(th_run(cmd, &out, &err), 0, "%s", err);
     cr_expect(!strncmp(out, "800 600\n", 8), "%s", out);
-    cr_expect(strstr(out, "legend"), "the curves have a legend: %s", out);
+    cr_expect(!strstr(out, "\nglyphs 0\n"), "the curves have words: %s", out);
+    free(out);
+    free(err);
+
+    free(run_ok("r.json --kind heatmap --format pdf --width 640 --height 480 -o h.pdf"));
+    snprintf(cmd, sizeof cmd, "%s %s pdf '%s/h.pdf'", TEST_PYTHON, th_src("tests/plot_check.py"), dir);
+    cr_expect_eq(th_run(cmd, &out, &err), 0, "%s", err);
+    cr_expect_str_eq(out, "pages 1 mediabox 640.0 480.0\n");
     free(out);
     free(err);
 

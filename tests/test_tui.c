@@ -424,7 +424,7 @@ Test(tui, opens_results_of_run_and_merge, .timeout = 300, .fini = teardown)
     keys(&s, "Escape : 0 . 0 Enter Space : 1 . 1 Enter Space a");
     expect(&s, "joint ablation L0H0+L1H1 done");
     keys(&s, "b");
-    expect(&s, "mean self-attention score");
+    expect(&s, "self-attention score");
     keys(&s, "q");
     cr_expect_eq(exit_status(&s), 0);
     stop(&s);
@@ -496,7 +496,7 @@ Test(tui, qk_panel_during_the_sweep, .timeout = 300, .fini = teardown)
     launch_long(&s, 400);
     expect(&s, "/400 batches");
     keys(&s, "b");
-    char *screen = wait_for(&s, "mean self-attention score", 60);
+    char *screen = wait_for(&s, "self-attention score", 60);
     cr_assert(screen, "the QK panel never came");
     cr_expect(strstr(screen, "/400 batches") && !strstr(screen, "sweep done"),
               "the QK panel waited for the sweep:\n%s", screen);

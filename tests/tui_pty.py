@@ -11,28 +11,15 @@ import fcntl
 import os
 import pty
 import re
-import select
 import struct
 import sys
 import termios
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pty_session import quit, read_until  # noqa: E402
+
 SIXEL = re.compile(rb"\x1bP[0-9;]*q.*?\x1b\\", re.S)
-
-
-def read_until(fd, buf, pred, timeout):
-    end = time.time() + timeout
-    while not pred(buf) and time.time() < end:
-        r, _, _ = select.select([fd], [], [], 0.2)
-        if r:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            buf += chunk
-    return buf
 
 
 def main():
@@ -72,19 +59,9 @@ def main():
             print("no sixel image in %d bytes of output: %r" % (len(buf), buf[-400:]))
             os.kill(pid, 9)
             return 1
-    os.write(fd, b"q")
-    buf = read_until(fd, b"", lambda b: False, 10)
-    for _ in range(100):
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.1)
-    else:
-        print("still running after q")
-        os.kill(pid, 9)
-        return 1
-    if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
-        print("exit status %r" % status)
+    buf, wrong = quit(fd, pid, 10)
+    if wrong:
+        print(wrong)
         return 1
     if b"\x1b[?1049l" not in buf:
         print("the alternate screen was not left: %r" % buf[-200:])

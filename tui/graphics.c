@@ -12,11 +12,42 @@
 
 #include "graphics.h"
 
+static gfx_limits limits = {1000, 1000, 10, 20, 0};
+
+const gfx_limits *gfx_get_limits(void) { return &limits; }
+
+/* Finds "ESC [ prefix n1 ; n2 ; ... final" in buf; returns how many
+ * numbers it holds (the first max of them in num), or -1 when the reply
+ * is not there (yet). */
+static int reply(const char *buf, const char *prefix, char final, int *num, int max)
+{
+    for (const char *p = strstr(buf, prefix); p; p = strstr(p + 1, prefix)) {
+        const char *a = p + strlen(prefix);
+        int n = 0;
+        while (*a >= '0' && *a <= '9') {
+            long v = strtol(a, (char **)&a, 10);
+            if (n < max)
+                num[n] = (int)v;
+            n++;
+            if (*a == ';')
+                a++;
+        }
+        if (*a == final)
+            return n;
+    }
+    return -1;
+}
+
 int gfx_probe_sixel(int timeout_ms)
 {
     int fd = open("/dev/tty", O_RDWR | O_NOCTTY);
     if (fd < 0)
         return 0;
+    struct winsize ws;
+    if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col && ws.ws_row && ws.ws_xpixel && ws.ws_ypixel) {
+        limits.cell_w = ws.ws_xpixel / ws.ws_col;
+        limits.cell_h = ws.ws_ypixel / ws.ws_row;
+    }
     struct termios old, raw;
     if (tcgetattr(fd, &old)) {
         close(fd);
@@ -27,10 +58,12 @@ int gfx_probe_sixel(int timeout_ms)
     raw.c_cc[VMIN] = 0;
     raw.c_cc[VTIME] = 0;
     tcsetattr(fd, TCSANOW, &raw);
-    char buf[256];
+    static const char ask[] = "\033[?2;1S\033[16t\033[c";
+    char buf[1024];
     size_t n = 0;
-    int sixel = 0;
-    if (write(fd, "\033[c", 3) == 3) {
+    int sixel = 0, num[64];
+    buf[0] = 0;
+    if (write(fd, ask, sizeof ask - 1) == (ssize_t)(sizeof ask - 1)) {
         struct timespec t0, t;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         for (;;) {
@@ -44,24 +77,43 @@ int gfx_probe_sixel(int timeout_ms)
                 break;
             n += (size_t)got;
             buf[n] = 0;
-            /* the reply is CSI ? attr ; attr ... c */
-            char *start = strstr(buf, "\033[?"), *end = start ? strchr(start, 'c') : NULL;
-            if (end) {
-                for (char *a = start + 3; a < end;) {
-                    if (strtol(a, &a, 10) == 4 && (*a == ';' || *a == 'c'))
-                        sixel = 1;
-                    if (*a == ';')
-                        a++;
-                    else
-                        break;
-                }
+            int k = reply(buf, "\033[?", 'c', num, 64);
+            if (k >= 0) { /* the last answer: the others came before it, or never */
+                for (int i = 0; i < k && i < 64; i++)
+                    sixel |= num[i] == 4;
                 break;
             }
         }
     }
     tcsetattr(fd, TCSAFLUSH, &old);
     close(fd);
+    /* CSI ? 2 ; 0 ; width ; height S: status 0 is success */
+    if (reply(buf, "\033[?2;", 'S', num, 3) == 3 && num[0] == 0 && num[1] > 0 && num[2] > 0) {
+        limits.max_w = num[1];
+        limits.max_h = num[2];
+        limits.from_terminal = 1;
+    }
+    /* CSI 6 ; height ; width t */
+    if (reply(buf, "\033[6;", 't', num, 2) == 2 && num[0] > 0 && num[1] > 0) {
+        limits.cell_h = num[0];
+        limits.cell_w = num[1];
+    }
     return sixel;
+}
+
+int gfx_image_size(int cols, int rows, int min_w, int min_h, int *w, int *h, char *why, size_t n)
+{
+    *w = cols * limits.cell_w;
+    *h = rows * limits.cell_h;
+    if (*w > limits.max_w)
+        *w = limits.max_w;
+    if (*h > limits.max_h)
+        *h = limits.max_h;
+    *h -= *h % 6;
+    if (*w >= min_w && *h >= min_h)
+        return 0;
+    snprintf(why, n, "as text: %dx%d px left by the sixel limit %dx%d", *w, *h, limits.max_w, limits.max_h);
+    return -1;
 }
 
 /* Colour pairs are made on demand and remembered in a small hash table;
@@ -79,6 +131,13 @@ void gfx_init(void)
         use_default_colors();
     }
     max_pairs = COLOR_PAIRS - 1 < PAIR_SLOTS / 2 ? COLOR_PAIRS - 1 : PAIR_SLOTS / 2;
+}
+
+int gfx_mode(void)
+{
+    if (!has_colors() || COLORS < 8)
+        return GFX_MONO;
+    return COLORS >= 1 << 24 ? GFX_DIRECT : COLORS >= 256 ? GFX_256 : GFX_8;
 }
 
 void gfx_begin_frame(void)
@@ -151,13 +210,57 @@ void gfx_default(void)
     attr_set(A_NORMAL, 0, &p);
 }
 
+/* With 8 colours or none, half blocks of arbitrary colours would be
+ * stripes: the picture becomes ink on the terminal's own background,
+ * a pixel being ink when it is darker than the light tints (grid lines,
+ * bands), in the basic colour nearest to it. */
+static int is_ink(hc_rgb p)
+{
+    return 0.299 * p.r + 0.587 * p.g + 0.114 * p.b < 190;
+}
+
+static hc_rgb basic_of(hc_rgb p)
+{
+    static const hc_rgb basic[] = {{0, 0, 0},     {205, 0, 0},   {0, 205, 0},  {205, 205, 0},
+                                   {0, 0, 238},   {205, 0, 205}, {0, 205, 205}};
+    int hi = p.r > p.g ? (p.r > p.b ? p.r : p.b) : (p.g > p.b ? p.g : p.b);
+    int lo = p.r < p.g ? (p.r < p.b ? p.r : p.b) : (p.g < p.b ? p.g : p.b);
+    if (hi - lo < 40) /* frames, rules and the diagonal: greys are ink */
+        return basic[0];
+    int best = 0;
+    long bd = -1;
+    for (int i = 0; i < (int)(sizeof basic / sizeof basic[0]); i++) {
+        long dr = p.r - basic[i].r, dg = p.g - basic[i].g, db = p.b - basic[i].b, d = dr * dr + dg * dg + db * db;
+        if (bd < 0 || d < bd)
+            bd = d, best = i;
+    }
+    return basic[best];
+}
+
+hc_rgb gfx_ink(hc_rgb c)
+{
+    return gfx_mode() == GFX_8 ? basic_of(c) : c;
+}
+
 void gfx_blit(const hc_canvas *c, int y, int x)
 {
+    int mode = gfx_mode();
     for (int row = 0; 2 * row < c->h; row++) {
         move(y + row, x);
         for (int col = 0; col < c->w; col++) {
             hc_rgb top = hc_canvas_get(c, col, 2 * row);
             hc_rgb bot = 2 * row + 1 < c->h ? hc_canvas_get(c, col, 2 * row + 1) : top;
+            if (mode == GFX_8 || mode == GFX_MONO) {
+                int t = is_ink(top), b = is_ink(bot);
+                if (mode == GFX_8 && (t || b)) {
+                    int p = pair_of(color_of(basic_of(t ? top : bot)), -1);
+                    attr_set(A_NORMAL, 0, &p);
+                } else {
+                    gfx_default();
+                }
+                addstr(t && b ? "\u2588" : t ? "\u2580" : b ? "\u2584" : " ");
+                continue;
+            }
             gfx_color(top, bot);
             addstr("\u2580");
         }
@@ -165,23 +268,53 @@ void gfx_blit(const hc_canvas *c, int y, int x)
     gfx_default();
 }
 
-void gfx_cell_pixels(int *w, int *h)
+/* The images of this frame and of the last one. */
+enum { MAX_IMAGES = 8 };
+typedef struct {
+    int y, x, rows, cols;
+    const char *six;
+    size_t len;
+} image;
+static image queued[MAX_IMAGES], shown[MAX_IMAGES];
+static int n_queued, n_shown;
+
+void gfx_queue_sixel(int y, int x, int rows, int cols, const char *six, size_t len)
 {
-    struct winsize ws;
-    *w = 10;
-    *h = 20;
-    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col && ws.ws_row && ws.ws_xpixel && ws.ws_ypixel) {
-        *w = ws.ws_xpixel / ws.ws_col;
-        *h = ws.ws_ypixel / ws.ws_row;
-    }
+    if (n_queued < MAX_IMAGES && six)
+        queued[n_queued++] = (image){y, x, rows, cols, six, len};
 }
 
-void gfx_place_sixel(int y, int x, const char *six, size_t len)
+static int same_place(const image *a, const image *b)
 {
-    char pos[32];
-    int n = snprintf(pos, sizeof pos, "\0337\033[%d;%dH", y + 1, x + 1);
-    fwrite(pos, 1, (size_t)n, stdout);
-    fwrite(six, 1, len, stdout);
-    fwrite("\0338", 1, 2, stdout);
+    return a->y == b->y && a->x == b->x && a->rows == b->rows && a->cols == b->cols;
+}
+
+void gfx_show(int visible)
+{
+    if (!visible)
+        n_queued = 0;
+    int stale = 0;
+    for (int i = 0; i < n_shown; i++) {
+        int kept = 0;
+        for (int j = 0; j < n_queued; j++)
+            kept |= same_place(&shown[i], &queued[j]);
+        stale |= !kept;
+    }
+    if (stale) {
+        /* curses believes the cells under the old image hold what it
+         * wrote there; only a full repaint removes the picture */
+        clearok(curscr, TRUE);
+        refresh();
+    }
+    for (int i = 0; i < n_queued; i++) {
+        char pos[32];
+        int k = snprintf(pos, sizeof pos, "\0337\033[%d;%dH", queued[i].y + 1, queued[i].x + 1);
+        fwrite(pos, 1, (size_t)k, stdout);
+        fwrite(queued[i].six, 1, queued[i].len, stdout);
+        fwrite("\0338", 1, 2, stdout);
+        shown[i] = queued[i];
+    }
     fflush(stdout);
+    n_shown = n_queued;
+    n_queued = 0;
 }

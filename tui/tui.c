@@ -52,7 +52,7 @@ double ui_vmax(const ui *u)
 {
     double m = 0;
     for (int i = 0; i < u->grid.rows * u->grid.cols; i++) {
-        double v = fabs(ui_shown(u, i));
+        double v = u->grid.has_mlp && i % u->grid.cols == u->grid.cols - 1 ? 0 : fabs(ui_shown(u, i));
         if (isfinite(v) && v > m)
             m = v;
     }
@@ -342,13 +342,15 @@ static void resume_sweep(ui *u)
 
 static void export_view(ui *u)
 {
-    int v[UI_MAX_SERIES], n = ui_series(u, v, UI_MAX_SERIES);
+    int v[UI_MAX_SERIES], colors[UI_MAX_SERIES];
+    hc_curves_view cv;
+    int n = curves_panel_view(u, v, colors, &cv);
     hc_export_view ev = {.metric = u->metric, .clip_negative = u->clip, .selected = u->selected, .curves = v,
-                         .n_curves = n};
+                         .n_curves = n, .curves_view = cv};
     if (hc_export(u->r, &ev, u->o->export_dir))
         snprintf(u->msg, sizeof u->msg, "export failed: %s", hc_errmsg());
     else
-        snprintf(u->msg, sizeof u->msg, "exported heatmap and curves (PNG, SVG, JSON, CSV) to %s/",
+        snprintf(u->msg, sizeof u->msg, "exported heatmap and curves (PNG, SVG, PDF, JSON, CSV) to %s/",
                  u->o->export_dir);
 }
 
@@ -605,6 +607,7 @@ static void draw(ui *u)
         ui_text(1, 0, W, a);
         u->cell_w = 0;
         refresh();
+        gfx_show(0);
         return;
     }
     u->cell_w = cw;
@@ -649,8 +652,8 @@ static void draw(ui *u)
     if (u->help)
         u->help_top = help_draw(H, W, u->help_top);
     refresh();
-    if (u->sixel && image)
-        curves_panel_place(u);
+    /* the sixel images stay off while an overlay covers their cells */
+    gfx_show(!u->help && !(u->ex.open && u->curves_r.w < 60));
 }
 
 /* -- input */
@@ -826,6 +829,9 @@ static int on_key(ui *u, int ch)
         u->ex.open = 1;
         clear();
         break;
+    case 'z': case '1': case '2': case '3': case '4': case '5': case '6': case '7': case '8': case '9':
+        curves_panel_key(u, ch);
+        break;
     case '?':
         u->help = 1;
         u->help_top = 0;
@@ -891,6 +897,8 @@ static void ui_free(ui *u)
     results_destroy(u->sets);
     hc_grid_free(&u->grid);
     free(u->six);
+    free(u->grid_six);
+    free(u->bar_six);
     free(u->rank);
     free(u->selected);
     free(u->qk_state);

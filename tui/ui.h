@@ -71,6 +71,15 @@ typedef struct {
     char *six;
     size_t six_len;
     char six_key[1024];
+    /* the grid's sixel images (cells, colour bar) and what they show */
+    char *grid_six, *bar_six;
+    size_t grid_six_len, bar_six_len;
+    char grid_six_key[256];
+    char gfx_note[256];     /* why a panel fell back to text, once said */
+    /* the curves' view: x zoom, hidden series, one colour per variant */
+    int zoom;
+    int hidden[UI_MAX_SERIES], n_hidden;
+    int color_var[64], n_colors;
 } ui;
 
 /* Display names of the metrics m cycles through. */
@@ -80,7 +89,8 @@ int ui_batches_done(const ui *u);
 /* Variant indices the curves show: the baseline, the cursor's head, the
  * selected heads and every joint ablation, without repeats. */
 int ui_series(const ui *u, int *v, int max);
-/* The colour scale's half range for the current grid and clip setting. */
+/* The colour scale's half range for the heads (the MLP column has its own)
+ * for the current grid and clip setting. */
 double ui_vmax(const ui *u);
 /* Shown value of grid cell i (clipped as the notebook's heatmap). */
 double ui_shown(const ui *u, int i);
@@ -100,8 +110,16 @@ int grid_panel_width(const hc_grid *g, int cell_w);
 int grid_panel_height(const hc_grid *g);
 void detail_panel_draw(ui *u, rect r);
 void curves_panel_draw(ui *u, rect r);
-/* In sixel mode, after refresh: sends the curves image again. */
-void curves_panel_place(ui *u);
+/* The curves' keys: z zooms the x-axis to where the predictions are,
+ * 1-9 hide or show the legend's series; 1 if the key was one of them. */
+int curves_panel_key(ui *u, int ch);
+/* What the curves show, for exports: the variants not hidden, their
+ * colours and the zoom; returns how many. */
+int curves_panel_view(ui *u, int *v, int *colors, hc_curves_view *cv);
+/* The palette colour of variant v for this session. */
+int ui_color_of(ui *u, int v);
+/* The MLP column's own colour scale (0 without MLPs). */
+double ui_mlp_vmax(const ui *u);
 /* The help overlay from line `top` on (scrolled when the window is
  * short); returns the top line actually shown. */
 int help_draw(int rows, int cols, int top);

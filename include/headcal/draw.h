@@ -1,12 +1,13 @@
 /* A display list of plot primitives -- rectangles, rectangle outlines,
  * (dashed) lines, polylines, translucent polygons, text and named groups
  * with an optional clip rectangle -- recorded once by the plot layouts
- * (plot.h) and played back by either backend: rasterised onto a canvas
- * (canvas.h) or written as SVG elements.  Both backends read the same
- * geometry, so a PNG and an SVG of one plot agree.
+ * (plot.h) and played back by Cairo onto whichever surface is wanted: an
+ * RGB image for the terminal, or a PNG, SVG or PDF stream.  One drawing
+ * code for every output, so a PNG, an SVG and a PDF of one plot agree.
+ * Text is set in DejaVu Sans (fonts-dejavu-core), anti-aliased.
  *
  * Recording never returns an error: a failed allocation marks the list
- * failed, and hc_draw_render / hc_draw_svg / hc_draw_ok report it then. */
+ * failed, and hc_draw_render / hc_draw_write / hc_draw_ok report it then. */
 #ifndef HEADCAL_DRAW_H
 #define HEADCAL_DRAW_H
 
@@ -42,7 +43,7 @@ void hc_draw_line(hc_draw *d, double x0, double y0, double x1, double y1, double
                   hc_rgb col, double dash);
 void hc_draw_polyline(hc_draw *d, const double *xy, int n, double width, hc_rgb col);
 void hc_draw_polygon(hc_draw *d, const double *xy, int n, hc_rgb fill, double alpha);
-/* Text in the built-in font at an integer scale (see canvas.h). */
+/* Text (UTF-8) at an integer scale: hc_text_height(scale) tall. */
 void hc_draw_text(hc_draw *d, double x, double y, int anchor, int scale, hc_rgb col,
                   const char *s);
 /* Opens a group (an SVG <g class="name">) whose content is clipped to the
@@ -50,10 +51,20 @@ void hc_draw_text(hc_draw *d, double x, double y, int anchor, int scale, hc_rgb 
 void hc_draw_group(hc_draw *d, const char *name, double x, double y, double w, double h);
 void hc_draw_end(hc_draw *d);
 
-/* Rasterises the list onto a new canvas of the drawing's size; the caller
+/* Extent of s along the reading direction at a text scale, 0 for "". */
+int hc_text_width(const char *s, int scale);
+/* Extent across the reading direction: ascent plus descent. */
+int hc_text_height(int scale);
+/* Baseline offset from the top of the box. */
+int hc_text_ascent(int scale);
+
+/* Draws the list onto a new canvas of the drawing's size; the caller
  * frees it with hc_canvas_free. */
 int hc_draw_render(const hc_draw *d, hc_canvas *out);
-/* Writes the list as a standalone SVG document. */
-int hc_draw_svg(const hc_draw *d, FILE *f);
+
+typedef enum { HC_IMAGE_PNG, HC_IMAGE_SVG, HC_IMAGE_PDF } hc_image_format;
+/* Writes the drawing as a whole document of that format to f, checking
+ * every write; -1 (error recorded) if any failed. */
+int hc_draw_write(const hc_draw *d, hc_image_format fmt, FILE *f);
 
 #endif

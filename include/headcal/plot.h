@@ -1,11 +1,14 @@
 /* The two plots of headcal, laid out at any pixel size into a display list
- * (draw.h) that renders to a canvas or to SVG:
- *  - a heatmap of layer x head values (plus an optional MLP column) on the
- *    diverging map centred at 0, with axis labels, a colour bar, selected
- *    cells outlined and a cursor cell;
- *  - calibration curves: per-bin accuracy against confidence on [0,1]^2,
- *    each series with a translucent +-1 sigma band, the dashed diagonal of
- *    perfect calibration, a legend and a title.
+ * (draw.h) that Cairo draws onto an image, PNG, SVG or PDF:
+ *  - a heatmap of layer x head values (plus an optional MLP column on its
+ *    own scale) on the diverging map centred at 0, with axis labels, a
+ *    colour bar, significant cells marked, and (for the explorer only)
+ *    selected cells outlined and a cursor cell;
+ *  - calibration curves: per-bin accuracy against confidence, each series
+ *    with a translucent +-1 sigma band clipped to [0, 1], bins with too
+ *    few predictions drawn as faded hollow points instead, the dashed
+ *    diagonal of perfect calibration, a log-scale histogram of the
+ *    predictions per bin under the plot, and a legend beside or below it.
  * Inputs are plain arrays; the plots know nothing of results files.  The
  * geometry outputs let a caller map pixels back to cells or data. */
 #ifndef HEADCAL_PLOT_H
@@ -33,13 +36,17 @@ typedef struct {
     int clip_negative;             /* show negatives as 0 (the notebook's view) */
     const unsigned char *selected; /* [rows, cols] nonzero = outlined, or NULL  */
     int cursor_row, cursor_col;    /* cell drawn with a cursor frame; -1 = none */
+    const double *se;              /* [rows, cols] standard errors, or NULL; a
+                                      dot marks cells with |value| > 2 se      */
+    int own_scale_cols;            /* the last columns (the MLPs) get a scale of
+                                      their own, so heads stay readable       */
 } hc_heatmap;
 
 /* Where the cells landed: cell (r, c) covers [x + c*cell_w, +cell_w) x
  * [y + r*cell_h, +cell_h), row 0 at the top; vmax is the scale used. */
 typedef struct {
     int x, y, cell_w, cell_h, rows, cols;
-    double vmax;
+    double vmax, own_vmax; /* own_vmax: of the own-scale columns, or 0 */
 } hc_heatmap_geom;
 
 /* Lays out a heatmap into *out (free with hc_draw_free); geom may be NULL.
@@ -55,6 +62,7 @@ typedef struct {
     const double *lo;    /* [n_bins] band bounds (acc -+ sigma), or NULL     */
     const double *hi;    /*          for no band                             */
     int color;           /* index into hc_palette()                          */
+    const double *count; /* [n_bins] predictions per bin, or NULL (all shown) */
 } hc_series;
 
 typedef struct {
@@ -63,12 +71,15 @@ typedef struct {
     int n_series;
     const char *title;             /* may hold '\n'; NULL or "" for none       */
     const char *x_label, *y_label; /* NULL for none                            */
+    double min_count;              /* bins with fewer predictions are faded     */
+    double x_lo, x_hi;             /* confidence range shown; 0, 0 = [0, 1]     */
+    int histogram;                 /* log histogram of series 0's counts below  */
 } hc_curves;
 
 /* The plot area: confidence p and accuracy a land at pixel
- * (x + p*w, y + (1 - a)*h). */
+ * (x + (p - x_lo) / (x_hi - x_lo) * w, y + (1 - a)*h). */
 typedef struct {
-    double x, y, w, h;
+    double x, y, w, h, x_lo, x_hi;
 } hc_curves_geom;
 
 int hc_plot_curves(hc_draw **out, const hc_curves *cv, const hc_plot_layout *lay,

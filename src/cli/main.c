@@ -22,7 +22,7 @@ static const struct {
     {"synth", cmd_synth, "write a random GPT-2 checkpoint in HF layout"},
     {"train", cmd_train, "train a small GPT-2 on a token file"},
     {"run", cmd_run, "run the calibration sweep, write a results file"},
-    {"plot", cmd_plot, "draw a results file as PNG, SVG or sixel"},
+    {"plot", cmd_plot, "draw a results file as PNG, SVG, PDF or sixel"},
     {"merge", cmd_merge, "combine the shards of a run into one results file"},
     {"examples", cmd_examples, "the positions where removing a component changed most"},
     {"means", cmd_means, "compute mean ablation's means once, shardable (for --means)"},

@@ -1,0 +1,118 @@
+"""Drives the explorer in tmux at one size and TERM and checks that its
+panels fit: the grid's labels and cells stay intact with the QK panel and
+the help open, nothing is drawn past the window, and the colour mode of
+the TERM reads (8 colours: shades over white, never black; monochrome:
+signs).
+
+  tui_layout.py WIDTH HEIGHT TERM HEADCAL ARGS...
+
+Prints "ok" or what went wrong (exit 1)."""
+import os
+import re
+import subprocess
+import sys
+import time
+
+SOCK = "headcal-layout-%d" % os.getpid()
+
+
+def tmux(*args):
+    return subprocess.run(["tmux", "-L", SOCK] + list(args), capture_output=True, text=True).stdout
+
+
+def screen(colours=False):
+    return tmux("capture-pane", "-p", "-t", "0", *(["-e"] if colours else []))
+
+
+def wait_for(pred, what, seconds=60):
+    end = time.time() + seconds
+    while time.time() < end:
+        s = screen()
+        if pred(s):
+            return s
+        time.sleep(0.1)
+    raise AssertionError("never saw %s:\n%s" % (what, screen()))
+
+
+def keys(*k):
+    tmux("send-keys", "-t", "0", *k)
+
+
+def grid_rows(s):
+    """The grid's lines: the head numbers and one per layer, left part."""
+    lines = s.split("\n")
+    top = next(i for i, l in enumerate(lines) if re.match(r"L0 ", l))
+    rows = [lines[top - 1]]
+    for l in lines[top:]:
+        if not re.match(r"L\d+ ", l):
+            break
+        rows.append(l)
+    return rows
+
+
+def check_grid(s, width, cols):
+    rows = grid_rows(s)
+    heads = rows[0][:5 + 4 * cols].split()
+    if heads != [str(h) for h in range(cols - 1)] + ["MLP"]:
+        raise AssertionError("head numbers are not intact: %r" % rows[0])
+    for l, line in enumerate(rows[1:]):
+        if not line.startswith("L%d " % l):
+            raise AssertionError("layer label %d is not intact: %r" % (l, line))
+    return [line[:5 + 4 * cols] for line in rows]
+
+
+def main():
+    width, height, term = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    cmd = " ".join("'%s'" % a for a in sys.argv[4:])
+    tmux("-f", "/dev/null", "new-session", "-d", "-x", str(width), "-y", str(height),
+         "env TERM=%s %s --graphics text; sleep 30" % (term, cmd))
+    try:
+        s = wait_for(lambda s: "L1 " in s and "partial" not in s, "the sweep finish", 90)
+        cols = grid_rows(s)[0].split().index("MLP") + 1
+        before = check_grid(s, width, cols)
+        # the QK panel beside the grid, never over it
+        keys("b")
+        s = wait_for(lambda s: "QK of" in s and "computing" not in s, "the QK panel")
+        if check_grid(s, width, cols) != before:
+            raise AssertionError("the QK panel changed the grid:\n%s" % s)
+        if "query" not in s and "q W_U" not in s:
+            raise AssertionError("the QK panel's rows are missing:\n%s" % s)
+        keys("b")
+        keys("?")
+        s = wait_for(lambda s: "explorer: keys" in s, "the help")
+        # a help taller than the window scrolls: every line must be
+        # reachable, down to its last (the quit key's)
+        for _ in range(10):
+            if "Ctrl-C" in s or "more:" not in s:
+                break
+            keys("Space")  # a page down that every TERM has
+            time.sleep(0.2)
+            s = screen(False)
+        if "Ctrl-C" not in s:
+            raise AssertionError("the help is cut:\n%s" % s)
+        keys("Escape")
+        s = wait_for(lambda s: "explorer: keys" not in s and "Ctrl-C" not in s, "the help close")
+        check_grid(s, width, cols)
+        coloured = screen(True)
+        layer_lines = [l for l in coloured.split("\n") if re.match(r"(\x1b\[[0-9;]*m)*L\d+ ", l)]
+        text = "".join(re.sub(r"\x1b\[[0-9;]*m", "", l)[5:5 + 4 * cols] for l in layer_lines)
+        if term in ("xterm", "xterm-color"):
+            if not re.search("[\u2591\u2592\u2588]", text):
+                raise AssertionError("no shade characters in 8-colour mode: %r" % text)
+            grid = "".join(re.sub(r"(\x1b\[[0-9;]*m|\s)+$", "", l.split("\u2580")[0]) for l in layer_lines)
+            if re.search(r"\x1b\[([0-9;]*;)?40m", grid):
+                raise AssertionError("a black cell in 8-colour mode:\n%s" % "\n".join(layer_lines))
+        if term in ("vt100", "dumb", "xterm-mono"):
+            if not re.search(r"[+\-]", text):
+                raise AssertionError("no signs in monochrome mode: %r" % text)
+        keys("q")
+        print("ok")
+        return 0
+    except AssertionError as e:
+        print(e)
+        return 1
+    finally:
+        tmux("kill-server")
+
+
+sys.exit(main())
