@@ -74,7 +74,7 @@ static prim *push(hc_draw *d, pkind kind)
         return NULL;
     if (d->n == d->cap) {
         size_t cap = d->cap ? 2 * d->cap : 64;
-        prim *p = realloc(d->p, cap * sizeof *p);
+        prim *p = hc_realloc(d->p, cap * sizeof *p);
         if (!p) {
             d->failed = 1;
             return NULL;
@@ -91,7 +91,7 @@ static prim *push(hc_draw *d, pkind kind)
 
 static void set_points(hc_draw *d, prim *p, const double *xy, int n)
 {
-    p->pts = malloc((size_t)n * 2 * sizeof *p->pts);
+    p->pts = hc_malloc((size_t)n * 2 * sizeof *p->pts);
     if (!p->pts) {
         d->failed = 1;
         d->n--;

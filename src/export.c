@@ -179,9 +179,10 @@ static int export_curves(const hc_results *r, const hc_export_view *v, const hc_
     hc_draw_free(d);
 
     int bins = r->params.bins;
-    double *acc = malloc(4 * (size_t)bins * sizeof *acc), *lo = acc + bins, *hi = lo + bins, *count = hi + bins;
+    double *acc = hc_malloc(4 * (size_t)bins * sizeof *acc);
     if (!acc)
-        return hc_fail(HC_EBAD, "out of memory");
+        return -1;
+    double *lo = acc + bins, *hi = lo + bins, *count = hi + bins;
     hc_buf t = HC_BUF_INIT;
     csv_partial(&t, r);
     hc_buf_printf(&t, "variant,bin,confidence,accuracy,accuracy_minus_sigma,accuracy_plus_sigma,count\n");

@@ -56,7 +56,7 @@ static int sink_write(char *data, int size, void *priv)
         size_t cap = k->cap ? k->cap : 1 << 16;
         while (cap < k->n + (size_t)size + 1)
             cap *= 2;
-        char *p = realloc(k->p, cap);
+        char *p = hc_realloc(k->p, cap);
         if (!p) {
             k->failed = 1;
             return -1;

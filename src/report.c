@@ -30,14 +30,14 @@ int hc_grid_build(hc_grid *g, const hc_results *r, int metric)
     g->rows = r->model.n_layers;
     g->cols = r->model.n_heads + g->has_mlp;
     size_t n = (size_t)g->rows * g->cols;
-    g->value = malloc(n * sizeof *g->value);
-    g->se = malloc(n * sizeof *g->se);
-    g->variant = malloc(n * sizeof *g->variant);
-    g->row_labels = calloc((size_t)g->rows, sizeof *g->row_labels);
-    g->col_labels = calloc((size_t)g->cols, sizeof *g->col_labels);
+    g->value = hc_malloc(n * sizeof *g->value);
+    g->se = hc_malloc(n * sizeof *g->se);
+    g->variant = hc_malloc(n * sizeof *g->variant);
+    g->row_labels = hc_calloc((size_t)g->rows, sizeof *g->row_labels);
+    g->col_labels = hc_calloc((size_t)g->cols, sizeof *g->col_labels);
     if (!g->value || !g->se || !g->variant || !g->row_labels || !g->col_labels) {
         hc_grid_free(g);
-        return hc_fail(HC_EBAD, "out of memory");
+        return -1;
     }
     for (size_t i = 0; i < n; i++) {
         g->value[i] = g->se[i] = NAN;
@@ -73,10 +73,10 @@ int hc_curve_of(const hc_results *r, int v, double *acc, double *lo, double *hi,
     if (hc_calib_sum_init(&s, r->params.bins))
         return -1;
     hc_calib_sum_batches(&s, &r->variants[v].calib, r->done);
-    double *band = malloc((size_t)r->params.bins * sizeof *band);
+    double *band = hc_malloc((size_t)r->params.bins * sizeof *band);
     if (!band) {
         hc_calib_sum_free(&s);
-        return hc_fail(HC_EBAD, "out of memory");
+        return -1;
     }
     hc_calib_curve(&s, acc, band);
     for (int b = 0; b < r->params.bins; b++) {
@@ -159,10 +159,10 @@ int hc_report_curves(hc_draw **out, const hc_results *r, const int *variants, in
                      const hc_plot_layout *lay)
 {
     int bins = r->params.bins;
-    double *buf = malloc((size_t)n * 4 * bins * sizeof *buf + 1);
-    hc_series *ser = calloc((size_t)n + 1, sizeof *ser);
-    char(*names)[96] = calloc((size_t)n + 1, sizeof *names);
-    int rc = (!buf || !ser || !names) ? hc_fail(HC_EBAD, "out of memory") : 0;
+    double *buf = hc_malloc((size_t)n * 4 * bins * sizeof *buf + 1);
+    hc_series *ser = hc_calloc((size_t)n + 1, sizeof *ser);
+    char(*names)[96] = hc_calloc((size_t)n + 1, sizeof *names);
+    int rc = (!buf || !ser || !names) ? -1 : 0;
     for (int i = 0; i < n && !rc; i++) {
         double *acc = buf + (size_t)i * 4 * bins, *lo = acc + bins, *hi = lo + bins, *count = hi + bins;
         rc = hc_curve_of(r, variants[i], acc, lo, hi, count);
@@ -193,9 +193,9 @@ int hc_report_curves(hc_draw **out, const hc_results *r, const int *variants, in
 int hc_curves_busy_range(const hc_results *r, int v, int min_count, double *x_lo, double *x_hi)
 {
     int bins = r->params.bins;
-    double *buf = malloc((size_t)bins * 4 * sizeof *buf);
+    double *buf = hc_malloc((size_t)bins * 4 * sizeof *buf);
     if (!buf)
-        return hc_fail(HC_EBAD, "out of memory");
+        return -1;
     int rc = hc_curve_of(r, v, buf, buf + bins, buf + 2 * bins, buf + 3 * bins), first = -1, last = -1;
     for (int b = 0; !rc && b < bins; b++)
         if (buf[3 * bins + b] >= (min_count > 1 ? min_count : 1)) {

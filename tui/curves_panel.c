@@ -159,8 +159,8 @@ static void draw_text_mode(ui *u, rect r, const int *all, int n_all, const int *
     }
     hc_draw_group(d, "plot", 0, 0, cols, 2 * rows);
     hc_draw_line(d, gx + (0 - lo) / (hi - lo) * gw, gy + gh, gx + (1 - lo) / (hi - lo) * gw, gy, 1, DIAG, 3);
-    double *buf = malloc((size_t)bins * 4 * sizeof *buf), *xy = malloc((size_t)bins * 4 * sizeof *xy);
-    double *hist_count = calloc((size_t)bins, sizeof *hist_count);
+    double *buf = hc_malloc((size_t)bins * 4 * sizeof *buf), *xy = hc_malloc((size_t)bins * 4 * sizeof *xy);
+    double *hist_count = hc_calloc((size_t)bins, sizeof *hist_count);
     for (int i = 0; i < n && buf && xy && hist_count; i++) {
         double *acc = buf, *blo = acc + bins, *bhi = blo + bins, *count = bhi + bins;
         if (hc_curve_of(u->r, v[i], acc, blo, bhi, count))

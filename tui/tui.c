@@ -387,7 +387,7 @@ void ui_rank(ui *u)
     if (u->rank && u->rank_version == u->version && u->rank_metric == u->metric && u->rank_sort == u->sort)
         return;
     int keep = u->rank && u->rank_cur < u->n_rank ? u->rank[u->rank_cur].variant : -1;
-    ranked_entry *e = realloc(u->rank, (size_t)(u->r->n_variants + 1) * sizeof *e);
+    ranked_entry *e = hc_realloc(u->rank, (size_t)(u->r->n_variants + 1) * sizeof *e);
     if (!e)
         return;
     u->rank = e;

@@ -15,9 +15,9 @@
  * incomplete input or the batches no input holds. */
 static int check_complete(const hc_results *r, int N, const int *given, char **in)
 {
-    int *mark = calloc((size_t)(N > r->params.batches ? N : r->params.batches), sizeof *mark), rc = 0;
+    int *mark = hc_calloc((size_t)(N > r->params.batches ? N : r->params.batches), sizeof *mark), rc = 0;
     if (!mark)
-        return hc_fail(HC_EBAD, "out of memory");
+        return -1;
     char list[4096];
     for (int I = 0; I < N; I++)
         mark[I] = N == 1 || given[I];
@@ -74,8 +74,8 @@ int cmd_merge(int argc, char **argv)
         return hc_errstatus();
     /* which input holds each shard of the first input's split; N = 1 once
      * the inputs are not the shards of one split */
-    int N = dst.params.shard_count, *given = calloc((size_t)N, sizeof *given);
-    int rc = given ? 0 : hc_fail(HC_EBAD, "out of memory");
+    int N = dst.params.shard_count, *given = hc_calloc((size_t)N, sizeof *given);
+    int rc = given ? 0 : -1;
     if (given)
         given[dst.params.shard_index] = optind + 1;
     for (int i = optind + 1; i < argc && rc == 0; i++) {
