@@ -1,5 +1,5 @@
 /* headcal run: the sweep as a batch job (ncdu's no-UI mode): results JSON,
- * a progress bar on a terminal, checkpoints after every batch. */
+ * a progress bar on a terminal, each batch checkpointed to a side file. */
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -112,8 +112,8 @@ int cmd_run(int argc, char **argv)
         {0, "mlp", O_MLP, NULL, "also ablate each layer's MLP, one at a time"},
         {0, "sets", O_SETS, "A+B,C+D,...", "sets of components ablated together"},
         {0, "shard", O_SHARD, "I/N", "only shard I of N: the batches b with b % N == I"},
-        {0, "resume", O_RESUME, NULL, "continue the --out file from its last completed batch"},
-        {0, "out", O_OUT, "FILE.json", "the results file, rewritten after every batch"},
+        {0, "resume", O_RESUME, NULL, "continue from the side file (or --out) at its last completed batch"},
+        {0, "out", O_OUT, "FILE.json", "the results file, written when the run completes (until then: FILE.json.partial)"},
         {0, "quiet", O_QUIET, NULL, "no progress bar"},
         {0, "means", O_MEANS, "FILE", "mean ablation with the means of headcal means (FILE)"},
         {0},
