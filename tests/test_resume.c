@@ -57,9 +57,22 @@ static int run_to_end(const char *err_path, char *const args[])
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* Whether the side file's first line (the run's description) is whole:
+ * before that, it holds nothing a reader could take, whatever its size. */
+static int started(const char *side)
+{
+    FILE *f = fopen(side, "rb");
+    int c = EOF;
+    while (f && (c = getc(f)) != EOF && c != '\n')
+        ;
+    if (f)
+        fclose(f);
+    return c == '\n';
+}
+
 /* Polls the checkpoint until a batch is complete, then sends sig; returns
- * the wait status.  Every read of the file while the run rewrites it must
- * succeed. */
+ * the wait status.  Every read of the file while the run appends to it
+ * must succeed once its first line is whole. */
 static int interrupt(const char *side, const char *err_path, char *const args[], int sig, int *done_at_kill)
 {
     pid_t pid = spawn(err_path, args);
@@ -67,8 +80,7 @@ static int interrupt(const char *side, const char *err_path, char *const args[],
     int reads = 0;
     *done_at_kill = 0;
     for (;;) {
-        struct stat sb;
-        if (stat(side, &sb) == 0 && sb.st_size > 0) {
+        if (started(side)) {
             hc_results r;
             cr_assert_eq(hc_journal_read(side, &r), 0, "side file read %d failed: %s", reads, hc_errmsg());
             reads++;
