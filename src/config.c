@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "headcal/error.h"
-#include "headcal/json.h"
 #include "headcal/fileio.h"
+#include "headcal/json.h"
 #include "headcal/model.h"
 
 static int get_int(const cJSON *root, const char *path, const char *key, int lo, int hi, int *out,
@@ -39,14 +39,8 @@ static int refuse_true(const cJSON *root, const char *path, const char *key)
 
 int hc_config_load(hc_config *cfg, const char *path)
 {
-    char *text;
-    size_t len;
-    if (hc_read_file(path, 1 << 20, &text, &len))
-        return -1;
     cJSON *root;
-    int bad = hc_json_parse(text, len, path, &root);
-    free(text);
-    if (bad)
+    if (hc_json_read(path, 1 << 20, &root, NULL))
         return -1;
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);

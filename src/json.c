@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "headcal/error.h"
+#include "headcal/fileio.h"
 #include "headcal/json.h"
 
 /* cJSON reports a refused allocation as a parse error; counting refusals
@@ -79,4 +80,18 @@ int hc_utf8_valid(const unsigned char *s, size_t len)
         i += n + 1;
     }
     return 1;
+}
+
+int hc_json_read(const char *path, size_t max_bytes, cJSON **out, size_t *len)
+{
+    char *text;
+    size_t n;
+    *out = NULL;
+    if (hc_read_file(path, max_bytes, &text, &n))
+        return -1;
+    int rc = hc_json_parse(text, n, path, out);
+    free(text);
+    if (len)
+        *len = n;
+    return rc;
 }

@@ -143,14 +143,9 @@ static const char *shown(const char *s, char buf[40])
 
 static int load_vocab(hc_tokenizer *tk, const char *path)
 {
-    char *text;
-    size_t len;
-    if (hc_read_file(path, MAX_FILE_BYTES, &text, &len))
-        return -1;
     cJSON *root;
-    int bad = hc_json_parse(text, len, path, &root);
-    free(text);
-    if (bad)
+    size_t len;
+    if (hc_json_read(path, MAX_FILE_BYTES, &root, &len))
         return -1;
     int rc = -1;
     uint8_t *seen = NULL;

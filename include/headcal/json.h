@@ -15,6 +15,10 @@
  * character (\u0000)", "a NUL byte", or "out of memory parsing JSON". */
 int hc_json_parse(const char *text, size_t len, const char *what, cJSON **out);
 
+/* Reads the file at path (at most max_bytes) and parses it as above, the
+ * messages prefixed with the path; *len, unless NULL, gets the file's size. */
+int hc_json_read(const char *path, size_t max_bytes, cJSON **out, size_t *len);
+
 /* Whether s[0..len) is well-formed UTF-8 (no overlong forms, surrogates or
  * code points beyond U+10FFFF). */
 int hc_utf8_valid(const unsigned char *s, size_t len);
