@@ -7,4 +7,3 @@ sh scripts/deps.sh
 [ -x configure ] || autoreconf -fi >/dev/null
 [ -f Makefile ] || ./configure -q "$@"
 make -s -j"$(nproc)"
-sh scripts/default-model.sh

@@ -23,4 +23,3 @@ for steps in 900 1500; do
 done
 mkdir -p data/default
 cp train-run/default/config.json train-run/default/model.safetensors data/default/
-sh scripts/default-model.sh
