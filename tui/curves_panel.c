@@ -256,7 +256,11 @@ static int make_sixel(ui *u, rect r, char *why, size_t why_n)
     hc_plot_layout lay;
     if (gfx_image_size(r.w, r.h, 200, 120, &lay.width, &lay.height, why, why_n))
         return -1;
-    lay.text_scale = 0;
+    /* words the size of the terminal's own, whatever the picture's size:
+     * a monospace font fills about 0.75 of its cell's height, and the
+     * figure's font is 11 px per step of scale */
+    long scale = lrint(gfx_get_limits()->cell_h * 0.75 / 11);
+    lay.text_scale = scale < 1 ? 1 : scale > 16 ? 16 : (int)scale;
     int colors[UI_MAX_SERIES], v[UI_MAX_SERIES];
     hc_curves_view cvw;
     int n = curves_panel_view(u, v, colors, &cvw);

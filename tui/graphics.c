@@ -196,8 +196,13 @@ static int level6(int v)
 /* The terminal's colour number nearest to c. */
 static int color_of(hc_rgb c)
 {
-    if (COLORS >= 1 << 24) /* direct colour (e.g. TERM=xterm-direct) */
-        return (c.r << 16) | (c.g << 8) | c.b;
+    if (COLORS >= 1 << 24) {
+        /* direct colour (e.g. TERM=xterm-direct); values below 8 would be
+         * sent as the palette's basic colours, whose black a bold cursor
+         * mark turns grey in xterm: near-black becomes (0, 0, 8) */
+        int v = (c.r << 16) | (c.g << 8) | c.b;
+        return v < 8 ? 8 : v;
+    }
     if (COLORS >= 256) {
         static const int lv[6] = {0, 95, 135, 175, 215, 255};
         int r = level6(c.r), g = level6(c.g), b = level6(c.b);
