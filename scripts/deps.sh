@@ -3,9 +3,12 @@
 # Idempotent: skips apt-get when every package is already there.  Slurm and
 # munge are for the test that runs the cluster recipes on a Slurm of its own
 # (tests/slurm/run.sh); nothing is configured or started system-wide.
+# ncurses-term holds the direct-colour terminal descriptions (xterm-direct)
+# that the explorer opens under COLORTERM=truecolor.
 set -e
 PKGS="build-essential autoconf automake libtool pkg-config libopenblas-dev libncurses-dev libcjson-dev
 libsixel-dev libsixel-bin libcairo2-dev fonts-dejavu-core libcriterion-dev libpcre2-dev nettle-dev python3 python3-numpy tmux
+ncurses-term
 clang libclang-rt-14-dev
 slurmctld slurmd slurm-client munge"
 missing=""

@@ -172,10 +172,7 @@ static int export_curves(const hc_results *r, const hc_export_view *v, const hc_
     if (at >= 100)
         snprintf(stem, sizeof stem, "curves-%d-variants", v->n_curves);
     hc_draw *d = NULL;
-    hc_curves_view cvw = v->curves_view;
-    if (cvw.min_count == 0)
-        cvw.min_count = HC_MIN_COUNT_DEFAULT;
-    int rc = hc_report_curves(&d, r, v->curves, v->n_curves, &cvw, lay) || write_images(d, dir, stem);
+    int rc = hc_report_curves(&d, r, v->curves, v->n_curves, &v->curves_view, lay) || write_images(d, dir, stem);
     hc_draw_free(d);
 
     int bins = r->params.bins;

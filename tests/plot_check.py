@@ -105,12 +105,8 @@ def rgb255(v):
     return None
 
 
-def svg(path):
-    root = ET.parse(path).getroot()
-    if root.tag != SVG + "svg":
-        sys.exit("root element is %s" % root.tag)
-    print(root.get("width").replace("px", ""), root.get("height").replace("px", ""))
-    glyphs = sum(1 for _ in root.iter(SVG + "use"))
+def shapes(root):
+    """The number of stroked shapes, and the filled ones by colour."""
     strokes, fills = 0, collections.Counter()
     for e in root.iter():
         if e.tag not in (SVG + "path", SVG + "rect"):
@@ -121,6 +117,16 @@ def svg(path):
         c = rgb255(st.get("fill", "none"))
         if c and st.get("stroke", "none") == "none":
             fills[c] += 1
+    return strokes, fills
+
+
+def svg(path):
+    root = ET.parse(path).getroot()
+    if root.tag != SVG + "svg":
+        sys.exit("root element is %s" % root.tag)
+    print(root.get("width").replace("px", ""), root.get("height").replace("px", ""))
+    glyphs = sum(1 for _ in root.iter(SVG + "use"))
+    strokes, fills = shapes(root)
     print("glyphs", glyphs)
     print("strokes", strokes)
     for c, n in sorted(fills.items()):

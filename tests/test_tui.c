@@ -306,6 +306,13 @@ Test(tui, needs_a_terminal_and_valid_options)
     cr_expect_eq(th_run(cmd, NULL, &err), 2);
     cr_expect(strstr(err, "--graphics"), "%s", err);
     free(err);
+    static const char *const bad_counts[] = {"-3", "lots", "20x", "5000000000"};
+    for (size_t i = 0; i < sizeof bad_counts / sizeof bad_counts[0]; i++) {
+        snprintf(cmd, sizeof cmd, "%s tui --min-count %s", th_headcal(), bad_counts[i]);
+        cr_expect_eq(th_run(cmd, NULL, &err), 2, "--min-count %s", bad_counts[i]);
+        cr_expect(strstr(err, "--min-count") && strchr(err, '\n') == err + strlen(err) - 1, "%s", err);
+        free(err);
+    }
     snprintf(cmd, sizeof cmd, "%s", th_headcal());
     cr_expect_eq(th_run(cmd, NULL, &err), 2, "no arguments off a terminal: usage");
     free(err);
@@ -349,6 +356,33 @@ static void headcal_ok(const char *env, const char *command, const char *args)
     snprintf(cmd, sizeof cmd, "%s '%s' %s %s", env, th_headcal(), command, args);
     cr_assert_eq(th_run(cmd, NULL, &err), 0, "headcal %s: %s", args, err);
     free(err);
+}
+
+/* The curves the explorer exports with --min-count N: the histogram's bars
+ * of bins under N predictions are pale (tests/tui_min_count_check.py
+ * counts them from the cache's counts), the default 20 and a larger N. */
+Test(tui, min_count_reaches_the_exported_curves, .timeout = 240, .fini = teardown)
+{
+    session s;
+    fixture(&s, "tui-mincount");
+    static const char *const counts[] = {NULL, "200"};
+    for (int i = 0; i < 2; i++) {
+        char args[12000], more[4500], svg[4400], results[4400], check[9000];
+        snprintf(more, sizeof more, "--graphics text --export-dir '%s-%d'%s%s", s.out, i,
+                 counts[i] ? " --min-count " : "", counts[i] ? counts[i] : "");
+        run_args(&s, args, sizeof args, more);
+        launch_args(&s, 140, 45, "", args);
+        expect(&s, i ? "loaded from the cache" : "sweep done");
+        keys(&s, "e");
+        expect(&s, "exported heatmap and curves");
+        keys(&s, "q");
+        cr_expect_eq(exit_status(&s), 0);
+        stop(&s);
+        snprintf(svg, sizeof svg, "%s-%d/curves-baseline_L0H0.svg", s.out, i);
+        cached_results(s.cache, results, sizeof results);
+        snprintf(check, sizeof check, "'%s' '%s' %s", svg, results, counts[i] ? counts[i] : "20");
+        python_ok("tests/tui_min_count_check.py", check, "ok ");
+    }
 }
 
 /* The ranked list on the screen against numpy's order of the results file. */

@@ -1,6 +1,7 @@
 /* The explorer's pictures in real terminal setups: its panels fit at every
  * size from the smallest upward in tmux, whatever colours the TERM has
- * (tests/tui_layout.py), and no sixel image it sends is larger than the
+ * (tests/tui_layout.py) and in the colours the terminal takes
+ * (tests/tui_colours.py), and no sixel image it sends is larger than the
  * terminal says it can show, on a pseudo-terminal that answers the
  * probes (tests/tui_pty_sixel.py). */
 #include <criterion/criterion.h>
@@ -36,15 +37,21 @@ static void fixture(void)
              dir, th_headcal(), dir, data);
 }
 
-/* Runs a checker script with the explorer's command line appended. */
-static void check(const char *script, const char *args, const char *want)
+/* Runs a checker script, in the environment env (NAME=VALUE..., or ""),
+ * with the explorer's command line appended. */
+static void check_in(const char *env, const char *script, const char *args, const char *want)
 {
     char cmd[30000], *out = NULL, *err = NULL;
-    snprintf(cmd, sizeof cmd, "%s %s %s %s", TEST_PYTHON, th_src(script), args, explorer);
+    snprintf(cmd, sizeof cmd, "env %s %s %s %s %s", env, TEST_PYTHON, th_src(script), args, explorer);
     int rc = th_run(cmd, &out, &err);
-    cr_expect(rc == 0 && strstr(out, want), "%s %s: %s%s", script, args, out, err);
+    cr_expect(rc == 0 && strstr(out, want), "%s %s %s: %s%s", env, script, args, out, err);
     free(out);
     free(err);
+}
+
+static void check(const char *script, const char *args, const char *want)
+{
+    check_in("", script, args, want);
 }
 
 Test(tui_pictures, panels_fit_from_the_smallest_size_up, .timeout = 600)
@@ -63,6 +70,25 @@ Test(tui_pictures, eight_colours_and_monochrome_read, .timeout = 300)
     fixture();
     check("tests/tui_layout.py", "80 24 xterm", "ok");
     check("tests/tui_layout.py", "80 24 vt100", "ok");
+    /* a TERM of fewer colours, or NO_COLOR, wins over COLORTERM */
+    check_in("COLORTERM=truecolor", "tests/tui_layout.py", "80 24 xterm", "ok");
+    check_in("COLORTERM=truecolor NO_COLOR=1", "tests/tui_layout.py", "80 24 xterm-256color", "ok");
+}
+
+/* COLORTERM=truecolor (or 24bit) with a 256-colour TERM: the heatmap in
+ * 24-bit colours, each cell the diverging map's colour of its value as
+ * tests/tui_colours.py computes it; without COLORTERM the nearest of the
+ * 256-colour palette. */
+Test(tui_pictures, truecolor_from_colorterm, .timeout = 300)
+{
+    fixture();
+    char args[4400];
+    snprintf(args, sizeof args, "xterm-256color truecolor '%s/cache'", dir);
+    check("tests/tui_colours.py", args, "ok direct 6 cells");
+    snprintf(args, sizeof args, "tmux-256color 24bit '%s/cache'", dir);
+    check("tests/tui_colours.py", args, "ok direct 6 cells");
+    snprintf(args, sizeof args, "xterm-256color - '%s/cache'", dir);
+    check("tests/tui_colours.py", args, "ok 256 6 cells");
 }
 
 Test(tui_pictures, no_image_exceeds_the_terminal_limit, .timeout = 300)

@@ -1,41 +1,19 @@
 """Drives the explorer in tmux at one size and TERM and checks that its
 panels fit: the grid's labels and cells stay intact with the QK panel and
 the help open, nothing is drawn past the window, and the colour mode of
-the TERM reads (8 colours: shades over white, never black; monochrome:
-signs).
+the TERM reads (8 colours: shades over white, never black; monochrome,
+or NO_COLOR in the environment: signs).
 
   tui_layout.py WIDTH HEIGHT TERM HEADCAL ARGS...
 
 Prints "ok" or what went wrong (exit 1)."""
 import os
 import re
-import subprocess
 import sys
 import time
 
-SOCK = "headcal-layout-%d" % os.getpid()
-
-
-def tmux(*args):
-    return subprocess.run(["tmux", "-L", SOCK] + list(args), capture_output=True, text=True).stdout
-
-
-def screen(colours=False):
-    return tmux("capture-pane", "-p", "-t", "0", *(["-e"] if colours else []))
-
-
-def wait_for(pred, what, seconds=60):
-    end = time.time() + seconds
-    while time.time() < end:
-        s = screen()
-        if pred(s):
-            return s
-        time.sleep(0.1)
-    raise AssertionError("never saw %s:\n%s" % (what, screen()))
-
-
-def keys(*k):
-    tmux("send-keys", "-t", "0", *k)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tmux_session import keys, screen, start, stop, wait_for  # noqa: E402
 
 
 def grid_rows(s):
@@ -64,8 +42,7 @@ def check_grid(s, width, cols):
 def main():
     width, height, term = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     cmd = " ".join("'%s'" % a for a in sys.argv[4:])
-    tmux("-f", "/dev/null", "new-session", "-d", "-x", str(width), "-y", str(height),
-         "env TERM=%s %s --graphics text; sleep 30" % (term, cmd))
+    start(width, height, "env TERM=%s %s --graphics text; sleep 30" % (term, cmd))
     try:
         s = wait_for(lambda s: "L1 " in s and "partial" not in s, "the sweep finish", 90)
         cols = grid_rows(s)[0].split().index("MLP") + 1
@@ -102,7 +79,7 @@ def main():
             grid = "".join(re.sub(r"(\x1b\[[0-9;]*m|\s)+$", "", l.split("\u2580")[0]) for l in layer_lines)
             if re.search(r"\x1b\[([0-9;]*;)?40m", grid):
                 raise AssertionError("a black cell in 8-colour mode:\n%s" % "\n".join(layer_lines))
-        if term in ("vt100", "dumb", "xterm-mono"):
+        if term in ("vt100", "dumb", "xterm-mono") or os.environ.get("NO_COLOR"):
             if not re.search(r"[+\-]", text):
                 raise AssertionError("no signs in monochrome mode: %r" % text)
         keys("q")
@@ -112,7 +89,7 @@ def main():
         print(e)
         return 1
     finally:
-        tmux("kill-server")
+        stop()
 
 
 sys.exit(main())

@@ -84,7 +84,7 @@ static void x_range(ui *u, double *lo, double *hi)
 {
     *lo = 0, *hi = 1;
     int b = hc_results_baseline(u->r);
-    if (u->zoom && b >= 0 && hc_curves_busy_range(u->r, b, HC_MIN_COUNT_DEFAULT, lo, hi))
+    if (u->zoom && b >= 0 && hc_curves_busy_range(u->r, b, u->o->min_count, lo, hi))
         *lo = 0, *hi = 1;
 }
 
@@ -170,18 +170,18 @@ static void draw_text_mode(ui *u, rect r, const int *all, int n_all, const int *
         hc_rgb col = hc_palette(ui_color_of(u, v[i]));
         for (int b0 = 0; b0 < bins;) {
             /* a thin bin: a pale dot, off the line */
-            if (isfinite(acc[b0]) && count[b0] < HC_MIN_COUNT_DEFAULT) {
+            if (isfinite(acc[b0]) && count[b0] < u->o->min_count) {
                 points(acc, b0, b0 + 1, bins, gx, gw, gy, gh, lo, hi, xy);
                 hc_draw_polyline(d, xy, 1, 1.5, (hc_rgb){(uint8_t)(col.r + (255 - col.r) * 0.6),
                                                          (uint8_t)(col.g + (255 - col.g) * 0.6),
                                                          (uint8_t)(col.b + (255 - col.b) * 0.6)});
             }
-            if (!(isfinite(acc[b0]) && count[b0] >= HC_MIN_COUNT_DEFAULT)) {
+            if (!(isfinite(acc[b0]) && count[b0] >= u->o->min_count)) {
                 b0++;
                 continue;
             }
             int b1 = b0;
-            while (b1 < bins && isfinite(acc[b1]) && count[b1] >= HC_MIN_COUNT_DEFAULT)
+            while (b1 < bins && isfinite(acc[b1]) && count[b1] >= u->o->min_count)
                 b1++;
             int k = points(bhi, b0, b1, bins, gx, gw, gy, gh, lo, hi, xy);
             double *back = xy + 2 * k;
@@ -215,7 +215,7 @@ static void draw_text_mode(ui *u, rect r, const int *all, int n_all, const int *
         for (int c = 0; c < cols; c++) {
             double p = lo + (hi - lo) * (c + 0.5) / cols, cnt = hist_count[hc_calib_bin((float)p, bins)];
             int eighths = cnt >= 1 ? (int)lrint((1 + log10(cnt)) / (1 + log10(peak)) * 8 * HIST_ROWS) : 0;
-            if (cnt < HC_MIN_COUNT_DEFAULT)
+            if (cnt < u->o->min_count)
                 attron(A_DIM);
             for (int k = 0; k < HIST_ROWS; k++) {
                 int e = eighths - 8 * k;
@@ -244,7 +244,7 @@ int curves_panel_view(ui *u, int *v, int *colors, hc_curves_view *cv)
     legend_series(u, all, v, &n);
     for (int i = 0; i < n; i++)
         colors[i] = ui_color_of(u, v[i]);
-    *cv = (hc_curves_view){.min_count = HC_MIN_COUNT_DEFAULT, .colors = colors};
+    *cv = (hc_curves_view){.min_count = u->o->min_count, .colors = colors};
     x_range(u, &cv->x_lo, &cv->x_hi);
     return n;
 }
@@ -256,7 +256,11 @@ static int make_sixel(ui *u, rect r, char *why, size_t why_n)
     hc_plot_layout lay;
     if (gfx_image_size(r.w, r.h, 200, 120, &lay.width, &lay.height, why, why_n))
         return -1;
-    lay.text_scale = 0;
+    /* words the size of the terminal's own, whatever the picture's size:
+     * a monospace font fills about 0.75 of its cell's height, and the
+     * figure's font is 11 px per step of scale */
+    long scale = lrint(gfx_get_limits()->cell_h * 0.75 / 11);
+    lay.text_scale = scale < 1 ? 1 : scale > 16 ? 16 : (int)scale;
     int colors[UI_MAX_SERIES], v[UI_MAX_SERIES];
     hc_curves_view cvw;
     int n = curves_panel_view(u, v, colors, &cvw);

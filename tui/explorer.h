@@ -26,6 +26,7 @@ typedef struct {
     const char *export_dir;
     int graphics;               /* EXPLORER_GRAPHICS_* */
     int metric;                 /* initial metric (HC_DELTA_OC, HC_PAPER, ...) */
+    int min_count;              /* curves: bins with fewer predictions are faded */
 } explorer_opts;
 
 /* Runs the explorer until the user quits (0) or it fails (-1, message

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <term.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -122,15 +123,52 @@ int gfx_image_size(int cols, int rows, int min_w, int min_h, int *w, int *h, cha
 static struct {
     int fg, bg, pair;
 } slots[PAIR_SLOTS];
-static int n_pairs, max_pairs, full;
+static int n_pairs, pair_cap, full;
+
+/* NO_COLOR (no-color.org): set and not empty, characters only. */
+static int no_color(void)
+{
+    const char *nc = getenv("NO_COLOR");
+    return nc && *nc;
+}
+
+/* The colours of terminal description name: its colors number, or -1
+ * when there is no such description. */
+static int colors_of(const char *name)
+{
+    int err;
+    if (setupterm(name, STDOUT_FILENO, &err) != OK)
+        return -1;
+    int n = tigetnum("colors");
+    del_curterm(cur_term);
+    return n;
+}
+
+const char *gfx_direct_term(void)
+{
+    static char name[256];
+    const char *term = getenv("TERM"), *ct = getenv("COLORTERM");
+    if (!term || !*term || !ct || (strcmp(ct, "truecolor") && strcmp(ct, "24bit")) || no_color())
+        return NULL;
+    /* COLORTERM speaks for the terminal, TERM for the user: a TERM of 8
+     * colours or none stays as chosen */
+    int have = colors_of(term);
+    if (have < 256 || have >= 1 << 24)
+        return NULL;
+    /* xterm-256color: xterm-direct; tmux-256color: tmux-direct */
+    static const char suffix[] = "-256color";
+    size_t n = strlen(term), k = sizeof suffix - 1;
+    snprintf(name, sizeof name, "%.*s-direct", (int)(n > k && !strcmp(term + n - k, suffix) ? n - k : n), term);
+    return colors_of(name) >= 1 << 24 ? name : NULL;
+}
 
 void gfx_init(void)
 {
-    if (has_colors()) {
+    if (has_colors() && !no_color()) {
         start_color();
         use_default_colors();
     }
-    max_pairs = COLOR_PAIRS - 1 < PAIR_SLOTS / 2 ? COLOR_PAIRS - 1 : PAIR_SLOTS / 2;
+    pair_cap = COLOR_PAIRS - 1 < PAIR_SLOTS / 2 ? COLOR_PAIRS - 1 : PAIR_SLOTS / 2;
 }
 
 int gfx_mode(void)
@@ -158,8 +196,13 @@ static int level6(int v)
 /* The terminal's colour number nearest to c. */
 static int color_of(hc_rgb c)
 {
-    if (COLORS >= 1 << 24) /* direct colour (e.g. TERM=xterm-direct) */
-        return (c.r << 16) | (c.g << 8) | c.b;
+    if (COLORS >= 1 << 24) {
+        /* direct colour (e.g. TERM=xterm-direct); values below 8 would be
+         * sent as the palette's basic colours, whose black a bold cursor
+         * mark turns grey in xterm: near-black becomes (0, 0, 8) */
+        int v = (c.r << 16) | (c.g << 8) | c.b;
+        return v < 8 ? 8 : v;
+    }
     if (COLORS >= 256) {
         static const int lv[6] = {0, 95, 135, 175, 215, 255};
         int r = level6(c.r), g = level6(c.g), b = level6(c.b);
@@ -182,7 +225,7 @@ static int pair_of(int fg, int bg)
         if (slots[s].pair && slots[s].fg == fg && slots[s].bg == bg)
             return slots[s].pair;
         if (!slots[s].pair) {
-            if (n_pairs >= max_pairs) {
+            if (n_pairs >= pair_cap) {
                 full = 1;
                 return 0;
             }
@@ -200,7 +243,7 @@ static int pair_of(int fg, int bg)
 
 void gfx_color(hc_rgb fg, hc_rgb bg)
 {
-    int p = has_colors() ? pair_of(color_of(fg), color_of(bg)) : 0;
+    int p = gfx_mode() != GFX_MONO ? pair_of(color_of(fg), color_of(bg)) : 0;
     attr_set(A_NORMAL, 0, &p);
 }
 

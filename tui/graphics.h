@@ -33,11 +33,16 @@ const gfx_limits *gfx_get_limits(void);
  * min_w x min_h remains (the panel then draws as text). */
 int gfx_image_size(int cols, int rows, int min_w, int min_h, int *w, int *h, char *why, size_t n);
 
-/* The colour modes, from the terminal's colours. */
+/* The colour modes, from the terminal's colours (GFX_MONO under NO_COLOR). */
 enum { GFX_DIRECT, GFX_256, GFX_8, GFX_MONO };
 int gfx_mode(void);
 
-/* After initscr: sets up colours. */
+/* Before curses starts: the direct-colour sibling of TERM's description
+ * (xterm-256color: xterm-direct) when COLORTERM is truecolor or 24bit,
+ * TERM's description has 256 colours and the sibling is installed; NULL
+ * to open TERM's own (also under NO_COLOR). */
+const char *gfx_direct_term(void);
+/* After the screen opens: sets up colours (none under NO_COLOR). */
 void gfx_init(void);
 /* Starts a frame: forgets the colour pairs if the last frame ran out. */
 void gfx_begin_frame(void);

@@ -244,7 +244,11 @@ void grid_panel_draw(ui *u, rect r)
                       r.w >= 80 ? hc_metric_words(u->metric) : ui_metric_label(u->metric), u->clip ? " clipped" : "");
     if (done < total)
         at += snprintf(title + at, sizeof title - (size_t)at, "  partial %d/%d", done, total);
-    snprintf(title + at, sizeof title - (size_t)at, "  baseline OC %.4f", base_oc);
+    /* the baseline's OC whole or not at all: cut, "-0.2115" would read "-" */
+    char oc[64];
+    snprintf(oc, sizeof oc, "  baseline OC %.4f", base_oc);
+    if (mbstowcs(NULL, title, 0) + strlen(oc) <= (size_t)r.w)
+        snprintf(title + at, sizeof title - (size_t)at, "%s", oc);
     attron(A_BOLD);
     ui_text(r.y, r.x, r.w, title);
     attroff(A_BOLD);

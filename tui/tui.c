@@ -111,13 +111,20 @@ static void on_signal(int sig)
     got_signal = sig;
 }
 
-static void start_curses(void)
+static int start_curses(void)
 {
     static int registered;
     if (!registered && atexit(restore_terminal) == 0)
         registered = 1;
     setlocale(LC_ALL, "");
-    initscr();
+    /* a direct-colour description that is missing or broken falls back
+     * to TERM's own, quietly: the 256 colours still work */
+    const char *direct = gfx_direct_term();
+    if (!(direct && newterm(direct, stdout, stdin)) && !newterm(NULL, stdout, stdin)) {
+        const char *term = getenv("TERM");
+        return hc_fail(HC_EBAD, "TERM=%s: no such terminal description (terminfo)", term ? term : "");
+    }
+    def_prog_mode();
     curses_on = 1;
     cbreak();
     noecho();
@@ -127,6 +134,7 @@ static void start_curses(void)
     set_escdelay(25);
     mousemask(BUTTON1_PRESSED | BUTTON1_CLICKED, NULL);
     gfx_init();
+    return 0;
 }
 
 /* -- state changes */
@@ -959,7 +967,12 @@ int explorer_run(const explorer_opts *o)
     const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
     for (int i = 0; i < 3; i++)
         sigaction(sigs[i], &sa, &old[i]);
-    start_curses();
+    if (start_curses()) {
+        for (int i = 0; i < 3; i++)
+            sigaction(sigs[i], &old[i], NULL);
+        ui_free(&u);
+        return -1;
+    }
     int dirty = 1;
     double last_tick = 0;
     while (!got_signal) {

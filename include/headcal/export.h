@@ -20,8 +20,7 @@ typedef struct {
                                       the data files, never drawn on the figure */
     const int *curves;             /* variant indices, baseline first */
     int n_curves;
-    hc_curves_view curves_view;    /* colours, minimum count, zoom (min_count 0:
-                                      HC_MIN_COUNT_DEFAULT) */
+    hc_curves_view curves_view;    /* colours, minimum count, zoom */
     int width, height;             /* pixels of each plot; 0 = 1000 x 750 */
 } hc_export_view;
 

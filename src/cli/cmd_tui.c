@@ -10,6 +10,7 @@
 #include "explorer.h"
 #include "cli.h"
 #include "headcal/error.h"
+#include "headcal/report.h"
 #include "run_opts.h"
 
 /* The model and data a results file names, as run options, so that work
@@ -64,19 +65,20 @@ static int open_for_file(run_opts *o, const hc_results *r, const char *file, hc_
 
 int cmd_tui(int argc, char **argv)
 {
-    enum { O_GRAPHICS = 1, O_EXPORT, O_MLP, O_NO_CACHE, O_RESULTS };
+    enum { O_GRAPHICS = 1, O_EXPORT, O_MLP, O_NO_CACHE, O_RESULTS, O_MIN_COUNT };
     static const cli_option own[] = {
         {0, "graphics", O_GRAPHICS, "auto|sixel|text", "how the curves are drawn (default auto: sixel if the terminal has it)"},
         {0, "export-dir", O_EXPORT, "DIR", "where the e key writes (default ./headcal-export)"},
         {0, "mlp", O_MLP, NULL, "also ablate every layer's MLP (the grid's last column)"},
         {0, "no-cache", O_NO_CACHE, NULL, "neither read nor write the results cache"},
         {0, "results", O_RESULTS, "FILE", "explore a results file of run or merge (as the operand RESULTS.json)"},
+        {0, "min-count", O_MIN_COUNT, "N", "curves: bins with fewer predictions are faded (default 20)"},
         {0},
     };
     cli_getopt g;
     run_opts o;
     int init = run_opts_init(&o, &g, "tui [RESULTS.json | --results FILE] [--model DIR] [--data SRC] [run options] "
-                                     "[--graphics auto|sixel|text] [--export-dir DIR] [--mlp] [--no-cache]",
+                                     "[--graphics auto|sixel|text] [--export-dir DIR] [--mlp] [--no-cache] [--min-count N]",
                              own, argc, argv);
     if (init)
         return init > 0 ? 0 : hc_errstatus();
@@ -100,7 +102,7 @@ int cmd_tui(int argc, char **argv)
         o.ds.chunk = true;
     }
     explorer_opts eo = {.export_dir = "headcal-export", .graphics = EXPLORER_GRAPHICS_AUTO,
-                        .metric = HC_DELTA_OC};
+                        .metric = HC_DELTA_OC, .min_count = HC_MIN_COUNT_DEFAULT};
     int mlp = 0, use_cache = 1, ch, rc = 0;
     const char *file = NULL;
     opterr = 0;
@@ -120,6 +122,7 @@ int cmd_tui(int argc, char **argv)
         case O_MLP: mlp = 1; break;
         case O_NO_CACHE: use_cache = 0; break;
         case O_RESULTS: file = optarg; break;
+        case O_MIN_COUNT: rc = cli_int("--min-count", optarg, 0, 1000000000, &eo.min_count); break;
         default:
             rc = run_opts_apply(&o, ch, optarg, "tui", argc, argv);
         }
