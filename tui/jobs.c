@@ -170,12 +170,13 @@ static void on_progress(void *ctx, const char *phase, int done, int total)
     pthread_mutex_unlock(&j->mu);
 }
 
-/* On the worker, inside the first batch: the heads finished so far shown
- * before the batch ends (the others' cells stay empty until they come). */
+/* On the sweep's worker, inside the first batch: the heads finished so far
+ * shown before the batch ends (the others' cells stay empty until they
+ * come). */
 static void on_partial(void *ctx, const hc_results *part)
 {
     progress_ctx *pc = ctx;
-    hc_results *snap = pc->jb->kind == JOB_SWEEP ? snapshot_of(part) : NULL;
+    hc_results *snap = snapshot_of(part);
     if (!snap)
         return;
     pthread_mutex_lock(&pc->ln->j->mu);
@@ -221,7 +222,8 @@ static int run_job(lane *ln, job *jb, hc_qk_result *qk)
         return qk_prepare(j) || hc_qk_scores(j->qk_emb, jb->c.layer, jb->c.head, qk) ? -1 : 0;
     progress_ctx pc = {ln, jb};
     hc_analysis a = {.model = j->model, .ds = j->ds, .sweep = j->sweep, .cancel = &ln->cancel,
-                     .progress = on_progress, .tick = on_tick, .partial = on_partial, .progress_ctx = &pc};
+                     .progress = on_progress, .tick = on_tick,
+                     .partial = jb->kind == JOB_SWEEP ? on_partial : NULL, .progress_ctx = &pc};
     /* the two lanes share the cores: each takes half of the sweep's workers */
     if (ln == &j->lanes[LANE_ASK] && a.sweep.threads > 1)
         a.sweep.threads = (a.sweep.threads + 1) / 2;
