@@ -173,8 +173,10 @@ typedef struct {
     int b;
 } part_ctx;
 
-/* Offers a->partial a results structure with the finished variants only:
- * r's completed batches and batch b, marked complete. */
+/* Offers a->partial a results structure with the finished variants only
+ * and batch b marked complete.  Only while r has no completed batch: once
+ * it has, every variant is shown already, and a part would hide those not
+ * yet finished in this batch. */
 static int on_part(void *ctx, const hc_sweep_out *out, const char *final)
 {
     const part_ctx *pc = ctx;
@@ -183,6 +185,9 @@ static int on_part(void *ctx, const hc_sweep_out *out, const char *final)
     const int base = hc_results_baseline(r);
     if (!pc->a->partial || base < 0 || !final[base])
         return 0;
+    for (int b = 0; b < p->batches; b++)
+        if (r->done[b])
+            return 0;
     hc_results part;
     if (hc_results_init(&part, &r->model, &r->data, p))
         return -1;
@@ -192,17 +197,9 @@ static int on_part(void *ctx, const hc_sweep_out *out, const char *final)
         if (!final[v])
             continue;
         int i = hc_results_add_variant(&part, src->kind, src->members, src->n_members);
-        rc = i < 0 ? -1 : 0;
-        for (int b = 0; b < p->batches && !rc; b++)
-            if (r->done[b])
-                rc = hc_calib_merge_batch(&part.variants[i].calib, &src->calib, b);
-        if (!rc)
-            rc = hc_examples_merge(&part.variants[i].examples, &src->examples, p->examples);
-        if (!rc)
-            rc = add_batch(p, &part.variants[i], pc->b, out, v, base);
+        rc = i < 0 ? -1 : add_batch(p, &part.variants[i], pc->b, out, v, base);
     }
-    for (int b = 0; b < p->batches; b++)
-        part.done[b] = r->done[b] || b == pc->b;
+    part.done[pc->b] = 1;
     if (!rc)
         pc->a->partial(pc->a->progress_ctx, &part);
     hc_results_free(&part);

@@ -177,8 +177,8 @@ static int seen_in(const parts_seen *s, int c, const char *id)
     return 0;
 }
 
-/* In the first batch each layer's W_OU is formed and that layer's heads are
- * swept before the next layer's (here every layer's, since a layer's W_OU,
+/* In the first batch of a run each layer's W_OU is formed and that layer's
+ * heads are swept before the next layer's (here every layer's, since a layer's W_OU,
  * 2 heads × d_head 8, costs more than the 15 positions' baseline logits a
  * pass adds): the baseline, the MLPs and layer 0's heads are offered first,
  * then layer 1's, and layer 2's (the last) come only with the completed
@@ -237,6 +237,23 @@ Test(run, first_batch_heads_come_a_layer_at_a_time, .init = setup, .timeout = 12
                              "offer %d, %s, table %d differs from the batch's final counts", c, s->id[c][v], t);
         }
     }
+
+    /* Resumed with batch 0 complete, nothing is offered (every variant is
+     * shown already) and the rest comes out as in one run. */
+    hc_results r2;
+    cr_assert_eq(hc_results_init(&r2, &rm, &rd, &rp), 0, "%s", hc_errmsg());
+    cr_assert_eq(hc_analysis_variants(&r2, "all", 1, NULL), 0, "%s", hc_errmsg());
+    for (int v = 0; v < r2.n_variants; v++)
+        cr_assert_eq(hc_calib_merge_batch(&r2.variants[v].calib, &r.variants[v].calib, 0), 0);
+    r2.done[0] = 1;
+    memset(s, 0, sizeof *s);
+    cr_assert_eq(hc_analysis_run(&a, &r2), 0, "%s", hc_errmsg());
+    cr_assert_eq(s->calls, 0, "%d offers in a resumed run", s->calls);
+    for (int v = 0; v < r.n_variants; v++)
+        for (int t = 0; t < HC_N_COUNT_TABLES; t++)
+            cr_assert_eq(memcmp(r.variants[v].calib.count[t], r2.variants[v].calib.count[t],
+                                3 * PART_BINS * sizeof(uint64_t)), 0, "%s table %d", r.variants[v].id, t);
+    hc_results_free(&r2);
     free(s);
     hc_results_free(&r);
     hc_dataset_free(ds);
