@@ -154,6 +154,58 @@ static int check_finite(const hc_analysis *a, const hc_results *r, const hc_swee
     return 0;
 }
 
+/* Variant v's counts and examples of batch b, from row v of out, into
+ * dst (whose batch b is empty); base is the baseline's row. */
+static int add_batch(const hc_results_params *p, hc_variant *dst, int b, const hc_sweep_out *out, int v, int base)
+{
+    for (int i = 0; i < out->n_pos; i++) {
+        size_t oi = (size_t)v * out->n_pos + i;
+        hc_calib_add(&dst->calib, b, out->topk_p + oi * out->k, out->topk_id + oi * out->k, out->k, out->target[i],
+                     out->nll[oi], out->entropy[oi]);
+    }
+    return hc_examples_collect(&dst->examples, p->examples, b, out, v, base);
+}
+
+/* The state of a batch whose variants finish in steps (hc_sweep_set_part). */
+typedef struct {
+    const hc_analysis *a;
+    const hc_results *r;
+    int b;
+} part_ctx;
+
+/* Offers a->partial a results structure with the finished variants only
+ * and batch b marked complete.  Only while r has no completed batch: once
+ * it has, every variant is shown already, and a part would hide those not
+ * yet finished in this batch. */
+static int on_part(void *ctx, const hc_sweep_out *out, const char *final)
+{
+    const part_ctx *pc = ctx;
+    const hc_results *r = pc->r;
+    const hc_results_params *p = &r->params;
+    const int base = hc_results_baseline(r);
+    if (!pc->a->partial || base < 0 || !final[base])
+        return 0;
+    for (int b = 0; b < p->batches; b++)
+        if (r->done[b])
+            return 0;
+    hc_results part;
+    if (hc_results_init(&part, &r->model, &r->data, p))
+        return -1;
+    int rc = 0;
+    for (int v = 0; v < r->n_variants && !rc; v++) {
+        const hc_variant *src = &r->variants[v];
+        if (!final[v])
+            continue;
+        int i = hc_results_add_variant(&part, src->kind, src->members, src->n_members);
+        rc = i < 0 ? -1 : add_batch(p, &part.variants[i], pc->b, out, v, base);
+    }
+    part.done[pc->b] = 1;
+    if (!rc)
+        pc->a->partial(pc->a->progress_ctx, &part);
+    hc_results_free(&part);
+    return rc;
+}
+
 static int save(const hc_analysis *a, const hc_results *r, int batch)
 {
     if (a->saved && a->saved(a->saved_ctx, r, batch))
@@ -178,10 +230,12 @@ int hc_analysis_run(const hc_analysis *a, hc_results *r)
         specs[v] = (hc_variant_spec){r->variants[v].n_members, r->variants[v].members};
     hc_sweep *sw = NULL;
     hc_means mn = {0};
+    part_ctx pc = {a, r, -1};
     int rc = hc_sweep_new(&sw, a->model, specs, r->n_variants, &a->sweep);
     if (!rc) {
         hc_sweep_set_cancel(sw, a->cancel);
         hc_sweep_set_tick(sw, a->tick, a->progress_ctx);
+        hc_sweep_set_part(sw, on_part, &pc);
     }
     /* the counts of one file come from one kernel (they may differ at bin edges) */
     if (!rc && *p->kernel && strcmp(p->kernel, hc_sweep_kernel_name(sw)))
@@ -206,20 +260,15 @@ int hc_analysis_run(const hc_analysis *a, hc_results *r)
         rc = cancelled(a) ? hc_fail(HC_EBAD, "cancelled") : hc_dataset_batch(a->ds, b, &bt);
         if (rc)
             break;
+        pc.b = b;
         rc = hc_sweep_batch(sw, bt.tokens, bt.lens, bt.rows, bt.cols, &out);
         hc_batch_free(&bt);
         if (rc)
             break;
         rc = check_finite(a, r, &out, b);
         for (int v = 0; v < r->n_variants && !rc; v++) {
-            hc_calib *c = &r->variants[v].calib;
-            hc_calib_reset_batch(c, b);
-            for (int i = 0; i < out.n_pos; i++) {
-                size_t oi = (size_t)v * out.n_pos + i;
-                hc_calib_add(c, b, out.topk_p + oi * out.k, out.topk_id + oi * out.k, out.k, out.target[i],
-                             out.nll[oi], out.entropy[oi]);
-            }
-            rc = hc_examples_collect(&r->variants[v].examples, p->examples, b, &out, v, hc_results_baseline(r));
+            hc_calib_reset_batch(&r->variants[v].calib, b);
+            rc = add_batch(p, &r->variants[v], b, &out, v, hc_results_baseline(r));
         }
         hc_sweep_out_free(&out);
         if (rc)

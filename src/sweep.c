@@ -40,6 +40,10 @@ struct hc_sweep {
     float *wou;    /* [max_slots] × slot_floats: W_OU^h[dh, V] packed */
     size_t wou_bytes;
     int wou_group; /* which group wou holds, -1 none */
+    int *need;     /* [n_var] the last layer whose W_OU the variant needs, -1 none */
+    long batches;  /* hc_sweep_batch calls completed */
+    int (*part)(void *ctx, const hc_sweep_out *out, const char *final);
+    void *part_ctx;
     const hc_means *means;
     atomic_int *cancel;
     /* progress inside a batch: tiles finished of the batch's total */
@@ -64,6 +68,7 @@ void hc_sweep_free(hc_sweep *sw)
     free(sw->groups);
     free(sw->vars);
     free(sw->comps);
+    free(sw->need);
     if (sw->wou)
         munmap(sw->wou, sw->wou_bytes);
     free(sw);
@@ -276,9 +281,15 @@ int hc_sweep_new(hc_sweep **out, const hc_model *m, const hc_variant_spec *vars,
             return hc_fail(HC_EUSAGE, "--mem %zu MB cannot hold one head's W_OU (%zu MB); raise --mem",
                            o->mem_budget >> 20, (per_slot + (1u << 20) - 1) >> 20);
         }
-    if (make_groups(sw)) {
+    if (make_groups(sw) || !(sw->need = hc_malloc((size_t)n_var * sizeof *sw->need))) {
         hc_sweep_free(sw);
         return -1;
+    }
+    for (int v = 0; v < n_var; v++) {
+        sw->need[v] = -1;
+        for (int i = 0; i < sw->vars[v].n; i++)
+            if (!through_wu(sw, &sw->vars[v].c[i]) && sw->vars[v].c[i].layer > sw->need[v])
+                sw->need[v] = sw->vars[v].c[i].layer;
     }
     int slots = 0;
     for (int g = 0; g < sw->n_groups; g++)
@@ -311,6 +322,11 @@ void hc_sweep_set_tick(hc_sweep *sw, void (*tick)(void *ctx, int done, int total
     sw->tick = tick;
     sw->tick_ctx = ctx;
 }
+void hc_sweep_set_part(hc_sweep *sw, int (*part)(void *ctx, const hc_sweep_out *out, const char *final), void *ctx)
+{
+    sw->part = part;
+    sw->part_ctx = ctx;
+}
 
 /* Columns of W_U per W_OU product: a layer's heads at once are a
  * [d_model, 2048] block (6 MB for GPT-2), large enough for OpenBLAS to
@@ -338,38 +354,50 @@ static int pack_task(void *vctx, int task, int worker)
     return 0;
 }
 
-/* W_OU^h[dh, V] = W_O^h[dh, D] · W_U[D, V] for every head of group g,
- * packed for the kernel.  Per layer, the rows of W_O from the group's
- * first to its last head of that layer go through W_U together, a block
- * of columns at a time: one large sgemm on every core (outside the pool,
- * so OpenBLAS threads it), then the heads' slices packed in the pool. */
+/* W_OU^h[dh, V] = W_O^h[dh, D] · W_U[D, V] for group g's heads of layer
+ * l, packed for the kernel: the rows of W_O from the group's first to its
+ * last head of that layer go through W_U together, a block of columns at
+ * a time — one large sgemm on every core (outside the pool, so OpenBLAS
+ * threads it), then the heads' slices packed in the pool.  tmp holds
+ * [d_model, WOU_COLS] floats. */
+static int form_layer(hc_sweep *sw, const group *g, int l, float *tmp)
+{
+    const hc_config *c = &sw->m->cfg;
+    int D = c->d_model, dh = c->d_head, V = c->d_vocab, H = c->n_head;
+    int h0 = H, h1 = 0, rc = 0;
+    for (int h = 0; h < H; h++)
+        if (g->slot[l * H + h] >= 0) {
+            h0 = h < h0 ? h : h0;
+            h1 = h + 1;
+        }
+    for (int c0 = 0; c0 < V && h0 < h1 && !rc; c0 += WOU_COLS) {
+        int nc = V - c0 < WOU_COLS ? V - c0 : WOU_COLS;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (h1 - h0) * dh, nc, D, 1.0f,
+                    sw->m->p.w_o + (size_t)l * D * D + (size_t)h0 * dh * D, D, sw->m->p.w_u + c0, V, 0.0f, tmp,
+                    WOU_COLS);
+        pack_ctx pc = {sw, g, tmp, l, h0, c0, nc};
+        rc = hc_pool_run(sw->o.threads, h1 - h0, pack_task, &pc, sw->cancel);
+    }
+    return rc;
+}
+
+static float *wou_tmp(const hc_sweep *sw, const group *g)
+{
+    return g->n_slots ? hc_malloc((size_t)sw->m->cfg.d_model * WOU_COLS * sizeof(float)) : NULL;
+}
+
+/* Every layer's W_OU of group gi, unless the cache holds them. */
 static int load_group(hc_sweep *sw, int gi)
 {
     if (sw->wou_group == gi)
         return 0;
-    const hc_config *c = &sw->m->cfg;
     const group *g = &sw->groups[gi];
-    int D = c->d_model, dh = c->d_head, V = c->d_vocab, H = c->n_head;
-    float *tmp = g->n_slots ? hc_malloc((size_t)D * WOU_COLS * sizeof(float)) : NULL;
+    float *tmp = wou_tmp(sw, g);
     if (g->n_slots && !tmp)
         return -1;
     int rc = 0;
-    for (int l = 0; l < c->n_layer && !rc; l++) {
-        int h0 = H, h1 = 0;
-        for (int h = 0; h < H; h++)
-            if (g->slot[l * H + h] >= 0) {
-                h0 = h < h0 ? h : h0;
-                h1 = h + 1;
-            }
-        for (int c0 = 0; c0 < V && h0 < h1 && !rc; c0 += WOU_COLS) {
-            int nc = V - c0 < WOU_COLS ? V - c0 : WOU_COLS;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (h1 - h0) * dh, nc, D, 1.0f,
-                        sw->m->p.w_o + (size_t)l * D * D + (size_t)h0 * dh * D, D, sw->m->p.w_u + c0, V, 0.0f, tmp,
-                        WOU_COLS);
-            pack_ctx pc = {sw, g, tmp, l, h0, c0, nc};
-            rc = hc_pool_run(sw->o.threads, h1 - h0, pack_task, &pc, sw->cancel);
-        }
-    }
+    for (int l = 0; l < sw->m->cfg.n_layer && !rc; l++)
+        rc = form_layer(sw, g, l, tmp);
     free(tmp);
     sw->wou_group = rc ? -1 : gi;
     return rc ? hc_fail(HC_EBAD, "cancelled") : 0;
@@ -442,10 +470,13 @@ static tile_scratch scratch_carve(const scratch_layout *l, char *mem)
                           (int32_t *)(mem + l->ti), (hck_seg *)(mem + l->seg)};
 }
 
-/* Everything the tile tasks of one batch and one group share. */
+/* Everything the tile tasks of one batch and one pass share: the pass
+ * sweeps variants vl[0..nv) of group gi. */
 typedef struct {
     hc_sweep *sw;
     int gi, N, S, P;
+    int *vl;
+    int nv;
     const float *z, *mlp, *resid, *scale, *xn; /* forward activations */
     const int32_t *tok_of;                     /* [P] token index (b*S + t) of each scored position */
     hc_sweep_out *out;
@@ -498,13 +529,12 @@ static void prepare_members(const batch_ctx *bc, const tile_scratch *ts, int p0,
 {
     hc_sweep *sw = bc->sw;
     const hc_config *c = &sw->m->cfg;
-    const group *g = &sw->groups[bc->gi];
     const int D = c->d_model;
     float *a = ts->a;
     uint16_t *a16 = ts->a16;
-    for (int v = g->v0; v < g->v1; v++) {
-        const hc_variant_spec *vs = &sw->vars[v];
-        float *alpha_v = ts->alpha + (size_t)(v - g->v0) * TILE_T, *a_v = a;
+    for (int vi = 0; vi < bc->nv; vi++) {
+        const hc_variant_spec *vs = &sw->vars[bc->vl[vi]];
+        float *alpha_v = ts->alpha + (size_t)vi * TILE_T, *a_v = a;
         const int recompute = sw->o.ln == HC_LN_RECOMPUTE && vs->n;
         if (recompute)
             memset(ts->r, 0, (size_t)T * D * sizeof(float));
@@ -568,10 +598,10 @@ static void generic_tile(const batch_ctx *bc, const tile_scratch *ts, int T, int
     const group *g = &sw->groups[bc->gi];
     const int V = c->d_vocab, k = sw->o.top_k;
     const float *b_U = sw->m->p.b_u, *a = ts->a;
-    for (int v = g->v0; v < g->v1; v++) {
-        const hc_variant_spec *vs = &sw->vars[v];
-        const float *alpha_v = ts->alpha + (size_t)(v - g->v0) * TILE_T;
-        const size_t ro = (size_t)(v - g->v0) * TILE_T;
+    for (int vi = 0; vi < bc->nv; vi++) {
+        const hc_variant_spec *vs = &sw->vars[bc->vl[vi]];
+        const float *alpha_v = ts->alpha + (size_t)vi * TILE_T;
+        const size_t ro = (size_t)vi * TILE_T;
         for (int t = 0; t < T; t++)
             for (int j = 0; j < vt; j++)
                 ts->buf[t * vt + j] = alpha_v[t] * ts->base[t * vt + j] + b_U[v0 + j];
@@ -600,14 +630,14 @@ static void fused_tile(const batch_ctx *bc, const tile_scratch *ts, int T, int v
     const int V = c->d_vocab, k = sw->o.top_k, Tp = (T + HCK_ROW_PAD - 1) / HCK_ROW_PAD * HCK_ROW_PAD;
     const float *b_U = sw->m->p.b_u + v0, *a = ts->a;
     const uint16_t *a16 = ts->a16;
-    for (int v = g->v0; v < g->v1; v++) {
-        const hc_variant_spec *vs = &sw->vars[v];
-        const size_t ro = (size_t)(v - g->v0) * TILE_T;
+    for (int vi = 0; vi < bc->nv; vi++) {
+        const hc_variant_spec *vs = &sw->vars[bc->vl[vi]];
+        const size_t ro = (size_t)vi * TILE_T;
         int wide = 0, ns = 0;
         for (int i = 0; i < vs->n; i++)
             wide |= through_wu(sw, &vs->c[i]);
         /* α = 1 exactly with the scale frozen (σ/σ) and for the baseline */
-        const float *al = sw->o.ln == HC_LN_RECOMPUTE && vs->n ? ts->alpha + (size_t)(v - g->v0) * TILE_T : NULL;
+        const float *al = sw->o.ln == HC_LN_RECOMPUTE && vs->n ? ts->alpha + (size_t)vi * TILE_T : NULL;
         if (wide)
             for (int t = 0; t < T; t++)
                 for (int j = 0; j < vt; j++)
@@ -639,8 +669,7 @@ static int tile_task(void *vctx, int task, int worker)
     const batch_ctx *bc = vctx;
     hc_sweep *sw = bc->sw;
     const hc_config *c = &sw->m->cfg;
-    const group *g = &sw->groups[bc->gi];
-    const int D = c->d_model, V = c->d_vocab, k = sw->o.top_k, nv = g->v1 - g->v0;
+    const int D = c->d_model, V = c->d_vocab, k = sw->o.top_k;
     const int p0 = task * TILE_T, T = bc->P - p0 < TILE_T ? bc->P - p0 : TILE_T;
     const int Tp = (T + HCK_ROW_PAD - 1) / HCK_ROW_PAD * HCK_ROW_PAD;
     const tile_scratch ts = scratch_carve(&bc->layout, bc->scratch[worker]);
@@ -648,7 +677,7 @@ static int tile_task(void *vctx, int task, int worker)
     for (int t = 0; t < T; t++)
         target[t] = bc->out->target[p0 + t];
     prepare_members(bc, &ts, p0, T, Tp);
-    hck_rows_init(ts.rows, ts.tk, ts.ti, nv * TILE_T, k);
+    hck_rows_init(ts.rows, ts.tk, ts.ti, bc->nv * TILE_T, k);
     const float *xn = bc->xn + (size_t)p0 * D;
     for (int v0 = 0; v0 < V; v0 += TILE_V) {
         const int vt = V - v0 < TILE_V ? V - v0 : TILE_V;
@@ -667,9 +696,9 @@ static int tile_task(void *vctx, int task, int worker)
     }
     /* Every row of the tile is final here, for the baseline and each variant. */
     hc_sweep_out *o = bc->out;
-    for (int v = g->v0; v < g->v1; v++)
+    for (int vi = 0; vi < bc->nv; vi++)
         for (int t = 0; t < T; t++) {
-            size_t ro = (size_t)(v - g->v0) * TILE_T + t, oi = (size_t)v * o->n_pos + (size_t)(p0 + t);
+            size_t ro = (size_t)vi * TILE_T + t, oi = (size_t)bc->vl[vi] * o->n_pos + (size_t)(p0 + t);
             hck_finish(&ts.rows[ro], ts.tk + ro * k, k, o->topk_p + oi * k, &o->nll[oi], &o->entropy[oi]);
             memcpy(o->topk_id + oi * k, ts.ti + ro * k, (size_t)k * sizeof(int32_t));
         }
@@ -720,6 +749,118 @@ static int needs_mlp(const hc_sweep *sw)
     return 0;
 }
 
+/* Whether group gi's W_OU is formed in this batch a layer at a time, the
+ * variants swept as soon as their W_OU exists (pass_ends): in the first
+ * batch, so that the first heads' results come out long before the last
+ * W_OU is formed.  Later batches find a lone group's W_OU in the cache
+ * and take one pass. */
+static int group_split(const hc_sweep *sw, int gi)
+{
+    return sw->batches == 0 && sw->wou_group != gi && sw->groups[gi].n_slots;
+}
+
+typedef struct {
+    long depth;  /* Σ d_head over the heads whose W_OU was formed since the last pass */
+    int pending; /* a variant whose W_OU is complete waits for a pass */
+    int passes;
+} pass_plan;
+
+/* Whether a pass runs once layer l's W_OU of group g is formed: when some
+ * variant's W_OU is complete, on the first layer that completes one (the
+ * first heads show early), on the last, and in between only where the
+ * W_OU formed since the previous pass cost at least as much as the pass
+ * adds — each pass recomputes the baseline logits, P·d_model·V
+ * multiply-adds against d_head·d_model·V per head formed — so the split
+ * costs at most one baseline more than forming W_OU. */
+static int pass_ends(const hc_sweep *sw, const group *g, int l, int P, pass_plan *pp)
+{
+    const hc_config *c = &sw->m->cfg;
+    int last = -1;
+    for (int v = g->v0; v < g->v1; v++) {
+        pp->pending |= sw->need[v] == l;
+        last = sw->need[v] > last ? sw->need[v] : last;
+    }
+    for (int h = 0; h < c->n_head; h++)
+        pp->depth += g->slot[l * c->n_head + h] >= 0 ? c->d_head : 0;
+    if (!pp->pending || (pp->passes && pp->depth < P && l < last))
+        return 0;
+    *pp = (pass_plan){0, 0, pp->passes + 1};
+    return 1;
+}
+
+/* Sweep passes of group gi in this batch of P positions. */
+static int group_passes(const hc_sweep *sw, int gi, int P)
+{
+    if (!group_split(sw, gi))
+        return 1;
+    pass_plan pp = {0};
+    for (int l = 0; l < sw->m->cfg.n_layer; l++)
+        pass_ends(sw, &sw->groups[gi], l, P, &pp);
+    return pp.passes;
+}
+
+/* One pass over every tile of the batch for the variants bc->vl[0..nv),
+ * which are final afterwards; between passes of a batch that has variants
+ * left, the finished ones are offered to the part callback. */
+static int sweep_pass(hc_sweep *sw, const batch_ctx *bc, char *final)
+{
+    int rc = hc_pool_run(sw->o.threads, (bc->P + TILE_T - 1) / TILE_T, tile_task, (void *)bc, sw->cancel);
+    int left = 0;
+    for (int i = 0; i < bc->nv; i++)
+        final[bc->vl[i]] = 1;
+    for (int v = 0; v < sw->n_var; v++)
+        left += !final[v];
+    if (!rc && left && sw->part)
+        rc = sw->part(sw->part_ctx, bc->out, final);
+    return rc;
+}
+
+/* Group bc->gi's W_OU and its variants' passes (group_split). */
+static int sweep_group(hc_sweep *sw, batch_ctx *bc, char *final)
+{
+    const group *g = &sw->groups[bc->gi];
+    const int split = group_split(sw, bc->gi);
+    int *vl = bc->vl;
+    bc->layout = scratch_plan(sw, g);
+    bc->scratch = hc_calloc((size_t)sw->o.threads, sizeof *bc->scratch);
+    float *tmp = split ? wou_tmp(sw, g) : NULL;
+    pass_plan pp = {0};
+    int rc = bc->scratch && (!split || tmp) ? 0 : -1;
+    for (int w = 0; w < sw->o.threads && !rc; w++)
+        if (!(bc->scratch[w] = aligned_alloc(64, bc->layout.bytes)))
+            rc = hc_fail(HC_EBAD, "out of memory for the sweep's scratch (%zu MB a worker)", bc->layout.bytes >> 20);
+    if (!rc && !split) {
+        bc->nv = 0;
+        for (int v = g->v0; v < g->v1; v++)
+            vl[bc->nv++] = v;
+        rc = load_group(sw, bc->gi);
+        if (!rc)
+            rc = sweep_pass(sw, bc, final);
+    }
+    if (split)
+        sw->wou_group = -1;
+    for (int l = 0; split && l < sw->m->cfg.n_layer && !rc; l++) {
+        if ((rc = form_layer(sw, g, l, tmp))) {
+            rc = hc_fail(HC_EBAD, "cancelled");
+            break;
+        }
+        if (!pass_ends(sw, g, l, bc->P, &pp))
+            continue;
+        bc->nv = 0;
+        for (int v = g->v0; v < g->v1; v++)
+            if (!final[v] && sw->need[v] <= l)
+                vl[bc->nv++] = v;
+        rc = sweep_pass(sw, bc, final);
+    }
+    if (split && !rc)
+        sw->wou_group = bc->gi;
+    free(tmp);
+    for (int w = 0; w < sw->o.threads && bc->scratch; w++)
+        free(bc->scratch[w]);
+    free(bc->scratch);
+    return rc;
+}
+
 int hc_sweep_batch(hc_sweep *sw, const int32_t *tokens, const int *lengths, int B, int S, hc_sweep_out *out)
 {
     const hc_config *c = &sw->m->cfg;
@@ -736,7 +877,6 @@ int hc_sweep_batch(hc_sweep *sw, const int32_t *tokens, const int *lengths, int 
     if (alloc_out(out, sw->n_var, P, sw->o.top_k))
         return -1;
     atomic_store(&sw->tiles_done, 0);
-    sw->tiles_total = sw->n_groups * ((P + TILE_T - 1) / TILE_T);
     float *z = hc_malloc((size_t)L * N * D * sizeof(float));
     float *mlp = needs_mlp(sw) ? hc_malloc((size_t)L * N * D * sizeof(float)) : NULL;
     float *resid = hc_malloc(N * D * sizeof(float)), *scale = hc_malloc(N * sizeof(float));
@@ -759,25 +899,22 @@ int hc_sweep_batch(hc_sweep *sw, const int32_t *tokens, const int *lengths, int 
                 hc_layernorm_row(xn + (size_t)p * D, resid + n * D, sw->m->p.lnf_w, sw->m->p.lnf_b, D, c->ln_eps);
             }
     }
+    char *final = hc_calloc((size_t)sw->n_var, 1);
+    int *vl = hc_malloc((size_t)sw->n_var * sizeof *vl);
+    if (!rc && (!final || !vl))
+        rc = -1;
+    sw->tiles_total = 0;
+    for (int gi = 0; gi < sw->n_groups; gi++)
+        sw->tiles_total += group_passes(sw, gi, P) * ((P + TILE_T - 1) / TILE_T);
     for (int gi = 0; gi < sw->n_groups && !rc; gi++) {
-        if ((rc = load_group(sw, gi)))
-            break;
-        const group *g = &sw->groups[gi];
         batch_ctx bc = {.sw = sw, .gi = gi, .N = (int)N, .S = S, .P = P, .z = z, .mlp = mlp, .resid = resid,
-                        .scale = scale, .xn = xn, .tok_of = tok_of, .out = out};
-        int nt = sw->o.threads;
-        bc.layout = scratch_plan(sw, g);
-        bc.scratch = hc_calloc((size_t)nt, sizeof *bc.scratch);
-        rc = bc.scratch ? 0 : -1;
-        for (int w = 0; w < nt && !rc; w++)
-            if (!(bc.scratch[w] = aligned_alloc(64, bc.layout.bytes)))
-                rc = hc_fail(HC_EBAD, "out of memory for the sweep's scratch (%zu MB a worker)", bc.layout.bytes >> 20);
-        if (!rc)
-            rc = hc_pool_run(nt, (P + TILE_T - 1) / TILE_T, tile_task, &bc, sw->cancel);
-        for (int w = 0; w < nt && bc.scratch; w++)
-            free(bc.scratch[w]);
-        free(bc.scratch);
+                        .scale = scale, .xn = xn, .tok_of = tok_of, .vl = vl, .out = out};
+        rc = sweep_group(sw, &bc, final);
     }
+    if (!rc)
+        sw->batches++;
+    free(final);
+    free(vl);
     free(z);
     free(mlp);
     free(resid);

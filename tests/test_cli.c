@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "headcal/error.h"
+#include "headcal/results.h"
 #include "headcal/sweep.h"
 #include "helpers.h"
 
@@ -564,23 +566,69 @@ Test(cli, invalid_utf8_is_tokenized_bytewise)
 
 /* ---------------------------------------------------------------- limits */
 
-Test(cli, mem_too_small_for_one_head)
+/* One head of the wide model (2 heads of d_head 336): its W_OU is 336 ×
+ * 50257 floats, 64.4 MiB, more than the smallest --mem (64 MiB).  W_OU pays
+ * for itself from 336·672/(672 − 336) = 672 scored positions on; a shorter
+ * run takes the direct path and needs none. */
+static char *wide_model(const char *dir)
 {
-    char *dir = th_tmpdir("cli"), *d = docs(dir, "d.jsonl", 4), *out = th_path(dir, "out.json");
     char *m = th_path(dir, "wide");
-    /* one head of d_head 336: its W_OU is 336 × 50257 floats, 64.4 MiB,
-     * more than the smallest --mem (64 MiB) */
-    succeeds("synth --out '%s' --layers 1 --heads 1 --d-model 336 --n-ctx 8 --dtype f16", m);
+    succeeds("synth --out '%s' --layers 1 --heads 2 --d-model 672 --n-ctx 32 --dtype f16", m);
+    return m;
+}
+
+Test(cli, mem_too_small_for_one_head, .timeout = 300)
+{
+    char *dir = th_tmpdir("cli"), *d = docs(dir, "d.jsonl", 34), *out = th_path(dir, "out.json");
+    char *m = wide_model(dir);
+    /* 34 sequences of 20 scored positions: 680, long enough for W_OU */
     fails(2, "--mem 64 MB cannot hold one head's W_OU (65 MB); raise --mem",
-          "run --model '%s' --data '%s' --out '%s' --mem 64 --batches 1 --batch-size 2 --seq-len 8 --quiet", m, d,
+          "run --model '%s' --data '%s' --out '%s' --mem 64 --batches 1 --batch-size 34 --seq-len 21 --quiet", m, d,
           out);
     cr_assert(!exists(out));
     /* MLPs need no W_OU; and a larger budget holds the head */
-    succeeds("run --model '%s' --data '%s' --out '%s' --mem 64 --heads none --mlp --batches 1 --batch-size 2 "
-             "--seq-len 8 --quiet", m, d, out);
-    succeeds("run --model '%s' --data '%s' --out '%s' --mem 80 --batches 1 --batch-size 2 --seq-len 8 --quiet", m,
-             d, out);
+    succeeds("run --model '%s' --data '%s' --out '%s' --mem 64 --heads none --mlp --batches 1 --batch-size 34 "
+             "--seq-len 21 --quiet", m, d, out);
+    succeeds("run --model '%s' --data '%s' --out '%s' --mem 80 --heads 0.0 --batches 1 --batch-size 34 --seq-len 21 "
+             "--quiet", m, d, out);
     free(m), free(out), free(d), free(dir);
+}
+
+/* The bucket counts of batch b of variant id, all tables. */
+static void batch_counts(const hc_results *r, const char *id, int b, uint64_t *dst)
+{
+    const hc_calib *c = &r->variants[hc_results_find(r, id)].calib;
+    for (int t = 0; t < HC_N_COUNT_TABLES; t++)
+        memcpy(dst + (size_t)t * c->n_bins, c->count[t] + (size_t)b * c->n_bins, (size_t)c->n_bins * sizeof *dst);
+}
+
+/* A short run goes direct: --mem is no reason to refuse it, and its counts
+ * are those of the same sequences through W_OU (the first batch of a run
+ * long enough to form it). */
+Test(cli, short_run_needs_no_wou_memory, .timeout = 300)
+{
+    char *dir = th_tmpdir("cli"), *d = docs(dir, "d.jsonl", 34), *m = wide_model(dir);
+    char *direct = th_path(dir, "direct.json"), *wou = th_path(dir, "wou.json");
+    succeeds("run --model '%s' --data '%s' --out '%s' --mem 64 --heads 0.0 --batches 1 --batch-size 2 --seq-len 21 "
+             "--quiet", m, d, direct);
+    succeeds("run --model '%s' --data '%s' --out '%s' --mem 80 --heads 0.0 --batches 17 --batch-size 2 --seq-len 21 "
+             "--quiet", m, d, wou);
+    hc_results a, b;
+    cr_assert_eq(hc_results_read(&a, direct), 0, "%s", hc_errmsg());
+    cr_assert_eq(hc_results_read(&b, wou), 0, "%s", hc_errmsg());
+    cr_assert_eq(a.variants[0].calib.positions[0], 40);
+    cr_assert_eq(b.variants[0].calib.positions[0], 40);
+    const char *ids[] = {"baseline", "L0H0"};
+    for (int i = 0; i < 2; i++) {
+        uint64_t x[HC_N_COUNT_TABLES * 40], y[HC_N_COUNT_TABLES * 40];
+        cr_assert_eq(a.params.bins, 40);
+        batch_counts(&a, ids[i], 0, x);
+        batch_counts(&b, ids[i], 0, y);
+        cr_assert_eq(memcmp(x, y, sizeof x), 0, "%s: the direct path's counts differ from W_OU's", ids[i]);
+    }
+    hc_results_free(&a);
+    hc_results_free(&b);
+    free(m), free(d), free(direct), free(wou), free(dir);
 }
 
 #define WORDS "calibration of the heads, measured 42 times; "

@@ -126,40 +126,62 @@ typedef struct {
     const job *jb;
 } progress_ctx;
 
+/* With the lock held: snap becomes the one snapshot waiting (only the
+ * newest matters: an unread older one is dropped). */
+static void post_snapshot(jobs *j, const job *jb, hc_results *snap)
+{
+    for (event **at = &j->events; *at;) {
+        if ((*at)->ev.type == JOB_SNAPSHOT) {
+            event *old = *at;
+            *at = old->next;
+            results_destroy(old->ev.r);
+            free(old);
+        } else {
+            at = &(*at)->next;
+        }
+    }
+    post(j, JOB_SNAPSHOT, jb, snap, NULL, NULL);
+}
+
+static hc_results *snapshot_of(const hc_results *r)
+{
+    hc_results *snap = hc_malloc(sizeof *snap);
+    if (snap && results_copy(snap, r)) {
+        free(snap);
+        snap = NULL;
+    }
+    return snap;
+}
+
 /* On the worker, between batches, when the results are consistent. */
 static void on_progress(void *ctx, const char *phase, int done, int total)
 {
     progress_ctx *pc = ctx;
     jobs *j = pc->ln->j;
-    hc_results *snap = NULL;
-    if (pc->jb->kind == JOB_SWEEP && !strcmp(phase, "sweep") && done > 0) {
-        snap = hc_malloc(sizeof *snap);
-        if (snap && results_copy(snap, pc->jb->r)) {
-            free(snap);
-            snap = NULL;
-        }
-    }
+    hc_results *snap = pc->jb->kind == JOB_SWEEP && !strcmp(phase, "sweep") && done > 0 ? snapshot_of(pc->jb->r) : NULL;
     pthread_mutex_lock(&j->mu);
     job_progress *p = &pc->ln->prog;
     snprintf(p->phase, sizeof p->phase, "%s", phase);
     p->done = done;
     p->total = total;
     p->frac = 0;
-    if (snap) {
-        /* only the newest snapshot matters: drop an unread older one */
-        for (event **at = &j->events; *at;) {
-            if ((*at)->ev.type == JOB_SNAPSHOT) {
-                event *old = *at;
-                *at = old->next;
-                results_destroy(old->ev.r);
-                free(old);
-            } else {
-                at = &(*at)->next;
-            }
-        }
-        post(j, JOB_SNAPSHOT, pc->jb, snap, NULL, NULL);
-    }
+    if (snap)
+        post_snapshot(j, pc->jb, snap);
     pthread_mutex_unlock(&j->mu);
+}
+
+/* On the sweep's worker, inside the first batch: the heads finished so far
+ * shown before the batch ends (the others' cells stay empty until they
+ * come). */
+static void on_partial(void *ctx, const hc_results *part)
+{
+    progress_ctx *pc = ctx;
+    hc_results *snap = snapshot_of(part);
+    if (!snap)
+        return;
+    pthread_mutex_lock(&pc->ln->j->mu);
+    post_snapshot(pc->ln->j, pc->jb, snap);
+    pthread_mutex_unlock(&pc->ln->j->mu);
 }
 
 /* On the sweep's pool threads, after each tile of a batch. */
@@ -200,7 +222,8 @@ static int run_job(lane *ln, job *jb, hc_qk_result *qk)
         return qk_prepare(j) || hc_qk_scores(j->qk_emb, jb->c.layer, jb->c.head, qk) ? -1 : 0;
     progress_ctx pc = {ln, jb};
     hc_analysis a = {.model = j->model, .ds = j->ds, .sweep = j->sweep, .cancel = &ln->cancel,
-                     .progress = on_progress, .tick = on_tick, .progress_ctx = &pc};
+                     .progress = on_progress, .tick = on_tick,
+                     .partial = jb->kind == JOB_SWEEP ? on_partial : NULL, .progress_ctx = &pc};
     /* the two lanes share the cores: each takes half of the sweep's workers */
     if (ln == &j->lanes[LANE_ASK] && a.sweep.threads > 1)
         a.sweep.threads = (a.sweep.threads + 1) / 2;

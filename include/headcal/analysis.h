@@ -46,6 +46,14 @@ typedef struct {
     /* Progress inside the current batch (hc_sweep_set_tick), with
      * progress_ctx; may be NULL. */
     void (*tick)(void *ctx, int done, int total);
+    /* While r has no completed batch, in a batch whose variants finish in
+     * steps (the first: W_OU is formed a layer at a time,
+     * hc_sweep_set_part), after each step but the last, with progress_ctx:
+     * part is a results structure like r's with only the variants
+     * finished so far (the baseline among them) and the current batch,
+     * marked complete — the first heads' results long before the batch
+     * ends.  The caller may copy it; it is freed on return.  May be NULL. */
+    void (*partial)(void *ctx, const hc_results *part);
 } hc_analysis;
 
 /* Runs every batch of r's shard that r does not mark done.  On failure or

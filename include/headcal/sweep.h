@@ -107,6 +107,14 @@ void hc_sweep_set_cancel(hc_sweep *sw, atomic_int *cancel);
  * batch: tick(ctx, done, total) after each of the batch's tiles, on the
  * pool's threads (so it must be thread-safe and quick); NULL for none. */
 void hc_sweep_set_tick(hc_sweep *sw, void (*tick)(void *ctx, int done, int total), void *ctx);
+/* Results before the batch ends: in the first batch each layer's W_OU is
+ * formed and its heads swept before the next layer's (the baseline and
+ * the variants that need no W_OU with the first), and after each such pass
+ * but the last, part(ctx, out, final) is called on hc_sweep_batch's thread:
+ * out's rows of the variants v with final[v] set hold their final values,
+ * the others are not yet computed.  A non-zero return stops the batch. */
+void hc_sweep_set_part(hc_sweep *sw, int (*part)(void *ctx, const hc_sweep_out *out, const char *final),
+                       void *ctx);
 /* Runs the forward pass on tokens[B, S] (row b has lengths[b] real tokens,
  * the rest is padding) and fills out; position t of row b is scored when
  * t + 1 < lengths[b]. */

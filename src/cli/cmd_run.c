@@ -60,8 +60,29 @@ static void *watchdog(void *side)
 typedef struct {
     double start;
     int tty;
+    const char *phase;
+    int done, total;
+    int part, variants; /* variants finished inside the running batch (hc_analysis.partial), of how many */
 } progress_state;
 
+static void progress_draw(const progress_state *ps)
+{
+    int done = ps->done, total = ps->total;
+    double el = hc_seconds() - ps->start, eta = done ? el / done * (total - done) : 0;
+    int w = 30, fill = total ? w * done / total : w;
+    fprintf(stderr, "\r%-6s [%.*s%*s] %d/%d batches  %4.0fs elapsed", ps->phase, fill,
+            "##############################", w - fill, "", done, total, el);
+    /* padded to clear what a longer line left */
+    if (ps->part)
+        fprintf(stderr, "  %d of %d variants of this batch done", ps->part, ps->variants);
+    else if (done && done < total)
+        fprintf(stderr, "  ETA %.0fs%24s", eta, "");
+    else
+        fprintf(stderr, "%34s", "");
+    if (done == total)
+        fputc('\n', stderr);
+    fflush(stderr);
+}
 
 static void progress(void *ctx, const char *phase, int done, int total)
 {
@@ -70,17 +91,16 @@ static void progress(void *ctx, const char *phase, int done, int total)
         return;
     if (done == 0)
         ps->start = hc_seconds();
-    double el = hc_seconds() - ps->start, eta = done ? el / done * (total - done) : 0;
-    int w = 30, fill = total ? w * done / total : w;
-    fprintf(stderr, "\r%-6s [%.*s%*s] %d/%d batches  %4.0fs elapsed", phase, fill,
-            "##############################", w - fill, "", done, total, el);
-    if (done && done < total)
-        fprintf(stderr, "  ETA %.0fs ", eta);
-    else
-        fprintf(stderr, "%10s", "");
-    if (done == total)
-        fputc('\n', stderr);
-    fflush(stderr);
+    *ps = (progress_state){ps->start, ps->tty, phase, done, total, 0, ps->variants};
+    progress_draw(ps);
+}
+
+/* The first batch's heads come out a layer at a time. */
+static void partial(void *ctx, const hc_results *part)
+{
+    progress_state *ps = ctx;
+    ps->part = part->n_variants;
+    progress_draw(ps);
 }
 
 /* The side file's first line when the options are accepted, then a line
@@ -194,11 +214,12 @@ int cmd_run(int argc, char **argv)
     hc_means mn = {0};
     if (!rc && means_path)
         rc = read_means(&mn, means_path, &r);
-    progress_state ps = {.tty = !quiet && isatty(2)};
+    progress_state ps = {.tty = !quiet && isatty(2), .variants = r.n_variants};
     hc_analysis a = {.model = &m, .ds = ds,
                      .sweep = run_opts_sweep(&o), .means = means_path ? &mn : NULL,
                      .saved = journal_save, .saved_ctx = &j,
-                     .cancel = &interrupted, .progress = progress, .progress_ctx = &ps};
+                     .cancel = &interrupted, .progress = progress, .partial = ps.tty ? partial : NULL,
+                     .progress_ctx = &ps};
     struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
     pthread_t dog;
     int watched = !rc && pipe(wake) == 0;

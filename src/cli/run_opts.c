@@ -138,7 +138,8 @@ int run_opts_apply(run_opts *o, int ch, const char *arg, const char *cmd, int ar
 hc_sweep_opts run_opts_sweep(const run_opts *o)
 {
     return (hc_sweep_opts){
-        .top_k = o->top_k, .ablation = o->ablation, .ln = o->ln, .threads = o->threads, .mem_budget = o->mem};
+        .top_k = o->top_k, .ablation = o->ablation, .ln = o->ln, .threads = o->threads, .mem_budget = o->mem,
+        .positions = o->positions};
 }
 
 /* hc_dataset_open, fitted to a source with too few sequences as
@@ -199,9 +200,21 @@ int run_open(run_opts *o, hc_model *m, int process, hc_tokenizer **tk, hc_datase
         o->ds.tk = *tk;
         rc = open_data(o, ds);
     }
+    /* Every batch's, not a shard's: the shards and resumptions of a run
+     * take the same path as the run would whole. */
+    o->positions = 0;
+    for (int b = 0; !rc && b < hc_dataset_n_batches(*ds); b++) {
+        hc_batch bt;
+        if (!(rc = hc_dataset_batch(*ds, b, &bt))) {
+            o->positions += bt.n_scored;
+            hc_batch_free(&bt);
+        }
+    }
     if (!rc && process)
         hc_model_process(m);
     if (rc) {
+        hc_dataset_free(*ds);
+        *ds = NULL;
         hc_model_free(m);
         hc_tokenizer_free(*tk);
         *tk = NULL;

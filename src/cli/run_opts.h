@@ -20,6 +20,7 @@ typedef struct {
     int examples;     /* --examples N: per list and variant, 0 = none */
     int paper_sign;   /* the preset's preferred display metric */
     size_t mem;       /* bytes for the W_OU cache; 0 = no limit */
+    long positions;   /* run_open: the data's scored positions, every batch (the sweep's cost model) */
     int fit_data;     /* run_open: with too few sequences, fewer or smaller batches instead of an error */
     char fitted[256]; /* then: what was done, for the user */
 } run_opts;
@@ -36,7 +37,8 @@ int run_opts_init(run_opts *o, cli_getopt *g, const char *usage, const cli_optio
 /* Applies one option getopt_long returned; an option that is not a run
  * option is a usage error of command cmd. */
 int run_opts_apply(run_opts *o, int ch, const char *arg, const char *cmd, int argc, char **argv);
-/* The sweep's options among o's. */
+/* The sweep's options among o's (after run_open, with the run's length:
+ * a short run takes the direct path, hc_sweep_direct). */
 hc_sweep_opts run_opts_sweep(const run_opts *o);
 
 /* Loads the tokenizer and the model (processed when `process`), checks

@@ -147,7 +147,10 @@ static int amx_available(void)
 
 /* 2^y for y ≤ REBASE_NATS·log2 e: n = round(y), a degree-5 polynomial for
  * 2^(y−n) (relative error 2e-7 in float, fitted for relative error on
- * [−½, ½]), 2^n by vscalefps.  Inputs below −125 are clamped so no
+ * [−½, ½]), 2^n by vscalefps.  The polynomial goes by Estrin's scheme, 3
+ * dependent FMAs instead of Horner's 5: the statistics are bound by the
+ * latency of this chain more than by the FMAs' throughput (measured 2%
+ * faster on Zen 5).  Inputs below −125 are clamped so no
  * denormal is produced; such terms are far below the float resolution of
  * the sum, which holds a term of 1 (the reference is a logit seen). */
 AVX512 static inline __m512 exp2_512(__m512 y)
@@ -155,12 +158,11 @@ AVX512 static inline __m512 exp2_512(__m512 y)
     y = _mm512_max_ps(y, _mm512_set1_ps(-125.0f));
     __m512 n = _mm512_roundscale_ps(y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 f = _mm512_sub_ps(y, n);
-    __m512 p = _mm512_set1_ps(1.326472731e-03f);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.671512991e-03f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.550733581e-02f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.402224243e-01f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.931470037e-01f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+    const __m512 f2 = _mm512_mul_ps(f, f);
+    const __m512 p01 = _mm512_fmadd_ps(f, _mm512_set1_ps(6.931470037e-01f), _mm512_set1_ps(1.0f));
+    const __m512 p23 = _mm512_fmadd_ps(f, _mm512_set1_ps(5.550733581e-02f), _mm512_set1_ps(2.402224243e-01f));
+    const __m512 p45 = _mm512_fmadd_ps(f, _mm512_set1_ps(1.326472731e-03f), _mm512_set1_ps(9.671512991e-03f));
+    const __m512 p = _mm512_fmadd_ps(_mm512_fmadd_ps(p45, f2, p23), f2, p01);
     return _mm512_scalef_ps(p, n);
 }
 
