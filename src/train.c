@@ -23,6 +23,9 @@
 #define HEAD_ROWS 256  /* logits rows in flight: [256, V] */
 #define HEAD_COLS 1024 /* vocabulary ids per head task: [256, 1024] logits, 1 MB, stay in a core's L2 */
 #define SHARD_ROWS 128 /* tokens per shard of the layers' passes, at least */
+/* the shards' copies of the layers' gradient, at most (but for two shards):
+ * a model of GPT-2 small's size has 340 MB of them per shard */
+#define SHARD_BYTES ((size_t)256 << 20)
 
 void hc_train_defaults(hc_train_opts *o)
 {
@@ -162,9 +165,17 @@ hc_train_ws *hc_train_ws_new(const hc_config *cfg, int B, int S)
 {
     size_t N = (size_t)B * S, D = (size_t)cfg->d_model, F = (size_t)cfg->d_mlp, V = (size_t)cfg->d_vocab;
     size_t R = N < HEAD_ROWS ? N : HEAD_ROWS, NS = (V + HEAD_COLS - 1) / HEAD_COLS;
-    int G = (SHARD_ROWS + S - 1) / S < B ? (SHARD_ROWS + S - 1) / S : B, n_shard = (B + G - 1) / G;
     /* every section but w_e, w_pos, w_u and b_u: ln1_w up to w_u */
-    size_t P = hc_params_size(cfg) - V * D - (size_t)cfg->n_ctx * D - D * V - V, rows = (size_t)G * S;
+    size_t P = hc_params_size(cfg) - V * D - (size_t)cfg->n_ctx * D - D * V - V;
+    size_t most = SHARD_BYTES / (P * sizeof(float)) > 2 ? SHARD_BYTES / (P * sizeof(float)) : 2;
+    /* whole sequences, about SHARD_ROWS tokens a shard, no more shards than
+     * SHARD_BYTES of gradient copies hold */
+    int G = (SHARD_ROWS + S - 1) / S;
+    if ((size_t)(B + G - 1) / (size_t)G > most)
+        G = (int)((B + most - 1) / most);
+    G = G < B ? G : B;
+    int n_shard = (B + G - 1) / G;
+    size_t rows = (size_t)G * S;
     size_t n_scratch = rows * 6 * D + rows * F + (size_t)S * S;
     hc_train_ws *w = hc_calloc(1, sizeof *w);
     if (!w)
