@@ -63,25 +63,29 @@ int hc_tokens_load(const char *path, int vocab, int32_t **ids, size_t *n)
 
 /* ------------------------------------------------------------ kernels */
 
-/* Backward of linear: dx[N, rows] (+)= dy · Wᵀ, dW[rows, cols] += xᵀ · dy,
- * db[cols] += Σ_t dy.  beta 0 overwrites dx, 1 adds to it. */
+/* Backward of linear: dx[N, rows] (+)= dy · Wᵀ, dW[rows, cols] = xᵀ · dy,
+ * db[cols] = Σ_t dy (a pass uses each weight once, so the gradients are
+ * written, not added to).  beta 0 overwrites dx, 1 adds to it. */
 static void linear_back(float *dx, float *dW, float *db, const float *dy, const float *x, const float *W, size_t N,
                         int rows, int cols, float beta)
 {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, rows, cols, 1.0f, dy, cols, W, cols, beta, dx,
                 rows);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows, cols, (int)N, 1.0f, x, rows, dy, cols, 1.0f, dW,
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows, cols, (int)N, 1.0f, x, rows, dy, cols, 0.0f, dW,
                 cols);
+    memset(db, 0, (size_t)cols * sizeof(float));
     for (size_t t = 0; t < N; t++)
         for (int j = 0; j < cols; j++)
             db[j] += dy[t * cols + j];
 }
 
-/* dx[N, D] += LN'(x)ᵀ dy; dw, db [D] accumulate.  With x̂ = (x - μ)/σ:
+/* dx[N, D] += LN'(x)ᵀ dy; dw, db [D] written.  With x̂ = (x - μ)/σ:
  * dx = (ĝ - mean(ĝ) - x̂·mean(ĝ·x̂)) / σ where ĝ = dy ⊙ w. */
 static void ln_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w, size_t N,
                         int D, float eps)
 {
+    memset(dw, 0, (size_t)D * sizeof(float));
+    memset(db, 0, (size_t)D * sizeof(float));
     for (size_t t = 0; t < N; t++) {
         const float *xr = x + t * D, *g = dy + t * D;
         double s = 0, ss = 0;
@@ -451,7 +455,6 @@ static int backward_task(void *ctx, int k, int worker)
                        &g.ln2_b, &g.w_in,  &g.b_in,  &g.w_out, &g.b_out, &g.lnf_w, &g.lnf_b};
     for (size_t i = 0; i < sizeof moved / sizeof moved[0]; i++)
         *moved[i] = part + (*moved[i] - j->g->ln1_w);
-    memset(part, 0, w->P * sizeof(float));
     memset(w->dx + t0 * D, 0, n * D * sizeof(float));
     ln_backward(w->dx + t0 * D, g.lnf_w, g.lnf_b, w->dhf + t0 * D, w->tr[k].x + (size_t)cf->n_layer * n * D,
                 j->m->p.lnf_w, n, (int)D, cf->ln_eps);
