@@ -15,11 +15,17 @@
 #include "headcal/error.h"
 #include "headcal/fileio.h"
 #include "headcal/forward.h"
+#include "headcal/pool.h"
 #include "headcal/sha256.h"
 #include "headcal/synth.h"
 #include "headcal/train.h"
 
-#define HEAD_ROWS 256              /* logits rows in flight: [256, V] */
+#define HEAD_ROWS 256  /* logits rows in flight: [256, V] */
+#define HEAD_COLS 1024 /* vocabulary ids per head task: [256, 1024] logits, 1 MB, stay in a core's L2 */
+#define SHARD_ROWS 128 /* tokens per shard of the layers' passes, at least */
+/* the shards' copies of the layers' gradient, at most (but for two shards):
+ * a model of GPT-2 small's size has 340 MB of them per shard */
+#define SHARD_BYTES ((size_t)256 << 20)
 
 void hc_train_defaults(hc_train_opts *o)
 {
@@ -57,25 +63,29 @@ int hc_tokens_load(const char *path, int vocab, int32_t **ids, size_t *n)
 
 /* ------------------------------------------------------------ kernels */
 
-/* Backward of linear: dx[N, rows] (+)= dy · Wᵀ, dW[rows, cols] += xᵀ · dy,
- * db[cols] += Σ_t dy.  beta 0 overwrites dx, 1 adds to it. */
+/* Backward of linear: dx[N, rows] (+)= dy · Wᵀ, dW[rows, cols] = xᵀ · dy,
+ * db[cols] = Σ_t dy (a pass uses each weight once, so the gradients are
+ * written, not added to).  beta 0 overwrites dx, 1 adds to it. */
 static void linear_back(float *dx, float *dW, float *db, const float *dy, const float *x, const float *W, size_t N,
                         int rows, int cols, float beta)
 {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, rows, cols, 1.0f, dy, cols, W, cols, beta, dx,
                 rows);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows, cols, (int)N, 1.0f, x, rows, dy, cols, 1.0f, dW,
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows, cols, (int)N, 1.0f, x, rows, dy, cols, 0.0f, dW,
                 cols);
+    memset(db, 0, (size_t)cols * sizeof(float));
     for (size_t t = 0; t < N; t++)
         for (int j = 0; j < cols; j++)
             db[j] += dy[t * cols + j];
 }
 
-/* dx[N, D] += LN'(x)ᵀ dy; dw, db [D] accumulate.  With x̂ = (x - μ)/σ:
+/* dx[N, D] += LN'(x)ᵀ dy; dw, db [D] written.  With x̂ = (x - μ)/σ:
  * dx = (ĝ - mean(ĝ) - x̂·mean(ĝ·x̂)) / σ where ĝ = dy ⊙ w. */
 static void ln_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w, size_t N,
                         int D, float eps)
 {
+    memset(dw, 0, (size_t)D * sizeof(float));
+    memset(db, 0, (size_t)D * sizeof(float));
     for (size_t t = 0; t < N; t++) {
         const float *xr = x + t * D, *g = dy + t * D;
         double s = 0, ss = 0;
@@ -127,27 +137,68 @@ static void attn_backward(float *dq, float *dk, float *dv, float *datt, const fl
 
 /* Buffers of a step, reused from step to step: allocated afresh, the
  * hundreds of megabytes of a step at the default shape would be faulted in
- * page by page every step. */
+ * page by page every step.
+ *
+ * The layers run data-parallel: the batch is cut into shards of G
+ * sequences (about SHARD_ROWS tokens), each a pool task that runs the
+ * forward pass, and later the backward pass, of its own sequences with
+ * single-threaded products, its weight gradients into its own copy of the
+ * layers' section of the gradient (gp), which are then added in shard
+ * order.  The shards depend on B and S only, so the gradient is the same
+ * on any number of threads. */
 struct hc_train_ws {
     int B, S;
-    hc_trace tr;
-    float *lg;      /* [HEAD_ROWS, V] logits, then their gradient       */
-    double *rl;     /* [HEAD_ROWS]    per-row loss                      */
-    float *dhf, *dx; /* [N, D]                                           */
-    float *scratch; /* the backward pass's: dh1 | dxm | dz | dqkv | da | datt */
+    int G, n_shard;   /* sequences per shard, shards                        */
+    size_t P;         /* floats of the layers' gradient: ln1_w up to w_u     */
+    size_t n_scratch; /* floats of a shard's backward scratch               */
+    hc_trace *tr;     /* [n_shard] each shard's forward pass                 */
+    float *gp;        /* [n_shard, P]                                        */
+    float *scratch;   /* [n_shard, n_scratch]: dh1 | dxm | dz | dqkv | da | datt */
+    int R, NS;        /* head: rows per block, vocabulary slices             */
+    float *lg;        /* [R, V]     logits, then exp(logit - the slice's max) */
+    float *mx, *se;   /* [NS, R]    per slice and row: max, Σ exp(logit - max) */
+    float *sc;        /* [NS, R]    per slice and row: the gradient's scale   */
+    float *zt;        /* [R]        the target's logit                       */
+    double *rl;       /* [R]        the row's loss                           */
+    float *dhp;       /* [NS, R, D] P_s, then c_s ⊙ hf (head())              */
+    float *hf;        /* [N, D]     ln_f output, gathered from the shards    */
+    float *dhf, *dx;  /* [N, D]                                              */
 };
 
 hc_train_ws *hc_train_ws_new(const hc_config *cfg, int B, int S)
 {
     size_t N = (size_t)B * S, D = (size_t)cfg->d_model, F = (size_t)cfg->d_mlp, V = (size_t)cfg->d_vocab;
-    size_t R = N < HEAD_ROWS ? N : HEAD_ROWS;
+    size_t R = N < HEAD_ROWS ? N : HEAD_ROWS, NS = (V + HEAD_COLS - 1) / HEAD_COLS;
+    /* every section but w_e, w_pos, w_u and b_u: ln1_w up to w_u */
+    size_t P = hc_params_size(cfg) - V * D - (size_t)cfg->n_ctx * D - D * V - V;
+    size_t most = SHARD_BYTES / (P * sizeof(float)) > 2 ? SHARD_BYTES / (P * sizeof(float)) : 2;
+    /* whole sequences, about SHARD_ROWS tokens a shard, no more shards than
+     * SHARD_BYTES of gradient copies hold */
+    int G = (SHARD_ROWS + S - 1) / S;
+    if ((size_t)(B + G - 1) / (size_t)G > most)
+        G = (int)((B + most - 1) / most);
+    G = G < B ? G : B;
+    int n_shard = (B + G - 1) / G;
+    size_t rows = (size_t)G * S;
+    size_t n_scratch = rows * 6 * D + rows * F + (size_t)S * S;
     hc_train_ws *w = hc_calloc(1, sizeof *w);
     if (!w)
         return NULL;
-    *w = (hc_train_ws){.B = B, .S = S, .lg = hc_malloc(R * V * sizeof(float)), .rl = hc_malloc(R * sizeof(double)),
-                       .dhf = hc_malloc(N * D * sizeof(float)), .dx = hc_malloc(N * D * sizeof(float)),
-                       .scratch = hc_malloc((N * 6 * D + N * F + (size_t)S * S) * sizeof(float))};
-    if (w->lg && w->rl && w->dhf && w->dx && w->scratch && !hc_trace_alloc(&w->tr, cfg, B, S))
+    *w = (hc_train_ws){.B = B, .S = S, .G = G, .n_shard = n_shard, .P = P, .n_scratch = n_scratch,
+                       .tr = hc_calloc((size_t)n_shard, sizeof(hc_trace)),
+                       .gp = hc_malloc(n_shard * P * sizeof(float)),
+                       .scratch = hc_malloc(n_shard * n_scratch * sizeof(float)), .R = (int)R, .NS = (int)NS,
+                       .lg = hc_malloc(R * V * sizeof(float)), .mx = hc_malloc(NS * R * sizeof(float)),
+                       .se = hc_malloc(NS * R * sizeof(float)), .sc = hc_malloc(NS * R * sizeof(float)),
+                       .zt = hc_malloc(R * sizeof(float)), .rl = hc_malloc(R * sizeof(double)),
+                       .dhp = hc_malloc(NS * R * D * sizeof(float)),
+                       .hf = hc_malloc(N * D * sizeof(float)), .dhf = hc_malloc(N * D * sizeof(float)),
+                       .dx = hc_malloc(N * D * sizeof(float))};
+    int ok = w->tr && w->gp && w->scratch && w->lg && w->mx && w->se && w->sc && w->zt && w->rl && w->dhp &&
+             w->hf && w->dhf && w->dx;
+    for (int k = 0; ok && k < n_shard; k++)
+        ok = !hc_trace_alloc(&w->tr[k], cfg, G, S);
+    if (ok)
         return w;
     hc_train_ws_free(w);
     return NULL;
@@ -157,45 +208,153 @@ void hc_train_ws_free(hc_train_ws *w)
 {
     if (!w)
         return;
-    hc_trace_free(&w->tr);
-    free(w->lg);
+    for (int k = 0; w->tr && k < w->n_shard; k++)
+        hc_trace_free(&w->tr[k]);
+    free(w->tr);
+    float *f[] = {w->gp, w->scratch, w->lg, w->mx, w->se, w->sc, w->zt, w->dhp, w->hf, w->dhf, w->dx};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        free(f[i]);
     free(w->rl);
-    free(w->dhf);
-    free(w->dx);
-    free(w->scratch);
     free(w);
 }
 
-/* The tied head, HEAD_ROWS rows at a time so [N, V] logits never exist:
- * logits by the forward pass's own unembedding, loss = -log softmax[target];
- * with grad, dhf[N, D] = dlogits · w_e and dw_e = dlogitsᵀ · hf (written
- * by the first block, added by the others), dlogits = (softmax -
- * onehot)/N. */
+/* lg[rows, ids v0..v0+cols) (rows V apart) = h[rows, D] · w_eᵀ: the tied
+ * head's logits, one task's slice; hc_train_logits computes them by the
+ * same calls, so the test that they are hc_forward's tests these. */
+static void logits_slice(float *lg, const hc_model *m, const float *h, int rows, int v0, int cols)
+{
+    const int D = m->cfg.d_model;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, D, 1.0f, h, D, m->p.w_e + (size_t)v0 * D, D,
+                0.0f, lg, m->cfg.d_vocab);
+}
+
+/* One block of the head's rows, its vocabulary cut into the workspace's
+ * NS slices of HEAD_COLS ids: a task is one slice (its own columns of the
+ * logits, its own rows of dw_e), so the slices run on every core, each
+ * product single-threaded, and what a task computes does not depend on
+ * how many threads there are.  The softmax needs each row's normaliser
+ * over every slice, so a block runs in three rounds:
+ *   1. per slice s: logits, e = exp(logit - m_s) with m_s the row's max in
+ *      the slice, the row sums, and P_s = e · w_e[s] while e is in cache;
+ *   2. per row: the normaliser Z = Σ_s sum_s·exp(m_s - M), the loss, and
+ *      c_s = exp(m_s - M)/(Z·N), so that d logits = c_s·e - onehot/N in
+ *      slice s, and dhf = Σ_s c_s·P_s - w_e[target]/N (in slice order);
+ *   3. per slice s: dw_e[s] (+)= eᵀ · (c_s ⊙ hf), less hf/N at the targets.
+ * e is read twice and never rewritten. */
+typedef struct {
+    const hc_model *m;
+    hc_train_ws *w;
+    const float *hf;      /* [r, D] the block's final hidden states        */
+    const int32_t *tgt;   /* [r]                                           */
+    int r;
+    float gs;             /* 1/N                                           */
+    float *dhf;           /* [r, D] the block's rows of d hf (NULL: loss only) */
+    float *dw_e, beta;    /* beta 0: the first block writes dw_e            */
+} head_job;
+
+static int slice_cols(const head_job *j, int s)
+{
+    int left = j->m->cfg.d_vocab - s * HEAD_COLS;
+    return left < HEAD_COLS ? left : HEAD_COLS;
+}
+
+static int head_slice_task(void *ctx, int s, int worker)
+{
+    const head_job *j = ctx;
+    hc_train_ws *w = j->w;
+    const int D = j->m->cfg.d_model, V = j->m->cfg.d_vocab, v0 = s * HEAD_COLS, cols = slice_cols(j, s);
+    float *e = w->lg + v0;
+    logits_slice(e, j->m, j->hf, j->r, v0, cols);
+    for (int i = 0; i < j->r; i++)
+        if (j->tgt[i] >= v0 && j->tgt[i] < v0 + cols)
+            w->zt[i] = e[(size_t)i * V + (j->tgt[i] - v0)];
+    hc_exp_rows(e, (size_t)V, j->r, cols, w->mx + (size_t)s * w->R, w->se + (size_t)s * w->R);
+    if (j->dhf)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->r, D, cols, 1.0f, e, V,
+                    j->m->p.w_e + (size_t)v0 * D, D, 0.0f, w->dhp + (size_t)s * w->R * D, D);
+    return 0;
+}
+
+#define NORM_ROWS 16 /* rows per task of round 2 */
+
+static int head_norm_task(void *ctx, int c, int worker)
+{
+    const head_job *j = ctx;
+    hc_train_ws *w = j->w;
+    const int D = j->m->cfg.d_model, R = w->R, NS = w->NS;
+    for (int i = c * NORM_ROWS; i < j->r && i < (c + 1) * NORM_ROWS; i++) {
+        float mx = w->mx[i];
+        for (int s = 1; s < NS; s++)
+            mx = w->mx[(size_t)s * R + i] > mx ? w->mx[(size_t)s * R + i] : mx;
+        double z = 0;
+        for (int s = 0; s < NS; s++) {
+            size_t k = (size_t)s * R + i;
+            double f = exp((double)w->mx[k] - mx);
+            w->sc[k] = (float)f;
+            z += f * w->se[k];
+        }
+        w->rl[i] = log(z) + mx - w->zt[i];
+        if (!j->dhf)
+            continue;
+        float *d = j->dhf + (size_t)i * D;
+        memset(d, 0, (size_t)D * sizeof(float));
+        for (int s = 0; s < NS; s++) {
+            size_t k = (size_t)s * R + i;
+            const float *p = w->dhp + k * D, cs = w->sc[k] = (float)(w->sc[k] / z * j->gs);
+            for (int q = 0; q < D; q++)
+                d[q] += cs * p[q];
+        }
+        const float *et = j->m->p.w_e + (size_t)j->tgt[i] * D;
+        for (int q = 0; q < D; q++)
+            d[q] -= j->gs * et[q];
+    }
+    return 0;
+}
+
+static int head_grad_task(void *ctx, int s, int worker)
+{
+    const head_job *j = ctx;
+    hc_train_ws *w = j->w;
+    const int D = j->m->cfg.d_model, V = j->m->cfg.d_vocab, v0 = s * HEAD_COLS, cols = slice_cols(j, s);
+    float *hs = w->dhp + (size_t)s * w->R * D, *dw = j->dw_e + (size_t)v0 * D;
+    const float *sc = w->sc + (size_t)s * w->R;
+    for (int i = 0; i < j->r; i++)
+        for (int q = 0; q < D; q++)
+            hs[(size_t)i * D + q] = sc[i] * j->hf[(size_t)i * D + q];
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cols, D, j->r, 1.0f, w->lg + v0, V, hs, D, j->beta, dw, D);
+    for (int i = 0; i < j->r; i++)
+        if (j->tgt[i] >= v0 && j->tgt[i] < v0 + cols)
+            for (int q = 0; q < D; q++)
+                dw[(size_t)(j->tgt[i] - v0) * D + q] -= j->gs * j->hf[(size_t)i * D + q];
+    return 0;
+}
+
+/* The tied head, R rows at a time so [N, V] logits never exist: loss =
+ * -log softmax[target]; with grad, dhf[N, D] = dlogits · w_e and dw_e =
+ * dlogitsᵀ · hf, dlogits = (softmax - onehot)/N. */
 static int head(const hc_model *m, hc_train_ws *w, const float *hf, const int32_t *targets, size_t N, float *dhf,
                 float *dw_e, double *loss)
 {
-    const int D = m->cfg.d_model, V = m->cfg.d_vocab;
+    const int D = m->cfg.d_model, R = w->R, NS = w->NS, threads = openblas_get_num_threads();
     int rc = 0;
     double total = 0;
-    for (size_t t0 = 0; !rc && t0 < N; t0 += HEAD_ROWS) {
-        int r = (int)(N - t0 < HEAD_ROWS ? N - t0 : HEAD_ROWS);
-        hc_unembed(w->lg, m, hf + t0 * D, (size_t)r, 1);
-        rc = hc_xent_rows(w->lg, targets + t0, (size_t)r, V, dhf ? 1.0f / (float)N : 0.0f, w->rl);
+    for (size_t t0 = 0; !rc && t0 < N; t0 += (size_t)R) {
+        int r = (int)(N - t0 < (size_t)R ? N - t0 : (size_t)R);
+        head_job j = {m, w, hf + t0 * D, targets + t0, r, 1.0f / (float)N, dhf ? dhf + t0 * D : NULL, dw_e,
+                      t0 ? 1.0f : 0.0f};
+        rc = hc_pool_run(threads, NS, head_slice_task, &j, NULL);
+        if (!rc)
+            rc = hc_pool_run(threads, (r + NORM_ROWS - 1) / NORM_ROWS, head_norm_task, &j, NULL);
         for (int i = 0; !rc && i < r; i++)
-            total += w->rl[i]; /* in row order: the same sum however the rows were shared out */
-        if (!rc && dhf) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, D, V, 1.0f, w->lg, V, m->p.w_e, D, 0.0f,
-                        dhf + t0 * D, D);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, D, r, 1.0f, w->lg, V, hf + t0 * D, D,
-                        t0 ? 1.0f : 0.0f, dw_e, D);
-        }
+            total += w->rl[i]; /* in row order */
+        if (!rc && dhf)
+            rc = hc_pool_run(threads, NS, head_grad_task, &j, NULL);
     }
     *loss = total / (double)N;
     return rc;
 }
 
-static void backward(const hc_model *m, const int32_t *tokens, int B, int S, const hc_trace *c, float *dx, hc_params *g,
-                     float *scratch)
+static void backward(const hc_model *m, int B, int S, const hc_trace *c, float *dx, hc_params *g, float *scratch)
 {
     const hc_config *cf = &m->cfg;
     const hc_params *p = &m->p;
@@ -231,11 +390,6 @@ static void backward(const hc_model *m, const int32_t *tokens, int B, int S, con
         memcpy(dx, dxm, N * D * sizeof(float));
         ln_backward(dx, g->ln1_w + l * D, g->ln1_b + l * D, dn, x, p->ln1_w + l * D, N, D, cf->ln_eps);
     }
-    for (size_t t = 0; t < N; t++)
-        for (int i = 0; i < D; i++) {
-            g->w_e[(size_t)tokens[t] * D + i] += dx[t * D + i];
-            g->w_pos[(t % S) * D + i] += dx[t * D + i];
-        }
 }
 
 static int check_batch(const hc_model *m, const int32_t *tokens, const int32_t *targets, int B, int S)
@@ -250,8 +404,85 @@ static int check_batch(const hc_model *m, const int32_t *tokens, const int32_t *
     return 0;
 }
 
-/* The forward pass (hc_forward_trace, the analysis's own), the head, and
- * with grad the backward pass. */
+/* The shards of a B×S batch (B may be below the workspace's). */
+typedef struct {
+    const hc_model *m;
+    hc_train_ws *w;
+    const int32_t *tokens;
+    int B, S;
+    const hc_params *g; /* the gradient, for the backward pass */
+} shard_job;
+
+static int shard_seqs(const shard_job *j, int k, size_t *t0)
+{
+    int b0 = k * j->w->G;
+    *t0 = (size_t)b0 * j->S;
+    return j->B - b0 < j->w->G ? j->B - b0 : j->w->G;
+}
+
+/* shard k's forward pass, the analysis's own (hc_forward_trace), and its
+ * ln_f output copied to the head's rows */
+static int forward_task(void *ctx, int k, int worker)
+{
+    const shard_job *j = ctx;
+    size_t t0, D = (size_t)j->m->cfg.d_model;
+    int nb = shard_seqs(j, k, &t0);
+    int rc = hc_forward_trace(j->m, j->tokens + t0, nb, j->S, &(hc_acts){0}, &j->w->tr[k]);
+    memcpy(j->w->hf + t0 * D, j->w->tr[k].hf, (size_t)nb * j->S * D * sizeof(float));
+    return rc;
+}
+
+static int forward(const hc_model *m, hc_train_ws *w, const int32_t *tokens, int B, int S)
+{
+    shard_job j = {m, w, tokens, B, S, NULL};
+    return hc_pool_run(openblas_get_num_threads(), (B + w->G - 1) / w->G, forward_task, &j, NULL);
+}
+
+/* shard k's backward pass from d hf to dx (d embedding input) of its rows;
+ * its weight gradients go to its own gp, laid out like the gradient's
+ * section from ln1_w */
+static int backward_task(void *ctx, int k, int worker)
+{
+    const shard_job *j = ctx;
+    hc_train_ws *w = j->w;
+    const hc_config *cf = &j->m->cfg;
+    size_t t0, D = (size_t)cf->d_model;
+    int nb = shard_seqs(j, k, &t0);
+    size_t n = (size_t)nb * j->S;
+    float *part = w->gp + (size_t)k * w->P;
+    hc_params g = *j->g;
+    float **moved[] = {&g.ln1_w, &g.ln1_b, &g.w_qkv, &g.b_qkv, &g.w_o,  &g.b_o,   &g.ln2_w,
+                       &g.ln2_b, &g.w_in,  &g.b_in,  &g.w_out, &g.b_out, &g.lnf_w, &g.lnf_b};
+    for (size_t i = 0; i < sizeof moved / sizeof moved[0]; i++)
+        *moved[i] = part + (*moved[i] - j->g->ln1_w);
+    memset(w->dx + t0 * D, 0, n * D * sizeof(float));
+    ln_backward(w->dx + t0 * D, g.lnf_w, g.lnf_b, w->dhf + t0 * D, w->tr[k].x + (size_t)cf->n_layer * n * D,
+                j->m->p.lnf_w, n, (int)D, cf->ln_eps);
+    backward(j->m, nb, j->S, &w->tr[k], w->dx + t0 * D, &g, w->scratch + (size_t)k * w->n_scratch);
+    return 0;
+}
+
+#define SUM_CHUNK 16384 /* gradient floats per task of the shards' sum */
+
+/* the layers' gradient = the shards' copies added in shard order */
+static int sum_task(void *ctx, int c, int worker)
+{
+    const shard_job *j = ctx;
+    const hc_train_ws *w = j->w;
+    size_t i0 = (size_t)c * SUM_CHUNK, n = w->P - i0 < SUM_CHUNK ? w->P - i0 : SUM_CHUNK;
+    float *out = j->g->ln1_w + i0;
+    memcpy(out, w->gp + i0, n * sizeof(float));
+    for (int k = 1; k < (j->B + w->G - 1) / w->G; k++) {
+        const float *p = w->gp + (size_t)k * w->P + i0;
+        for (size_t i = 0; i < n; i++)
+            out[i] += p[i];
+    }
+    return 0;
+}
+
+/* The forward pass, the head, and with grad the backward pass: every part
+ * on the pool, each thread's products single-threaded, so OpenBLAS's own
+ * threads stay asleep instead of spinning against the pool's. */
 static int pass(const hc_model *m, hc_train_ws *w, const int32_t *tokens, const int32_t *targets, int B, int S,
                 float *grad, double *loss)
 {
@@ -260,25 +491,31 @@ static int pass(const hc_model *m, hc_train_ws *w, const int32_t *tokens, const 
     if (w->S != S || w->B < B)
         return hc_fail(HC_EBAD, "train: a workspace for %d×%d used for %d×%d", w->B, w->S, B, S);
     const hc_config *cf = &m->cfg;
+    const int threads = openblas_get_num_threads();
     size_t N = (size_t)B * S, D = (size_t)cf->d_model;
-    int rc = hc_forward_trace(m, tokens, B, S, &(hc_acts){0}, &w->tr);
+    int rc = forward(m, w, tokens, B, S);
     if (!rc && !grad)
-        return head(m, w, w->tr.hf, targets, N, NULL, NULL, loss);
+        return head(m, w, w->hf, targets, N, NULL, NULL, loss);
     if (rc)
         return rc;
     hc_params g;
     hc_params_layout(&g, cf, grad);
-    /* everything but w_e, which the head writes first */
-    size_t ve = (size_t)cf->d_vocab * D, at = (size_t)(g.w_e - grad);
-    memset(grad, 0, at * sizeof(float));
-    memset(g.w_e + ve, 0, (m->n_floats - at - ve) * sizeof(float));
-    rc = head(m, w, w->tr.hf, targets, N, w->dhf, g.w_e, loss);
-    if (!rc) {
-        memset(w->dx, 0, N * D * sizeof(float));
-        ln_backward(w->dx, g.lnf_w, g.lnf_b, w->dhf, w->tr.x + (size_t)cf->n_layer * N * D, m->p.lnf_w, N, (int)D,
-                    cf->ln_eps);
-        backward(m, tokens, B, S, &w->tr, w->dx, &g, w->scratch);
-    }
+    /* the head writes w_e, the shards' sum the layers' section; the rest
+     * (w_pos, and w_u, b_u, which training leaves alone) starts at zero */
+    memset(g.w_pos, 0, (size_t)(g.ln1_w - g.w_pos) * sizeof(float));
+    memset(g.w_u, 0, (size_t)(grad + m->n_floats - g.w_u) * sizeof(float));
+    rc = head(m, w, w->hf, targets, N, w->dhf, g.w_e, loss);
+    shard_job j = {m, w, tokens, B, S, &g};
+    if (!rc)
+        rc = hc_pool_run(threads, (B + w->G - 1) / w->G, backward_task, &j, NULL);
+    if (!rc)
+        rc = hc_pool_run(threads, (int)((w->P + SUM_CHUNK - 1) / SUM_CHUNK), sum_task, &j, NULL);
+    /* the embeddings' share, in token order */
+    for (size_t t = 0; !rc && t < N; t++)
+        for (size_t i = 0; i < D; i++) {
+            g.w_e[(size_t)tokens[t] * D + i] += w->dx[t * D + i];
+            g.w_pos[(t % S) * D + i] += w->dx[t * D + i];
+        }
     return rc;
 }
 
@@ -295,13 +532,18 @@ int hc_train_grad(const hc_model *m, hc_train_ws *ws, const int32_t *tokens, con
 
 int hc_train_logits(const hc_model *m, const int32_t *tokens, int B, int S, float *logits)
 {
-    hc_trace tr;
-    if (check_batch(m, tokens, tokens, B, S) || hc_trace_alloc(&tr, &m->cfg, B, S))
+    if (check_batch(m, tokens, tokens, B, S))
         return -1;
-    int rc = hc_forward_trace(m, tokens, B, S, &(hc_acts){0}, &tr);
-    if (!rc)
-        hc_unembed(logits, m, tr.hf, (size_t)B * S, 1);
-    hc_trace_free(&tr);
+    hc_train_ws *w = hc_train_ws_new(&m->cfg, B, S);
+    int rc = w ? forward(m, w, tokens, B, S) : -1;
+    const int D = m->cfg.d_model, V = m->cfg.d_vocab;
+    size_t N = (size_t)B * S;
+    for (size_t t0 = 0; !rc && t0 < N; t0 += (size_t)w->R) {
+        int r = (int)(N - t0 < (size_t)w->R ? N - t0 : (size_t)w->R);
+        for (int v0 = 0; v0 < V; v0 += HEAD_COLS)
+            logits_slice(logits + t0 * V + v0, m, w->hf + t0 * D, r, v0, V - v0 < HEAD_COLS ? V - v0 : HEAD_COLS);
+    }
+    hc_train_ws_free(w);
     return rc;
 }
 

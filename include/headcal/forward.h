@@ -49,10 +49,11 @@ int hc_forward_trace(const hc_model *m, const int32_t *tokens, int B, int S, con
  * training, whose w_u is not kept). */
 void hc_unembed(float *logits, const hc_model *m, const float *h, size_t rows, int tied);
 
-/* Softmax cross-entropy of logits[rows, V] against targets[rows], on every
- * core: loss[r] = logsumexp(row r) - row[target].  With grad_scale > 0 the
- * rows are replaced by grad_scale · (softmax - onehot(target)). */
-int hc_xent_rows(float *logits, const int32_t *targets, size_t rows, int V, float grad_scale, double *loss);
+/* The first half of a softmax over a [rows, cols] block of a matrix whose
+ * rows are ld floats apart (a slice of the vocabulary, for the trainer's
+ * cross-entropy): max[r] = the row's largest entry, each entry replaced by
+ * exp(entry - max[r]), sum[r] = their sum (in float, vectorised). */
+void hc_exp_rows(float *a, size_t ld, int rows, int cols, float *max, float *sum);
 
 /* One head of causal attention over one sequence: att[S, S] = softmax(
  * mask(q·kᵀ/√dh)), z[S, dh] = att · v.  q, k, v are views with rows ld_qkv

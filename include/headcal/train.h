@@ -50,8 +50,9 @@ void hc_train_ws_free(hc_train_ws *ws);
 int hc_train_grad(const hc_model *m, hc_train_ws *ws, const int32_t *tokens, const int32_t *targets, int B, int S,
                   float *grad, double *loss);
 
-/* The [B*S, V] logits the trainer computes its loss from (for the test
- * that they are hc_forward's on the same weights with w_u = w_eᵀ). */
+/* The [B*S, V] logits the trainer computes its loss from, by the same
+ * calls (for the tests that compare them with hc_forward's on the same
+ * weights with w_u = w_eᵀ). */
 int hc_train_logits(const hc_model *m, const int32_t *tokens, int B, int S, float *logits);
 
 /* Mean next-token loss over eval[n] cut into consecutive windows of S+1
