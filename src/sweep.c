@@ -329,9 +329,10 @@ void hc_sweep_set_part(hc_sweep *sw, int (*part)(void *ctx, const hc_sweep_out *
 }
 
 /* Columns of W_U per W_OU product: a layer's heads at once are a
- * [d_model, 2048] block (6 MB for GPT-2), large enough for OpenBLAS to
- * run at its peak, small enough to pack while it is warm in cache. */
-enum { WOU_COLS = 2048 };
+ * [d_model, 8192] block (25 MB for GPT-2).  Wider blocks mean fewer,
+ * larger products: on Zen 5 8192 columns formed GPT-2 small's W_OU about
+ * 10% faster than 2048 (docs/benchmarks.md, "W_OU"). */
+enum { WOU_COLS = 8192 };
 
 /* One product's packing: each head of the layer's range [h0, h1) that the
  * group holds, its rows of tmp[(h1−h0)·dh, nc] packed into its slot. */

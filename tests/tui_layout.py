@@ -47,6 +47,15 @@ def main():
         s = wait_for(lambda s: "L1 " in s and "partial" not in s, "the sweep finish", 90)
         cols = grid_rows(s)[0].split().index("MLP") + 1
         before = check_grid(s, width, cols)
+        # a narrow title may have no room for "partial": the sweep is over
+        # once the grid stops changing
+        for _ in range(60):
+            time.sleep(1)
+            s = screen()
+            now = check_grid(s, width, cols)
+            if now == before and "partial" not in s:
+                break
+            before = now
         # the QK panel beside the grid, never over it
         keys("b")
         s = wait_for(lambda s: "QK of" in s and "computing" not in s, "the QK panel")

@@ -100,12 +100,12 @@ static int lane_of(int kind)
 }
 
 /* Appends an event (called with the lock held); ownership of r moves. */
-static void post(jobs *j, int type, const job *jb, hc_results *r, const hc_qk_result *qk, const char *msg)
+static job_event *post(jobs *j, int type, const job *jb, hc_results *r, const hc_qk_result *qk, const char *msg)
 {
     event *e = hc_calloc(1, sizeof *e);
     if (!e) {
         results_destroy(r);
-        return;
+        return NULL;
     }
     e->ev.type = type;
     e->ev.kind = jb->kind;
@@ -119,6 +119,7 @@ static void post(jobs *j, int type, const job *jb, hc_results *r, const hc_qk_re
     while (*at)
         at = &(*at)->next;
     *at = e;
+    return &e->ev;
 }
 
 typedef struct {
@@ -128,7 +129,7 @@ typedef struct {
 
 /* With the lock held: snap becomes the one snapshot waiting (only the
  * newest matters: an unread older one is dropped). */
-static void post_snapshot(jobs *j, const job *jb, hc_results *snap)
+static void post_snapshot(jobs *j, const job *jb, hc_results *snap, int partial)
 {
     for (event **at = &j->events; *at;) {
         if ((*at)->ev.type == JOB_SNAPSHOT) {
@@ -140,7 +141,9 @@ static void post_snapshot(jobs *j, const job *jb, hc_results *snap)
             at = &(*at)->next;
         }
     }
-    post(j, JOB_SNAPSHOT, jb, snap, NULL, NULL);
+    job_event *ev = post(j, JOB_SNAPSHOT, jb, snap, NULL, NULL);
+    if (ev)
+        ev->partial = partial;
 }
 
 static hc_results *snapshot_of(const hc_results *r)
@@ -166,7 +169,7 @@ static void on_progress(void *ctx, const char *phase, int done, int total)
     p->total = total;
     p->frac = 0;
     if (snap)
-        post_snapshot(j, pc->jb, snap);
+        post_snapshot(j, pc->jb, snap, 0);
     pthread_mutex_unlock(&j->mu);
 }
 
@@ -180,7 +183,7 @@ static void on_partial(void *ctx, const hc_results *part)
     if (!snap)
         return;
     pthread_mutex_lock(&pc->ln->j->mu);
-    post_snapshot(pc->ln->j, pc->jb, snap);
+    post_snapshot(pc->ln->j, pc->jb, snap, 1);
     pthread_mutex_unlock(&pc->ln->j->mu);
 }
 

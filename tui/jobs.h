@@ -32,6 +32,7 @@ typedef struct {
     hc_qk_result qk; /* JOB_QK's panel */
     char label[128]; /* what the job computes ("sweep", "L0H1+L1H0", "QK L3H1"): the set's id for JOB_SET */
     char msg[512];
+    int partial;     /* JOB_SNAPSHOT inside the first batch: only the variants done so far, the batch unfinished */
 } job_event;
 
 typedef struct {

@@ -39,7 +39,7 @@ int ui_batches_done(const ui *u)
     int n = 0;
     for (int b = 0; b < u->r->params.batches; b++)
         n += u->r->done[b];
-    return n;
+    return n - (u->base_partial && n > 0);
 }
 
 double ui_shown(const ui *u, int i)
@@ -190,13 +190,16 @@ static int compose(ui *u)
     return 0;
 }
 
-static void show_base(ui *u, hc_results *base)
+/* A partial snapshot is shown but never cached: the cache holds whole
+ * batches only. */
+static void show_base(ui *u, hc_results *base, int partial)
 {
     results_destroy(u->base);
     u->base = base;
+    u->base_partial = partial;
     if (compose(u))
         snprintf(u->msg, sizeof u->msg, "%s", hc_errmsg());
-    else
+    else if (!partial)
         store(u);
 }
 
@@ -235,7 +238,7 @@ static void on_event(ui *u, job_event *ev)
     }
     if (ev->kind == JOB_SWEEP) {
         if (ev->r)
-            show_base(u, ev->r);
+            show_base(u, ev->r, ev->type == JOB_SNAPSHOT && ev->partial);
         if (ev->type == JOB_DONE) {
             u->sweep_stopped = 0;
             snprintf(u->msg, sizeof u->msg, "sweep done");

@@ -37,6 +37,7 @@ typedef struct {
     const explorer_opts *o;
     jobs *jobs;
     hc_results *base;        /* the sweep's newest results (or the file opened) */
+    int base_partial;        /* base is a partial snapshot: its one batch is still running */
     hc_results *sets;        /* baseline + the joint ablations asked for here, over every batch */
     hc_results *r;           /* what is shown: base with the sets added over its batches */
     int version;             /* bumped whenever r changes */
