@@ -505,6 +505,13 @@ int hc_dataset_n_batches(const hc_dataset *ds)
     return ds->n_batches;
 }
 
+long hc_dataset_n_scored(const hc_dataset *ds)
+{
+    /* each sequence scores all its tokens but the first (the BOS) */
+    size_t n_seq = (size_t)ds->n_batches * ds->batch_size;
+    return (long)(ds->off[n_seq] - ds->off[0] - n_seq);
+}
+
 void hc_batch_free(hc_batch *b)
 {
     free(b->tokens);

@@ -235,6 +235,8 @@ Test(dataset, chunk_splits_documents_into_windows)
     ROW(&b, 0, BOS, 10, 11);
     ROW(&b, 1, BOS, 20, 21, 22);
     hc_batch_free(&b);
+    /* every token of the four rows above but their BOS: 3 + 3 + 2 + 3 */
+    cr_assert_eq(hc_dataset_n_scored(ds), 11);
     hc_dataset_free(ds);
 
     /* min_len applies to each window: [10, 11] goes too. */
@@ -247,6 +249,7 @@ Test(dataset, chunk_splits_documents_into_windows)
     ROW(&b, 1, BOS, 4, 5, 6);
     ROW(&b, 2, BOS, 20, 21, 22);
     hc_batch_free(&b);
+    cr_assert_eq(hc_dataset_n_scored(ds), 9); /* 3 + 3 + 3: the short window left no trace */
     hc_dataset_free(ds);
 
     /* Too few windows names windows and documents. */

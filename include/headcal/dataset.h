@@ -61,6 +61,8 @@ typedef struct {
 int hc_dataset_open(hc_dataset **ds, const char *src, const hc_dataset_opts *o);
 void hc_dataset_free(hc_dataset *ds);
 int hc_dataset_n_batches(const hc_dataset *ds);
+/* The scored positions of every batch together (Σ of their n_scored). */
+long hc_dataset_n_scored(const hc_dataset *ds);
 /* Fills b with batch i (0 <= i < n_batches); free with hc_batch_free. */
 int hc_dataset_batch(const hc_dataset *ds, int i, hc_batch *b);
 void hc_batch_free(hc_batch *b);

@@ -202,19 +202,11 @@ int run_open(run_opts *o, hc_model *m, int process, hc_tokenizer **tk, hc_datase
     }
     /* Every batch's, not a shard's: the shards and resumptions of a run
      * take the same path as the run would whole. */
-    o->positions = 0;
-    for (int b = 0; !rc && b < hc_dataset_n_batches(*ds); b++) {
-        hc_batch bt;
-        if (!(rc = hc_dataset_batch(*ds, b, &bt))) {
-            o->positions += bt.n_scored;
-            hc_batch_free(&bt);
-        }
-    }
+    if (!rc)
+        o->positions = hc_dataset_n_scored(*ds);
     if (!rc && process)
         hc_model_process(m);
     if (rc) {
-        hc_dataset_free(*ds);
-        *ds = NULL;
         hc_model_free(m);
         hc_tokenizer_free(*tk);
         *tk = NULL;
