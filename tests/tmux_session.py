@@ -21,6 +21,19 @@ def stop():
     tmux("kill-server")
 
 
+def checked(width, height, command, check):
+    """Runs check() against a window running command, closed afterwards
+    whatever happens; a failed check is printed and gives 1."""
+    start(width, height, command)
+    try:
+        return check()
+    except AssertionError as e:
+        print(e)
+        return 1
+    finally:
+        stop()
+
+
 def screen(colours=False):
     return tmux("capture-pane", "-p", "-t", "0", *(["-e"] if colours else []))
 

@@ -16,7 +16,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ref_metrics  # noqa: E402
-from tmux_session import screen, start, stop, wait_for  # noqa: E402
+from tmux_session import checked, screen, wait_for  # noqa: E402
 
 # ColorBrewer RdBu, 11 classes, deep blue to deep red; the explorer puts
 # pure white at the centre so that no change reads as none.
@@ -82,8 +82,7 @@ def main():
     term, colorterm, cache = sys.argv[1:4]
     cmd = " ".join("'%s'" % a for a in sys.argv[4:])
     env = "env -u COLORTERM -u NO_COLOR TERM=%s" % term + ("" if colorterm == "-" else " COLORTERM=%s" % colorterm)
-    start(100, 30, "%s %s --graphics text; sleep 30" % (env, cmd))
-    try:
+    def check():
         wait_for(lambda s: "L1 " in s and ("sweep done" in s or "loaded from the cache" in s), "the whole grid", 90)
         lines = screen(True).split("\n")
         plain = [re.sub(r"\x1b\[[0-9;:]*m", "", l) for l in lines]
@@ -133,11 +132,8 @@ def main():
                 n += 1
         print("ok %s %d cells" % (mode, n))
         return 0
-    except AssertionError as e:
-        print(e)
-        return 1
-    finally:
-        stop()
+
+    return checked(100, 30, "%s %s --graphics text; sleep 30" % (env, cmd), check)
 
 
 sys.exit(main())

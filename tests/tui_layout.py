@@ -13,7 +13,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tmux_session import keys, screen, start, stop, wait_for  # noqa: E402
+from tmux_session import checked, keys, screen, wait_for  # noqa: E402
 
 
 def grid_rows(s):
@@ -42,8 +42,7 @@ def check_grid(s, width, cols):
 def main():
     width, height, term = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     cmd = " ".join("'%s'" % a for a in sys.argv[4:])
-    start(width, height, "env TERM=%s %s --graphics text; sleep 30" % (term, cmd))
-    try:
+    def check():
         s = wait_for(lambda s: "L1 " in s and "partial" not in s, "the sweep finish", 90)
         cols = grid_rows(s)[0].split().index("MLP") + 1
         before = check_grid(s, width, cols)
@@ -94,11 +93,8 @@ def main():
         keys("q")
         print("ok")
         return 0
-    except AssertionError as e:
-        print(e)
-        return 1
-    finally:
-        stop()
+
+    return checked(width, height, "env TERM=%s %s --graphics text; sleep 30" % (term, cmd), check)
 
 
 sys.exit(main())
