@@ -772,17 +772,24 @@ static int load_state(const char *dir, hc_model *m, adam *a, const hc_train_opts
 
 /* ------------------------------------------------------------ the loop */
 
-/* Step k's batch: B random windows of S+1 tokens, from a generator seeded
- * by (seed, k) alone, so a resumed run sees the same batches. */
-static void sample_batch(int32_t *tok, int32_t *tgt, const int32_t *train, size_t n, int B, int S, uint64_t seed,
-                         int step)
+void hc_train_window_starts(uint64_t seed, int step, int B, size_t span, size_t *starts)
 {
-    uint64_t s = seed ^ ((uint64_t)(step + 1) * 0x9e3779b97f4a7c15ull);
-    size_t span = n - (size_t)S;
+    /* Hashed, not just offset: streams started at seed ^ k·φ advance by φ
+     * themselves, so step k + 2's draws would be step k's shifted by two
+     * and a run would see about two new windows a step. */
+    uint64_t h = seed ^ ((uint64_t)(step + 1) * 0x9e3779b97f4a7c15ull), s = hc_splitmix64(&h);
+    for (int b = 0; b < B; b++)
+        starts[b] = (size_t)(hc_splitmix64(&s) % span);
+}
+
+/* Step k's batch: B random windows of S+1 tokens. */
+static void sample_batch(int32_t *tok, int32_t *tgt, const int32_t *train, size_t n, int B, int S, uint64_t seed,
+                         int step, size_t *starts)
+{
+    hc_train_window_starts(seed, step, B, n - (size_t)S, starts);
     for (int b = 0; b < B; b++) {
-        size_t at = (size_t)(hc_splitmix64(&s) % span);
-        memcpy(tok + (size_t)b * S, train + at, (size_t)S * sizeof(int32_t));
-        memcpy(tgt + (size_t)b * S, train + at + 1, (size_t)S * sizeof(int32_t));
+        memcpy(tok + (size_t)b * S, train + starts[b], (size_t)S * sizeof(int32_t));
+        memcpy(tgt + (size_t)b * S, train + starts[b] + 1, (size_t)S * sizeof(int32_t));
     }
 }
 
@@ -806,10 +813,11 @@ int hc_train(const hc_config *cfg, const hc_train_opts *o, const int32_t *train,
     float *grad = hc_malloc(m.n_floats * sizeof(float));
     unsigned char *decay = hc_calloc(a.n, 1);
     int32_t *tok = hc_malloc((size_t)B * S * sizeof(int32_t)), *tgt = hc_malloc((size_t)B * S * sizeof(int32_t));
+    size_t *starts = hc_malloc((size_t)B * sizeof *starts);
     hc_train_ws *ws = hc_train_ws_new(cfg, B, S);
     char data_sha[65];
     hc_sha256_buf(train, n_train * sizeof *train, data_sha);
-    int rc = (!a.m || !a.v || !grad || !decay || !tok || !tgt || !ws) ? -1 : load_state(dir, &m, &a, o, data_sha);
+    int rc = (!a.m || !a.v || !grad || !decay || !tok || !tgt || !starts || !ws) ? -1 : load_state(dir, &m, &a, o, data_sha);
     if (!rc && a.step > o->steps)
         rc = hc_fail(HC_EBAD, "%s: the run there is at step %d, past --steps %d", dir, a.step, o->steps);
     if (!rc) {
@@ -823,7 +831,7 @@ int hc_train(const hc_config *cfg, const hc_train_opts *o, const int32_t *train,
     while (!rc && a.step < stop) {
         int k = a.step;
         double loss;
-        sample_batch(tok, tgt, train, n_train, B, S, o->seed, k);
+        sample_batch(tok, tgt, train, n_train, B, S, o->seed, k, starts);
         rc = hc_train_grad(&m, ws, tok, tgt, B, S, grad, &loss);
         if (rc)
             break;
@@ -870,6 +878,7 @@ int hc_train(const hc_config *cfg, const hc_train_opts *o, const int32_t *train,
     free(decay);
     free(tok);
     free(tgt);
+    free(starts);
     hc_model_free(&m);
     return rc;
 }

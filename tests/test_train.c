@@ -74,6 +74,12 @@ static void check_gradient(hc_config cfg, int B, int S, size_t stride, int id_st
     hc_model_free(&m);
 }
 
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
+}
+
 Test(train, gradient_matches_finite_differences, .timeout = 120)
 {
     check_gradient(tiny(2, 2, 8, 8, 11), 2, 6, 1, 1, 2e-3);
@@ -509,6 +515,32 @@ Test(train, cli_trains_and_resumes, .timeout = 120)
     cr_assert_eq(th_run(cmd, &out, &err), 0, "%s", err);
     free(out);
     free(err);
+}
+
+/* Each step draws windows of its own: over 1000 steps of 16 windows from
+ * a span of 2^40 starts, all 16,000 differ (a repeat would have chance
+ * about 1e-4), where streams that merely started at seed ^ k·φ repeated
+ * seven windows in eight; and a step's draws are a function of (seed,
+ * step) alone, which resuming relies on. */
+Test(train, steps_draw_independent_windows)
+{
+    enum { STEPS = 1000, B = 16 };
+    const size_t span = (size_t)1 << 40;
+    size_t *all = malloc(STEPS * B * sizeof *all), again[B], other[B];
+    cr_assert_not_null(all);
+    for (int k = 0; k < STEPS; k++)
+        hc_train_window_starts(1, k, B, span, all + (size_t)k * B);
+    for (size_t i = 0; i < STEPS * B; i++)
+        cr_assert_lt(all[i], span);
+    qsort(all, STEPS * B, sizeof *all, cmp_size);
+    for (size_t i = 1; i < STEPS * B; i++)
+        cr_assert_neq(all[i], all[i - 1], "a window drawn twice");
+    hc_train_window_starts(1, 7, B, span, all);
+    hc_train_window_starts(1, 7, B, span, again);
+    hc_train_window_starts(2, 7, B, span, other);
+    cr_assert_arr_eq(all, again, sizeof again);
+    cr_assert_neq(other[0], all[0]);
+    free(all);
 }
 
 /* The corpus recipe's own GPT-2 encoder (scripts/make-corpus.py) gives the

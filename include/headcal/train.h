@@ -55,6 +55,11 @@ int hc_train_grad(const hc_model *m, hc_train_ws *ws, const int32_t *tokens, con
  * weights with w_u = w_eᵀ). */
 int hc_train_logits(const hc_model *m, const int32_t *tokens, int B, int S, float *logits);
 
+/* Where step `step`'s B training windows start, each in [0, span): a
+ * stream of its own seeded by a hash of (seed, step), so a resumed run
+ * sees the same batches and no two steps share their draws. */
+void hc_train_window_starts(uint64_t seed, int step, int B, size_t span, size_t *starts);
+
 /* Mean next-token loss over eval[n] cut into consecutive windows of S+1
  * tokens (stride S), B windows at a time. */
 int hc_train_eval(const hc_model *m, hc_train_ws *ws, const int32_t *eval, size_t n, int B, int S, double *loss);
