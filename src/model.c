@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "headcal/bigmem.h"
 #include "headcal/error.h"
 #include "headcal/fileio.h"
 #include "headcal/model.h"
@@ -85,16 +86,16 @@ int hc_model_alloc(hc_model *m, const hc_config *cfg)
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
     m->n_floats = hc_params_size(cfg);
-    m->slab = hc_calloc(m->n_floats, sizeof(float));
-    if (!m->slab)
-        return -1;
+    size_t bytes;
+    if (!hc_mul_ok(m->n_floats, sizeof(float), &bytes) || !(m->slab = hc_bigmem_alloc(bytes)))
+        return hc_fail(HC_EBAD, "out of memory for the model's %zu parameters", m->n_floats);
     hc_params_layout(&m->p, cfg, m->slab);
     return 0;
 }
 
 void hc_model_free(hc_model *m)
 {
-    free(m->slab);
+    hc_bigmem_free(m->slab, m->n_floats * sizeof(float));
     memset(m, 0, sizeof *m);
 }
 

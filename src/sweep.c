@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
+#include "headcal/bigmem.h"
 #include "headcal/error.h"
 #include "headcal/forward.h"
 #include "headcal/pool.h"
@@ -69,8 +69,7 @@ void hc_sweep_free(hc_sweep *sw)
     free(sw->vars);
     free(sw->comps);
     free(sw->need);
-    if (sw->wou)
-        munmap(sw->wou, sw->wou_bytes);
+    hc_bigmem_free(sw->wou, sw->wou_bytes);
     free(sw);
 }
 
@@ -295,18 +294,11 @@ int hc_sweep_new(hc_sweep **out, const hc_model *m, const hc_variant_spec *vars,
     for (int g = 0; g < sw->n_groups; g++)
         slots = sw->groups[g].n_slots > slots ? sw->groups[g].n_slots : slots;
     sw->max_slots = slots;
-    /* Mapped, not malloc'ed: page-aligned (the kernels load whole cache
-     * lines) and in huge pages where the system allows, since a fresh
-     * page's first write costs more than packing it (GPT-2 small's cache
-     * is 1.8 GB). */
+    /* page-aligned, as the kernels load whole cache lines (GPT-2 small's
+     * cache is 1.8 GB) */
     sw->wou_bytes = (size_t)slots * per_slot;
-    if (slots && (sw->wou = mmap(NULL, sw->wou_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) ==
-                     MAP_FAILED)
-        sw->wou = NULL;
-#ifdef MADV_HUGEPAGE
-    if (sw->wou)
-        madvise(sw->wou, sw->wou_bytes, MADV_HUGEPAGE);
-#endif
+    if (slots)
+        sw->wou = hc_bigmem_alloc(sw->wou_bytes);
     if (slots && !sw->wou) {
         hc_sweep_free(sw);
         return hc_fail(HC_EBAD, "out of memory for W_OU (%zu MB); lower --mem", (size_t)slots * per_slot >> 20);

@@ -274,8 +274,9 @@ static float *read_params(const char *dir)
 {
     hc_model m;
     cr_assert_eq(hc_model_load(&m, dir), 0, "%s", hc_errmsg());
-    float *p = m.slab;
-    m.slab = NULL;
+    float *p = malloc(m.n_floats * sizeof *p);
+    cr_assert_not_null(p);
+    memcpy(p, m.slab, m.n_floats * sizeof *p);
     hc_model_free(&m);
     return p;
 }
