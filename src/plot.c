@@ -394,6 +394,10 @@ static void bands(hc_draw *d, const hc_curves *cv, const hc_curves_geom *g, doub
     }
 }
 
+/* A point (a thin bin's pale dot, a one-bin run) is a round dot this many
+ * line widths across. */
+#define DOT_LW 2.5
+
 static void lines(hc_draw *d, const hc_curves *cv, const hc_curves_geom *g, double *xy, double lw)
 {
     const int n = cv->n_bins;
@@ -402,7 +406,7 @@ static void lines(hc_draw *d, const hc_curves *cv, const hc_curves_geom *g, doub
         hc_rgb col = hc_palette(sr->color);
         for (int i = 0; i < n; i++) /* thin bins: pale dots, off the line */
             if (isfinite(sr->acc[i]) && !solid(cv, sr, i))
-                hc_draw_polyline(d, (const double[]){px_x(g, (i + 0.5) / n), px_y(g, sr->acc[i])}, 1, 2.5 * lw,
+                hc_draw_polyline(d, (const double[]){px_x(g, (i + 0.5) / n), px_y(g, sr->acc[i])}, 1, DOT_LW * lw,
                                  faded(col));
         for (int i = 0; i < n;) {
             int e = run_end(cv, sr, i);
@@ -415,7 +419,7 @@ static void lines(hc_draw *d, const hc_curves *cv, const hc_curves_geom *g, doub
                 xy[2 * m] = px_x(g, (j + 0.5) / n);
                 xy[2 * m++ + 1] = px_y(g, sr->acc[j]);
             }
-            hc_draw_polyline(d, xy, m, m == 1 ? 2.5 * lw : lw, col);
+            hc_draw_polyline(d, xy, m, m == 1 ? DOT_LW * lw : lw, col);
             i = e;
         }
     }
@@ -619,7 +623,9 @@ int hc_plot_curves(hc_draw **out, const hc_curves *cv, const hc_plot_layout *lay
     hc_draw_group(d, "bands", g.x, g.y, g.w, g.h);
     bands(d, cv, &g, xy, lw);
     hc_draw_end(d);
-    hc_draw_group(d, "lines", g.x - lw, g.y - lw, g.w + 2 * lw, g.h + 2 * lw);
+    /* room for a whole dot at accuracy 0 or 1 */
+    const double r = DOT_LW * lw / 2;
+    hc_draw_group(d, "lines", g.x - r, g.y - r, g.w + 2 * r, g.h + 2 * r);
     lines(d, cv, &g, xy, lw);
     hc_draw_end(d);
     if (beside)

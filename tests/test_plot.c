@@ -600,6 +600,28 @@ Test(curves, thin_bins_fade_and_the_legend_stays_off_the_data)
     }
 }
 
+/* A dot at accuracy 1 is drawn whole, above the frame: the lines' clip
+ * leaves room for the dot's radius, not just for a line's width. */
+Test(curves, a_dot_at_accuracy_one_is_not_clipped)
+{
+    enum { NB = 4 };
+    double acc[NB] = {NAN, 1.0, NAN, NAN}, count[NB] = {0, 3, 0, 0};
+    hc_series s = {"s", acc, NULL, NULL, 0, count};
+    hc_curves cv = {.n_bins = NB, .series = &s, .n_series = 1, .min_count = 20};
+    hc_draw *d;
+    hc_curves_geom g;
+    hc_plot_layout lay = {800, 600, 4}; /* lines 6 px wide, dots 15 px across */
+    cr_assert_eq(hc_plot_curves(&d, &cv, &lay, &g), 0, "%s", hc_errmsg());
+    hc_canvas c;
+    cr_assert_eq(hc_draw_render(d, &c), 0);
+    hc_draw_free(d);
+    const int cx = (int)(g.x + 1.5 / NB * g.w), top = (int)g.y;
+    const hc_rgb white = {255, 255, 255};
+    cr_assert(!near(hc_canvas_get(&c, cx, top - 7), white, 10), "the dot's top, 7 px above the frame, was clipped");
+    cr_assert(near(hc_canvas_get(&c, cx, top - 9), white, 10), "ink beyond the dot's radius");
+    hc_canvas_free(&c);
+}
+
 Test(heatmap, mlp_column_has_its_own_scale_and_significant_cells_a_dot)
 {
     double v[2 * 3] = {0.01, -0.02, 1.5, 0.002, 0.0, -0.5};
