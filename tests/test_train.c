@@ -544,17 +544,87 @@ Test(train, steps_draw_independent_windows)
     free(all);
 }
 
-/* The corpus recipe's own GPT-2 encoder (scripts/make-corpus.py) gives the
- * ids headcal's tokenizer gives, on the whole shipped held-out set. */
-Test(train, corpus_recipe_tokens_match_headcal_tokenizer, .timeout = 120)
+/* --tokenizer copies a tokenizer of the model's vocabulary beside it, so
+ * that the output directory loads like any HF checkpoint; one of another
+ * size is refused before training starts. */
+Test(train, cli_copies_a_tokenizer_of_the_model_vocabulary, .timeout = 120)
+{
+    char *dir = th_tmpdir("train-tok");
+    char cmd[8800], path[4200], *out, *err;
+    snprintf(cmd, sizeof cmd, "%s %s --src %s --out %s/tok --merges 3", TEST_PYTHON,
+             th_src("scripts/make-tokenizer.py"), th_src("data"), dir);
+    cr_assert_eq(th_run(cmd, NULL, &err), 0, "%s", err);
+    free(err);
+    uint16_t ids[300];
+    for (int i = 0; i < 300; i++)
+        ids[i] = (uint16_t)((i * 7) % 260);
+    snprintf(path, sizeof path, "%s/c.tokens", dir);
+    cr_assert_eq(th_write_file(path, ids, sizeof ids), 0);
+    const char *shape = "--layers 1 --heads 2 --d-model 8 --n-ctx 8 --steps 2 --batch-size 2 --quiet";
+    snprintf(cmd, sizeof cmd, "%s train --data %s --out %s/m --vocab 300 --tokenizer %s/tok %s", th_headcal(), path,
+             dir, dir, shape);
+    cr_assert_eq(th_run(cmd, NULL, &err), 2, "%s", err);
+    cr_assert(strstr(err, "has 260 tokens, not --vocab 300"), "%s", err);
+    free(err);
+    snprintf(cmd, sizeof cmd, "%s train --data %s --out %s/m --vocab 260 --tokenizer %s/tok %s", th_headcal(), path,
+             dir, dir, shape);
+    cr_assert_eq(th_run(cmd, NULL, &err), 0, "%s", err);
+    free(err);
+    snprintf(cmd, sizeof cmd, "printf 'the<|endoftext|>' | %s tokenize --model %s/m", th_headcal(), dir);
+    cr_assert_eq(th_run(cmd, &out, &err), 0, "%s", err);
+    /* 't' is 83, merge 2 ("h e") is 256 + 2 and <|endoftext|> 256 + 3 */
+    cr_assert_str_eq(out, "83 258 259\n");
+    free(out);
+    free(err);
+    free(dir);
+}
+
+/* The corpus recipe's own byte-level BPE encoder (scripts/make-corpus.py)
+ * gives the ids headcal's tokenizer gives, on the whole shipped held-out
+ * set, with GPT-2's tokenizer and with the bundled model's cut of it. */
+static void recipe_matches_headcal(const char *tokdir)
 {
     char *dir = th_tmpdir("train-corpus");
     char cmd[8800], *out, *err;
-    snprintf(cmd, sizeof cmd, "%s %s %s %s/eval", TEST_PYTHON, th_src("tests/corpus_tokens.py"), th_src(""), dir);
+    snprintf(cmd, sizeof cmd, "%s %s %s %s %s/eval", TEST_PYTHON, th_src("tests/corpus_tokens.py"), th_src(""),
+             th_src(tokdir), dir);
     cr_assert_eq(th_run(cmd, NULL, &err), 0, "%s", err);
     free(err);
-    snprintf(cmd, sizeof cmd, "%s tokenize < %s/eval.txt | cmp - %s/eval.ids", th_headcal(), dir, dir);
+    snprintf(cmd, sizeof cmd, "%s tokenize --model %s < %s/eval.txt | cmp - %s/eval.ids", th_headcal(),
+             th_src(tokdir), dir, dir);
     cr_assert_eq(th_run(cmd, &out, &err), 0, "the recipe's ids differ from headcal tokenize: %s%s", out, err);
     free(out);
     free(err);
+    free(dir);
+}
+
+Test(train, corpus_recipe_tokens_match_headcal_tokenizer, .timeout = 120) { recipe_matches_headcal("data"); }
+
+Test(train, corpus_recipe_tokens_match_headcal_on_the_cut_tokenizer, .timeout = 120)
+{
+    recipe_matches_headcal("data/default");
+}
+
+/* scripts/make-tokenizer.py: all 50000 merges give back GPT-2's own files
+ * byte for byte (so the cut files are in HF's format), and the committed
+ * tokenizer of the bundled model is what the recipe makes. */
+Test(train, tokenizer_recipe_reproduces_gpt2_and_the_bundled_cut, .timeout = 60)
+{
+    char *dir = th_tmpdir("train-tokenizer");
+    char cmd[8800], *out, *err;
+    snprintf(cmd, sizeof cmd,
+             "%s %s --src %s --out %s/full --merges 50000 && cmp %s %s/full/vocab.json && cmp %s %s/full/merges.txt",
+             TEST_PYTHON, th_src("scripts/make-tokenizer.py"), th_src("data"), dir, th_src("data/vocab.json"), dir,
+             th_src("data/merges.txt"), dir);
+    cr_assert_eq(th_run(cmd, &out, &err), 0, "%s%s", out, err);
+    free(out);
+    free(err);
+    snprintf(cmd, sizeof cmd,
+             "%s %s --src %s --out %s/cut --merges 7935 && cmp %s %s/cut/vocab.json && cmp %s %s/cut/merges.txt",
+             TEST_PYTHON, th_src("scripts/make-tokenizer.py"), th_src("data"), dir, th_src("data/default/vocab.json"),
+             dir, th_src("data/default/merges.txt"), dir);
+    cr_assert_eq(th_run(cmd, &out, &err), 0, "%s%s", out, err);
+    free(out);
+    free(err);
+    free(dir);
 }

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "headcal/error.h"
+#include "headcal/tokenizer.h"
 #include "headcal/train.h"
 
 int cmd_train(int argc, char **argv)
@@ -16,10 +17,10 @@ int cmd_train(int argc, char **argv)
     hc_train_opts o;
     hc_train_defaults(&o);
     o.log = stderr;
-    const char *data = NULL, *eval_path = NULL, *out = NULL;
+    const char *data = NULL, *eval_path = NULL, *out = NULL, *tokenizer = NULL;
     int d_mlp = 0;
     long seed = 1;
-    enum { O_DMLP = 256, O_EVAL, O_MINLR, O_WARMUP, O_WD, O_CLIP, O_EVERY, O_SAVE, O_QUIET, O_VOCAB, O_STOP, O_EXTEND };
+    enum { O_DMLP = 256, O_EVAL, O_MINLR, O_WARMUP, O_WD, O_CLIP, O_EVERY, O_SAVE, O_QUIET, O_VOCAB, O_STOP, O_EXTEND, O_TOKENIZER };
     static const cli_option opts[] = {
         {0, "data", 'D', "FILE", "the training token file"},
         {0, "eval", O_EVAL, "FILE", "the held-out token file"},
@@ -30,6 +31,8 @@ int cmd_train(int argc, char **argv)
         {0, "d-mlp", O_DMLP, "N", "MLP width (default 4 x d_model)"},
         {0, "n-ctx", 'c', "N", "context length (default 128)"},
         {0, "vocab", O_VOCAB, "N", "vocabulary size (default 50257, GPT-2's)"},
+        {0, "tokenizer", O_TOKENIZER, "DIR",
+         "vocab.json and merges.txt to copy beside the model (default GPT-2's where --vocab is 50257)"},
         {0, "steps", 'n', "N", "optimizer steps (default 1000)"},
         {0, "batch-size", 'b', "N", "sequences per step (default 16)"},
         {0, "lr", 'r', "X", "peak learning rate (default 2e-3)"},
@@ -75,6 +78,7 @@ int cmd_train(int argc, char **argv)
         case O_STOP: rc = cli_int("--stop-at", optarg, 0, 1 << 24, &o.stop_at); break;
         case O_QUIET: o.log = NULL; break;
         case O_EXTEND: o.extend = 1; break;
+        case O_TOKENIZER: tokenizer = optarg; break;
         case 't': rc = cli_dtype("--dtype", optarg, &o.dtype); break;
         default: rc = cli_bad_option("train", argc, argv);
         }
@@ -85,6 +89,16 @@ int cmd_train(int argc, char **argv)
         rc = hc_fail(HC_EUSAGE, "train: --data FILE.tokens and --out DIR are required");
     if (!rc && cfg.d_model % cfg.n_head)
         rc = hc_fail(HC_EUSAGE, "train: --d-model %d is not a multiple of --heads %d", cfg.d_model, cfg.n_head);
+    if (!rc && tokenizer) {
+        hc_tokenizer *tk = NULL;
+        rc = hc_tokenizer_load_dir(&tk, tokenizer);
+        if (!rc && hc_tokenizer_vocab_size(tk) != cfg.d_vocab)
+            rc = hc_fail(HC_EUSAGE, "train: %s has %d tokens, not --vocab %d", tokenizer, hc_tokenizer_vocab_size(tk),
+                         cfg.d_vocab);
+        hc_tokenizer_free(tk);
+    }
+    if (!tokenizer && cfg.d_vocab == 50257)
+        tokenizer = cli_data_dir();
     if (rc)
         return hc_errstatus();
     cfg.d_head = cfg.d_model / cfg.n_head;
@@ -100,7 +114,7 @@ int cmd_train(int argc, char **argv)
     double loss = NAN;
     rc = hc_tokens_load(data, cfg.d_vocab, &train, &n_train) ||
          (eval_path && hc_tokens_load(eval_path, cfg.d_vocab, &eval, &n_eval)) ||
-         hc_train(&cfg, &o, train, n_train, eval, n_eval, out, cfg.d_vocab == 50257 ? cli_data_dir() : NULL, &loss);
+         hc_train(&cfg, &o, train, n_train, eval, n_eval, out, tokenizer, &loss);
     if (!rc && eval)
         printf("held-out loss %.4f\n", loss);
     free(train);
