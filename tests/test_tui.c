@@ -104,20 +104,28 @@ static void keys(const session *s, const char *k)
  * before it can stop it, so .fini does. */
 static const session *live;
 
-/* Starts `headcal tui ARGS` in a w x h tmux window, with env before it
- * (the cache is s->cache unless env says otherwise); its exit status goes
- * to s->status. */
-static void launch_args(session *s, int w, int h, const char *env, const char *args)
+/* Starts `headcal WORDS` in a w x h tmux window, with env before it (the
+ * cache is s->cache unless env says otherwise); its exit status goes to
+ * s->status. */
+static void launch_words(session *s, int w, int h, const char *env, const char *words)
 {
     char conf[4300], cmd[32000];
     snprintf(conf, sizeof conf, "%s/tmux.conf", s->dir);
     th_write_file(conf, "set -g default-terminal tmux-256color\n", 38);
     unlink(s->status);
     snprintf(cmd, sizeof cmd,
-             "-f '%s' new-session -d -x %d -y %d \"HEADCAL_CACHE_DIR='%s' %s '%s' tui %s; echo \\$? > '%s'\"", conf,
-             w, h, s->cache, env, th_headcal(), args, s->status);
+             "-f '%s' new-session -d -x %d -y %d \"HEADCAL_CACHE_DIR='%s' %s '%s' %s; echo \\$? > '%s'\"", conf, w,
+             h, s->cache, env, th_headcal(), words, s->status);
     free(tmux(s, cmd));
     live = s;
+}
+
+/* `headcal tui ARGS`, as launch_words. */
+static void launch_args(session *s, int w, int h, const char *env, const char *args)
+{
+    char words[30000];
+    snprintf(words, sizeof words, "tui %s", args);
+    launch_words(s, w, h, env, words);
 }
 
 /* The run options every test uses, with the fixture's model and data. */
@@ -255,6 +263,30 @@ Test(tui, explore_select_ablate_export_quit, .timeout = 240, .fini = teardown)
     expect(&s, "joint      L0H1+L1H1");
     keys(&s, "C-c");
     cr_expect_eq(exit_status(&s), 0, "Ctrl-C did not exit 0");
+    stop(&s);
+}
+
+/* `headcal` with no arguments, as the README's first command runs it
+ * after the plain autotools build: the bundled model (6 layers) on its
+ * held-out set in 39 batches, whose first batch the grid shows while the
+ * rest are swept. */
+Test(tui, no_arguments_open_the_bundled_default, .timeout = 240, .fini = teardown)
+{
+    session s;
+    fixture(&s, "tui-default");
+    launch_words(&s, 132, 43, "", "");
+    char *screen = wait_for(&s, "tokens scored", 60);
+    cr_assert(screen, "the default's first tokens never came");
+    cr_expect(strstr(screen, "model default") && strstr(screen, "data eval.jsonl"), "%s", screen);
+    cr_expect(strstr(screen, "L5 ") && !strstr(screen, "L6 "), "not the 6-layer bundled model:\n%s", screen);
+    free(screen);
+    screen = wait_for(&s, "/39", 60);
+    if (!screen) /* a fast machine may have swept all 39 batches already */
+        screen = wait_for(&s, "sweep done", 1);
+    cr_expect(screen, "neither a batch count of 39 nor a finished sweep");
+    free(screen);
+    keys(&s, "q");
+    cr_expect_eq(exit_status(&s), 0);
     stop(&s);
 }
 
