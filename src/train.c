@@ -817,7 +817,8 @@ int hc_train(const hc_config *cfg, const hc_train_opts *o, const int32_t *train,
     hc_train_ws *ws = hc_train_ws_new(cfg, B, S);
     char data_sha[65];
     hc_sha256_buf(train, n_train * sizeof *train, data_sha);
-    int rc = (!a.m || !a.v || !grad || !decay || !tok || !tgt || !starts || !ws) ? -1 : load_state(dir, &m, &a, o, data_sha);
+    int rc = (!a.m || !a.v || !grad || !decay || !tok || !tgt || !starts || !ws) ? -1
+                                                                                : load_state(dir, &m, &a, o, data_sha);
     if (!rc && a.step > o->steps)
         rc = hc_fail(HC_EBAD, "%s: the run there is at step %d, past --steps %d", dir, a.step, o->steps);
     if (!rc) {

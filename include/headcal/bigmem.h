@@ -1,8 +1,9 @@
-/* Zeroed memory for the few very large arrays (the model's parameter slab,
- * the W_OU cache): mapped rather than malloc'ed, so page-aligned, and in
- * transparent huge pages where the system allows.  On a virtual machine a
- * fresh 4 KB page's first write costs more than filling it, and these arrays
- * are hundreds of MB to GB that are written once, right after allocation. */
+/* Zeroed, page-aligned memory for the few very large arrays (the model's
+ * parameter slab, the W_OU cache): mapped rather than malloc'ed, in
+ * transparent huge pages where the system allows (on the heap under
+ * AddressSanitizer).  On a virtual machine a fresh 4 KB page's first
+ * write costs more than filling it, and these arrays are hundreds of MB to
+ * GB that are written once, right after allocation. */
 #ifndef HEADCAL_BIGMEM_H
 #define HEADCAL_BIGMEM_H
 

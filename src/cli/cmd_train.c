@@ -20,7 +20,8 @@ int cmd_train(int argc, char **argv)
     const char *data = NULL, *eval_path = NULL, *out = NULL, *tokenizer = NULL;
     int d_mlp = 0;
     long seed = 1;
-    enum { O_DMLP = 256, O_EVAL, O_MINLR, O_WARMUP, O_WD, O_CLIP, O_EVERY, O_SAVE, O_QUIET, O_VOCAB, O_STOP, O_EXTEND, O_TOKENIZER };
+    enum { O_DMLP = 256, O_EVAL, O_MINLR, O_WARMUP, O_WD, O_CLIP, O_EVERY, O_SAVE, O_QUIET, O_VOCAB, O_STOP, O_EXTEND,
+           O_TOKENIZER };
     static const cli_option opts[] = {
         {0, "data", 'D', "FILE", "the training token file"},
         {0, "eval", O_EVAL, "FILE", "the held-out token file"},
