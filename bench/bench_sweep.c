@@ -181,19 +181,16 @@ int main(int argc, char **argv)
     if (hc_sweep_new(&sw, &m, vars, nv, &o))
         return 1;
     hc_sweep_out out;
-    /* a batch of one token scores nothing: what it times is the W_OU cache */
+    /* the batches as the run takes them: the first forms W_OU a layer at a
+     * time between its passes, which the sweep accounts for */
     double t0 = hc_seconds();
-    hc_sweep_batch(sw, tok, (int[]){1}, 1, 1, &out);
-    hc_sweep_out_free(&out);
-    double t_wou = hc_seconds() - t0;
-    t0 = hc_seconds();
     for (int b0 = 0; b0 < B; b0 += BS) {
         int nb = B - b0 < BS ? B - b0 : BS;
         if (hc_sweep_batch(sw, tok + (size_t)b0 * S, len + b0, nb, S, &out))
             return 1;
         hc_sweep_out_free(&out);
     }
-    double t_sweep = hc_seconds() - t0, t_total = hc_seconds() - t_start;
+    double t_wou = hc_sweep_wou_seconds(sw), t_sweep = hc_seconds() - t0 - t_wou, t_total = hc_seconds() - t_start;
     t0 = hc_seconds();
     int nf = B < BS ? B : BS;
     hc_acts acts = {.resid = bench_malloc((size_t)nf * S * cfg.d_model * sizeof(float))};
@@ -215,43 +212,46 @@ int main(int argc, char **argv)
     const char *kernel = hc_sweep_kernel_name(sw);
     hc_sweep_free(sw);
 
-    /* The notebook's algorithm in C, on the first batch, for NH heads. */
-    int D = cfg.d_model, V = cfg.d_vocab, N = nf * S;
-    float *z = bench_malloc((size_t)L * N * D * sizeof(float)), *resid = bench_malloc((size_t)N * D * sizeof(float));
-    float *scale = bench_malloc((size_t)N * sizeof(float)), *base = bench_malloc((size_t)N * V * sizeof(float));
-    float *r = bench_malloc((size_t)N * D * sizeof(float));
-    hc_acts a2 = {.z = z, .resid = resid, .scale = scale, .logits = base};
-    hc_forward(&m, tok, nf, S, &a2);
-    t0 = hc_seconds();
-    double check = 0;
-    for (int h = 0; h < NH; h++) {
-        int l = L - 1 - h % L, hh = h % H;
-        /* r = z_h · W_O^h, as hook_result */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, D, cfg.d_head, 1.0f, z + (size_t)l * N * D + hh * 64,
-                    D, m.p.w_o + (size_t)l * D * D + (size_t)hh * 64 * D, D, 0.0f, r, D);
-        check += notebook_head(&m, r, scale, base, N, 5);
-    }
-    double c_ht = (double)N * NH / (hc_seconds() - t0);
-    free(z), free(resid), free(scale), free(base), free(r);
-    hc_model_free(&m);
-    double c_total = t_load + t_fwd + (double)B * S * (nv - 1) / c_ht;
-    printf("notebook in C: %.0f head-tokens/s (%d heads timed; checksum %.3f); end to end %.1f s (load and forward "
-           "as headcal's): %.1fx\n",
-           c_ht, NH, check, c_total, c_total / t_total);
+    /* NOTEBOOK_HEADS 0: headcal's figures only */
+    if (NH > 0) {
+        /* The notebook's algorithm in C, on the first batch, for NH heads. */
+        int D = cfg.d_model, V = cfg.d_vocab, N = nf * S;
+        float *z = bench_malloc((size_t)L * N * D * sizeof(float)), *resid = bench_malloc((size_t)N * D * sizeof(float));
+        float *scale = bench_malloc((size_t)N * sizeof(float)), *base = bench_malloc((size_t)N * V * sizeof(float));
+        float *r = bench_malloc((size_t)N * D * sizeof(float));
+        hc_acts a2 = {.z = z, .resid = resid, .scale = scale, .logits = base};
+        hc_forward(&m, tok, nf, S, &a2);
+        t0 = hc_seconds();
+        double check = 0;
+        for (int h = 0; h < NH; h++) {
+            int l = L - 1 - h % L, hh = h % H;
+            /* r = z_h · W_O^h, as hook_result */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, D, cfg.d_head, 1.0f, z + (size_t)l * N * D + hh * 64,
+                        D, m.p.w_o + (size_t)l * D * D + (size_t)hh * 64 * D, D, 0.0f, r, D);
+            check += notebook_head(&m, r, scale, base, N, 5);
+        }
+        double c_ht = (double)N * NH / (hc_seconds() - t0);
+        free(z), free(resid), free(scale), free(base), free(r);
+        double c_total = t_load + t_fwd + (double)B * S * (nv - 1) / c_ht;
+        printf("notebook in C: %.0f head-tokens/s (%d heads timed; checksum %.3f); end to end %.1f s (load and forward "
+               "as headcal's): %.1fx\n",
+               c_ht, NH, check, c_total, c_total / t_total);
 
-    /* The notebook as it runs, numpy float32, same OpenBLAS, same model and tokens. */
-    cJSON *j = run_numpy(dir, BS, NH);
-    if (j) {
-        double per_tok = num(j, "baseline_s_per_token") + (nv - 1) * num(j, "head_s_per_token");
-        double np_fwd = num(j, "forward_s_per_token") * B * S, np_total = num(j, "load_s") + np_fwd + per_tok * P;
-        printf("notebook in numpy: load %.1f s, forward %.1f s, %.0f head-tokens/s (%d heads timed on %d positions); "
-               "end to end %.1f s\n",
-               num(j, "load_s"), np_fwd, 1 / num(j, "head_s_per_token"), (int)num(j, "heads_timed"),
-               (int)num(j, "tokens_timed"), np_total);
-        printf("speed-up end to end over the notebook in numpy: %.1fx (kernel %s, %d x %d tokens)\n",
-               np_total / t_total, kernel, B, S);
-        cJSON_Delete(j);
+        /* The notebook as it runs, numpy float32, same OpenBLAS, same model and tokens. */
+        cJSON *j = run_numpy(dir, BS, NH);
+        if (j) {
+            double per_tok = num(j, "baseline_s_per_token") + (nv - 1) * num(j, "head_s_per_token");
+            double np_fwd = num(j, "forward_s_per_token") * B * S, np_total = num(j, "load_s") + np_fwd + per_tok * P;
+            printf("notebook in numpy: load %.1f s, forward %.1f s, %.0f head-tokens/s (%d heads timed on %d positions); "
+                   "end to end %.1f s\n",
+                   num(j, "load_s"), np_fwd, 1 / num(j, "head_s_per_token"), (int)num(j, "heads_timed"),
+                   (int)num(j, "tokens_timed"), np_total);
+            printf("speed-up end to end over the notebook in numpy: %.1fx (kernel %s, %d x %d tokens)\n",
+                   np_total / t_total, kernel, B, S);
+            cJSON_Delete(j);
+        }
     }
+    hc_model_free(&m);
     printf("peak RSS: %.0f MB (this process)\n", bench_peak_rss_mb());
     for (int i = 0; i < 3; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, (const char *[]){"config.json", "model.safetensors", "tokens.npy"}[i]);

@@ -13,7 +13,7 @@ static const char *better_core(void)
         return NULL;
     int generic = !strcasecmp(core, "prescott") || !strcasecmp(core, "core2") || !strcasecmp(core, "nehalem") ||
                   !strcasecmp(core, "katmai");
-    /* AVX2 kernels on an AVX-512 CPU: what 0.3.21 runs on AMD Zen 4 and 5 */
+    /* AVX2 kernels on an AVX-512 CPU, as an OpenBLAS older than the CPU may pick */
     int avx2 = !strcasecmp(core, "haswell") || !strcasecmp(core, "zen");
     if (!generic && !avx2)
         return NULL;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "headcal/bigmem.h"
+#include "headcal/clock.h"
 #include "headcal/error.h"
 #include "headcal/forward.h"
 #include "headcal/pool.h"
@@ -40,6 +41,7 @@ struct hc_sweep {
     float *wou;    /* [max_slots] × slot_floats: W_OU^h[dh, V] packed */
     size_t wou_bytes;
     int wou_group; /* which group wou holds, -1 none */
+    double wou_seconds; /* spent forming W_OU so far */
     int *need;     /* [n_var] the last layer whose W_OU the variant needs, -1 none */
     long batches;  /* hc_sweep_batch calls completed */
     int (*part)(void *ctx, const hc_sweep_out *out, const char *final);
@@ -330,7 +332,7 @@ enum { WOU_COLS = 8192 };
  * group holds, its rows of tmp[(h1−h0)·dh, nc] packed into its slot. */
 typedef struct {
     hc_sweep *sw;
-    const group *g;
+    const int *slot;
     const float *tmp;
     int l, h0, c0, nc;
 } pack_ctx;
@@ -340,26 +342,27 @@ static int pack_task(void *vctx, int task, int worker)
     const pack_ctx *pc = vctx;
     const hc_sweep *sw = pc->sw;
     const hc_config *c = &sw->m->cfg;
-    int slot = pc->g->slot[pc->l * c->n_head + pc->h0 + task];
+    int slot = pc->slot[pc->l * c->n_head + pc->h0 + task];
     if (slot >= 0)
         hck_pack(sw->kind, pc->tmp + (size_t)task * c->d_head * WOU_COLS, WOU_COLS, c->d_head, c->d_vocab, pc->c0,
                  pc->nc, sw->wou + (size_t)slot * sw->slot_floats);
     return 0;
 }
 
-/* W_OU^h[dh, V] = W_O^h[dh, D] · W_U[D, V] for group g's heads of layer
- * l, packed for the kernel: the rows of W_O from the group's first to its
- * last head of that layer go through W_U together, a block of columns at
- * a time — one large sgemm on every core (outside the pool, so OpenBLAS
- * threads it), then the heads' slices packed in the pool.  tmp holds
- * [d_model, WOU_COLS] floats. */
-static int form_layer(hc_sweep *sw, const group *g, int l, float *tmp)
+/* W_OU^h[dh, V] = W_O^h[dh, D] · W_U[D, V] for the heads of layer l
+ * that have a slot (slot[l·H + h] ≥ 0), packed there for the kernel: the
+ * rows of W_O from the first to the last such head go through W_U
+ * together, a block of columns at a time — one large sgemm on every core
+ * (outside the pool, so OpenBLAS threads it), then the heads' slices
+ * packed in the pool.  tmp holds [d_model, WOU_COLS] floats. */
+static int form_layer(hc_sweep *sw, const int *slot, int l, float *tmp)
 {
     const hc_config *c = &sw->m->cfg;
     int D = c->d_model, dh = c->d_head, V = c->d_vocab, H = c->n_head;
     int h0 = H, h1 = 0, rc = 0;
+    const double t0 = hc_seconds();
     for (int h = 0; h < H; h++)
-        if (g->slot[l * H + h] >= 0) {
+        if (slot[l * H + h] >= 0) {
             h0 = h < h0 ? h : h0;
             h1 = h + 1;
         }
@@ -368,9 +371,10 @@ static int form_layer(hc_sweep *sw, const group *g, int l, float *tmp)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (h1 - h0) * dh, nc, D, 1.0f,
                     sw->m->p.w_o + (size_t)l * D * D + (size_t)h0 * dh * D, D, sw->m->p.w_u + c0, V, 0.0f, tmp,
                     WOU_COLS);
-        pack_ctx pc = {sw, g, tmp, l, h0, c0, nc};
+        pack_ctx pc = {sw, slot, tmp, l, h0, c0, nc};
         rc = hc_pool_run(sw->o.threads, h1 - h0, pack_task, &pc, sw->cancel);
     }
+    sw->wou_seconds += hc_seconds() - t0;
     return rc;
 }
 
@@ -390,7 +394,7 @@ static int load_group(hc_sweep *sw, int gi)
         return -1;
     int rc = 0;
     for (int l = 0; l < sw->m->cfg.n_layer && !rc; l++)
-        rc = form_layer(sw, g, l, tmp);
+        rc = form_layer(sw, g->slot, l, tmp);
     free(tmp);
     sw->wou_group = rc ? -1 : gi;
     return rc ? hc_fail(HC_EBAD, "cancelled") : 0;
@@ -468,6 +472,9 @@ static tile_scratch scratch_carve(const scratch_layout *l, char *mem)
 typedef struct {
     hc_sweep *sw;
     int gi, N, S, P;
+    const int *slot; /* [L·H] each head's slot in the W_OU cache for this pass */
+    float *base;     /* [P, V] the baseline logits kept between passes (keep_base), or NULL */
+    int base_ready;  /* base holds them: a pass has run */
     int *vl;
     int nv;
     const float *z, *mlp, *resid, *scale, *xn; /* forward activations */
@@ -588,7 +595,6 @@ static void generic_tile(const batch_ctx *bc, const tile_scratch *ts, int T, int
 {
     const hc_sweep *sw = bc->sw;
     const hc_config *c = &sw->m->cfg;
-    const group *g = &sw->groups[bc->gi];
     const int V = c->d_vocab, k = sw->o.top_k;
     const float *b_U = sw->m->p.b_u, *a = ts->a;
     for (int vi = 0; vi < bc->nv; vi++) {
@@ -603,7 +609,7 @@ static void generic_tile(const batch_ctx *bc, const tile_scratch *ts, int T, int
             const int K = member_k(sw, x), Tp = (T + HCK_ROW_PAD - 1) / HCK_ROW_PAD * HCK_ROW_PAD;
             const float *B = through_wu(sw, x)
                                  ? sw->m->p.w_u
-                                 : sw->wou + (size_t)g->slot[x->layer * c->n_head + x->head] * sw->slot_floats;
+                                 : sw->wou + (size_t)bc->slot[x->layer * c->n_head + x->head] * sw->slot_floats;
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, vt, K, -1.0f, a, K, B + v0, V, 1.0f, ts->buf,
                         vt);
             a += (size_t)Tp * K;
@@ -619,7 +625,6 @@ static void fused_tile(const batch_ctx *bc, const tile_scratch *ts, int T, int v
 {
     const hc_sweep *sw = bc->sw;
     const hc_config *c = &sw->m->cfg;
-    const group *g = &sw->groups[bc->gi];
     const int V = c->d_vocab, k = sw->o.top_k, Tp = (T + HCK_ROW_PAD - 1) / HCK_ROW_PAD * HCK_ROW_PAD;
     const float *b_U = sw->m->p.b_u + v0, *a = ts->a;
     const uint16_t *a16 = ts->a16;
@@ -643,7 +648,7 @@ static void fused_tile(const batch_ctx *bc, const tile_scratch *ts, int T, int v
                             1.0f, ts->buf, vt);
             else {
                 ts->seg[ns++] = (hck_seg){a, a16, K, Tp,
-                                          sw->wou + (size_t)g->slot[x->layer * c->n_head + x->head] * sw->slot_floats};
+                                          sw->wou + (size_t)bc->slot[x->layer * c->n_head + x->head] * sw->slot_floats};
                 if (hck_splits(sw->kind))
                     a16 += (size_t)2 * Tp * hck_amx_depth(K);
             }
@@ -674,18 +679,25 @@ static int tile_task(void *vctx, int task, int worker)
     const float *xn = bc->xn + (size_t)p0 * D;
     for (int v0 = 0; v0 < V; v0 += TILE_V) {
         const int vt = V - v0 < TILE_V ? V - v0 : TILE_V;
-        /* base[T, vt] = x̂[T, D] · W_U[D, v0:v0+vt] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, vt, D, 1.0f, xn, D, sw->m->p.w_u + v0, V, 0.0f,
-                    ts.base, vt);
-        if (!sw->fused) {
-            generic_tile(bc, &ts, T, v0, vt, target);
-            continue;
+        float *kept = bc->base ? bc->base + (size_t)p0 * V + v0 : NULL;
+        if (kept && bc->base_ready)
+            for (int t = 0; t < T; t++)
+                memcpy(ts.base + (size_t)t * vt, kept + (size_t)t * V, (size_t)vt * sizeof(float));
+        else {
+            /* base[T, vt] = x̂[T, D] · W_U[D, v0:v0+vt] */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, vt, D, 1.0f, xn, D, sw->m->p.w_u + v0, V, 0.0f,
+                        ts.base, vt);
+            /* the fused kernels start frozen-scale variants from the baseline's logits */
+            for (int t = 0; sw->fused && t < T; t++)
+                for (int j = 0; j < vt; j++)
+                    ts.base[t * vt + j] += sw->m->p.b_u[v0 + j];
+            for (int t = 0; kept && t < T; t++)
+                memcpy(kept + (size_t)t * V, ts.base + (size_t)t * vt, (size_t)vt * sizeof(float));
         }
-        /* the baseline's logits, which frozen-scale variants start from */
-        for (int t = 0; t < T; t++)
-            for (int j = 0; j < vt; j++)
-                ts.base[t * vt + j] += sw->m->p.b_u[v0 + j];
-        fused_tile(bc, &ts, T, v0, vt, target);
+        if (sw->fused)
+            fused_tile(bc, &ts, T, v0, vt, target);
+        else
+            generic_tile(bc, &ts, T, v0, vt, target);
     }
     /* Every row of the tile is final here, for the baseline and each variant. */
     hc_sweep_out *o = bc->out;
@@ -752,6 +764,14 @@ static int group_split(const hc_sweep *sw, int gi)
     return sw->batches == 0 && sw->wou_group != gi && sw->groups[gi].n_slots;
 }
 
+/* Whether the first batch's passes keep its baseline logits [P, V] for
+ * the next pass rather than recompute them: when they take at most a
+ * quarter of the --mem budget (318 MB for GPT-2 small at 16 × 100 tokens). */
+static int keep_base(const hc_sweep *sw, int P)
+{
+    return !sw->o.mem_budget || (size_t)P * sw->m->cfg.d_vocab * sizeof(float) <= sw->o.mem_budget / 4;
+}
+
 typedef struct {
     long depth;  /* Σ d_head over the heads whose W_OU was formed since the last pass */
     int pending; /* a variant whose W_OU is complete waits for a pass */
@@ -761,10 +781,12 @@ typedef struct {
 /* Whether a pass runs once layer l's W_OU of group g is formed: when some
  * variant's W_OU is complete, on the first layer that completes one (the
  * first heads show early), on the last, and in between only where the
- * W_OU formed since the previous pass cost at least as much as the pass
- * adds — each pass recomputes the baseline logits, P·d_model·V
- * multiply-adds against d_head·d_model·V per head formed — so the split
- * costs at most one baseline more than forming W_OU. */
+ * W_OU formed since the previous pass cost at least as much as a baseline
+ * — P·d_model·V multiply-adds against d_head·d_model·V per head formed —
+ * so the split costs at most one baseline more than forming W_OU where
+ * each pass recomputes the baseline logits.  Where they are kept
+ * (keep_base) a pass adds less, but a pass on every layer measured slower
+ * all the same: each pass ends with a core idle on its last tile. */
 static int pass_ends(const hc_sweep *sw, const group *g, int l, int P, pass_plan *pp)
 {
     const hc_config *c = &sw->m->cfg;
@@ -808,17 +830,88 @@ static int sweep_pass(hc_sweep *sw, const batch_ctx *bc, char *final)
     return rc;
 }
 
+/* A run's only batch keeps no W_OU for later: its heads take slots as
+ * their layer is formed and give them back once every variant that needs
+ * them is final, so the cache holds a few layers at a time instead of
+ * every head.  The saving is in first writes to fresh memory, which on a
+ * virtual machine cost more than the products (docs/benchmarks.md). */
+typedef struct {
+    int *slot;  /* [L·H] the head's slot, or -1 */
+    char *used; /* [group's n_slots] */
+} slot_ring;
+
+static int ring_new(slot_ring *r, const hc_sweep *sw, const group *g)
+{
+    const size_t lh = (size_t)sw->m->cfg.n_layer * sw->m->cfg.n_head;
+    r->slot = hc_malloc(lh * sizeof *r->slot);
+    r->used = hc_calloc((size_t)g->n_slots, 1);
+    if (!r->slot || !r->used)
+        return -1;
+    for (size_t i = 0; i < lh; i++)
+        r->slot[i] = -1;
+    return 0;
+}
+
+static void ring_free(slot_ring *r)
+{
+    free(r->slot);
+    free(r->used);
+}
+
+/* Slots, lowest free first, for the group's heads of layer l. */
+static void ring_take(slot_ring *r, const hc_sweep *sw, const group *g, int l)
+{
+    const int H = sw->m->cfg.n_head;
+    for (int h = 0, s = 0; h < H; h++)
+        if (g->slot[l * H + h] >= 0) {
+            while (r->used[s])
+                s++;
+            r->used[s] = 1;
+            r->slot[l * H + h] = s;
+        }
+}
+
+/* Frees the slots of heads that no variant left unfinished needs. */
+static void ring_give(slot_ring *r, const hc_sweep *sw, const group *g, const char *final)
+{
+    const int H = sw->m->cfg.n_head, LH = sw->m->cfg.n_layer * H;
+    char *needed = hc_calloc((size_t)LH, 1);
+    if (!needed) /* keep them: costs memory, not results */
+        return;
+    for (int v = g->v0; v < g->v1; v++)
+        for (int i = 0; !final[v] && i < sw->vars[v].n; i++)
+            if (!through_wu(sw, &sw->vars[v].c[i]))
+                needed[sw->vars[v].c[i].layer * H + sw->vars[v].c[i].head] = 1;
+    for (int hid = 0; hid < LH; hid++)
+        if (r->slot[hid] >= 0 && !needed[hid]) {
+            r->used[r->slot[hid]] = 0;
+            r->slot[hid] = -1;
+        }
+    free(needed);
+}
+
 /* Group bc->gi's W_OU and its variants' passes (group_split). */
 static int sweep_group(hc_sweep *sw, batch_ctx *bc, char *final)
 {
     const group *g = &sw->groups[bc->gi];
     const int split = group_split(sw, bc->gi);
+    const int recycle = split && sw->o.positions == bc->P;
+    slot_ring ring = {0};
     int *vl = bc->vl;
     bc->layout = scratch_plan(sw, g);
     bc->scratch = hc_calloc((size_t)sw->o.threads, sizeof *bc->scratch);
+    bc->slot = g->slot;
     float *tmp = split ? wou_tmp(sw, g) : NULL;
     pass_plan pp = {0};
-    int rc = bc->scratch && (!split || tmp) ? 0 : -1;
+    const int kept = split && group_passes(sw, bc->gi, bc->P) > 1 && keep_base(sw, bc->P);
+    const size_t base_bytes = kept ? (size_t)bc->P * sw->m->cfg.d_vocab * sizeof(float) : 0;
+    bc->base = kept ? hc_bigmem_alloc(base_bytes) : NULL;
+    bc->base_ready = 0;
+    int rc = bc->scratch && (!split || tmp) && (!recycle || !ring_new(&ring, sw, g)) ? 0 : -1;
+    if (!rc && kept && !bc->base)
+        rc = hc_fail(HC_EBAD, "out of memory for the first batch's baseline logits (%zu MB)", base_bytes >> 20);
+    if (recycle)
+        bc->slot = ring.slot;
     for (int w = 0; w < sw->o.threads && !rc; w++)
         if (!(bc->scratch[w] = aligned_alloc(64, bc->layout.bytes)))
             rc = hc_fail(HC_EBAD, "out of memory for the sweep's scratch (%zu MB a worker)", bc->layout.bytes >> 20);
@@ -833,7 +926,9 @@ static int sweep_group(hc_sweep *sw, batch_ctx *bc, char *final)
     if (split)
         sw->wou_group = -1;
     for (int l = 0; split && l < sw->m->cfg.n_layer && !rc; l++) {
-        if ((rc = form_layer(sw, g, l, tmp))) {
+        if (recycle)
+            ring_take(&ring, sw, g, l);
+        if ((rc = form_layer(sw, bc->slot, l, tmp))) {
             rc = hc_fail(HC_EBAD, "cancelled");
             break;
         }
@@ -844,15 +939,22 @@ static int sweep_group(hc_sweep *sw, batch_ctx *bc, char *final)
             if (!final[v] && sw->need[v] <= l)
                 vl[bc->nv++] = v;
         rc = sweep_pass(sw, bc, final);
+        bc->base_ready = 1;
+        if (recycle)
+            ring_give(&ring, sw, g, final);
     }
-    if (split && !rc)
+    if (split && !recycle && !rc)
         sw->wou_group = bc->gi;
+    ring_free(&ring);
+    hc_bigmem_free(bc->base, base_bytes);
     free(tmp);
     for (int w = 0; w < sw->o.threads && bc->scratch; w++)
         free(bc->scratch[w]);
     free(bc->scratch);
     return rc;
 }
+
+double hc_sweep_wou_seconds(const hc_sweep *sw) { return sw->wou_seconds; }
 
 int hc_sweep_batch(hc_sweep *sw, const int32_t *tokens, const int *lengths, int B, int S, hc_sweep_out *out)
 {

@@ -71,8 +71,10 @@ typedef struct {
 } tally;
 
 /* kernel: HC_KERNEL_*; a kernel this CPU lacks skips the test.  positions:
- * the run length the sweep is told (a short one takes the direct path). */
-static void check_against_reference(const char *ablation, const char *ln, int kernel, int d_head, long positions)
+ * the run length the sweep is told (a short one takes the direct path; −1,
+ * exactly the first batch's).  nb: the batches run. */
+static void check_against_reference(const char *ablation, const char *ln, int kernel, int d_head, long positions,
+                                    int nb)
 {
     if (!hc_sweep_kernel_available(kernel))
         cr_skip_test("this CPU lacks the kernel");
@@ -88,6 +90,11 @@ static void check_against_reference(const char *ablation, const char *ln, int ke
     for (int i = 0; i < NB; i++)
         sample(&m, tokens[i], lengths[i]);
     hc_model_process(&m);
+    if (positions < 0) {
+        positions = 0;
+        for (int b = 0; b < B; b++)
+            positions += lengths[0][b] > 1 ? lengths[0][b] - 1 : 0;
+    }
 
     /* baseline, every head, every MLP, and one set */
     int L = 2, H = 3, nv = 1 + L * H + L + 1;
@@ -110,8 +117,10 @@ static void check_against_reference(const char *ablation, const char *ln, int ke
 
     hc_sweep_opts o = {.top_k = K, .ablation = strcmp(ablation, "mean") ? HC_ABLATION_ZERO : HC_ABLATION_MEAN,
                        .ln = strcmp(ln, "recompute") ? HC_LN_FROZEN : HC_LN_RECOMPUTE, .threads = 2,
-                       /* room for 4 heads' W_OU: the 6 heads run in several groups */
-                       .mem_budget = 4 * hc_sweep_head_bytes(&so.cfg, kernel),
+                       /* room for 4 heads' W_OU: the 6 heads run in several groups; a run of
+                        * one batch has them all in one, so that the set's first head outlives
+                        * its layer's pass */
+                       .mem_budget = nb > 1 ? 4 * hc_sweep_head_bytes(&so.cfg, kernel) : 0,
                        .kernel = kernel, .positions = positions};
     hc_sweep *sw;
     cr_assert_eq(hc_sweep_new(&sw, &m, vars, nv, &o), 0, "%s", hc_errmsg());
@@ -121,7 +130,7 @@ static void check_against_reference(const char *ablation, const char *ln, int ke
     if (o.ablation == HC_ABLATION_MEAN) {
         hc_mean_sums sums;
         cr_assert_eq(hc_mean_sums_init(&sums, &m.cfg, SMAX), 0);
-        for (int i = 0; i < NB; i++)
+        for (int i = 0; i < nb; i++)
             cr_assert_eq(hc_mean_sums_add_batch(&sums, &m, tokens[i], lengths[i], B, SMAX), 0, "%s", hc_errmsg());
         cr_assert_eq(hc_means_finish(&mn, &sums), 0);
         hc_mean_sums_free(&sums);
@@ -130,7 +139,7 @@ static void check_against_reference(const char *ablation, const char *ln, int ke
     tally *got = calloc((size_t)nv, sizeof *got);
     double *top1 = calloc((size_t)nv * NB * B * SMAX, sizeof *top1);
     int np = 0;
-    for (int i = 0; i < NB; i++) {
+    for (int i = 0; i < nb; i++) {
         hc_sweep_out out;
         cr_assert_eq(hc_sweep_batch(sw, tokens[i], lengths[i], B, SMAX, &out), 0, "%s", hc_errmsg());
         for (int vv = 0; vv < nv; vv++)
@@ -170,7 +179,7 @@ static void check_against_reference(const char *ablation, const char *ln, int ke
         fprintf(f, "]");
     }
     fprintf(f, "], \"batches\": [");
-    for (int i = 0; i < NB; i++) {
+    for (int i = 0; i < nb; i++) {
         fprintf(f, "%s[", i ? "," : "");
         int first = 1;
         for (int b = 0; b < B; b++) {
@@ -236,34 +245,38 @@ static void check_against_reference(const char *ablation, const char *ln, int ke
 /* The four ablation settings on each kernel; d_head 8 exercises the bf16x3
  * kernels' padding to whole tiles, 32 their unpadded case, and 64
  * (GPT-2's) two tiles in depth.  positions 1 takes the direct path (no
- * W_OU), 0 the cost model's default. */
+ * W_OU), 0 the cost model's default; a run of one batch (positions −1)
+ * hands each head's W_OU slot on to a later layer's once its variants are
+ * done, and the set variant keeps its first head's across that. */
 /* Arrays, not pointers: Criterion copies the parameters into each test's
  * own process. */
 typedef struct {
     char ablation[8], ln[16];
     int kernel, d_head;
     long positions;
+    int batches;
 } sweep_case;
 
 ParameterizedTestParameters(sweep, matches_the_reference)
 {
     static sweep_case cases[] = {
-        {"zero", "frozen", HC_KERNEL_GENERIC, 8, 0},    {"mean", "recompute", HC_KERNEL_GENERIC, 8, 0},
-        {"zero", "frozen", HC_KERNEL_AVX512, 8, 0},     {"mean", "frozen", HC_KERNEL_AVX512, 8, 0},
-        {"zero", "recompute", HC_KERNEL_AVX512, 8, 0},  {"mean", "recompute", HC_KERNEL_AVX512, 8, 0},
-        {"zero", "frozen", HC_KERNEL_AMX, 8, 0},        {"mean", "recompute", HC_KERNEL_AMX, 32, 0},
-        {"zero", "recompute", HC_KERNEL_AMX, 64, 0},
-        {"zero", "frozen", HC_KERNEL_AVX512BF16, 8, 0}, {"mean", "frozen", HC_KERNEL_AVX512BF16, 32, 0},
-        {"zero", "recompute", HC_KERNEL_AVX512BF16, 64, 0}, {"mean", "recompute", HC_KERNEL_AVX512BF16, 64, 0},
-        {"zero", "recompute", HC_KERNEL_GENERIC, 8, 1}, {"mean", "frozen", HC_KERNEL_AVX512, 8, 1},
-        {"mean", "recompute", HC_KERNEL_AVX512BF16, 64, 1},
+        {"zero", "frozen", HC_KERNEL_GENERIC, 8, 0, NB},        {"mean", "recompute", HC_KERNEL_GENERIC, 8, 0, NB},
+        {"zero", "frozen", HC_KERNEL_AVX512, 8, 0, NB},         {"mean", "frozen", HC_KERNEL_AVX512, 8, 0, NB},
+        {"zero", "recompute", HC_KERNEL_AVX512, 8, 0, NB},      {"mean", "recompute", HC_KERNEL_AVX512, 8, 0, NB},
+        {"zero", "frozen", HC_KERNEL_AMX, 8, 0, NB},            {"mean", "recompute", HC_KERNEL_AMX, 32, 0, NB},
+        {"zero", "recompute", HC_KERNEL_AMX, 64, 0, NB},        {"zero", "frozen", HC_KERNEL_AVX512BF16, 8, 0, NB},
+        {"mean", "frozen", HC_KERNEL_AVX512BF16, 32, 0, NB},    {"zero", "recompute", HC_KERNEL_AVX512BF16, 64, 0, NB},
+        {"mean", "recompute", HC_KERNEL_AVX512BF16, 64, 0, NB}, {"zero", "recompute", HC_KERNEL_GENERIC, 8, 1, NB},
+        {"mean", "frozen", HC_KERNEL_AVX512, 8, 1, NB},         {"mean", "recompute", HC_KERNEL_AVX512BF16, 64, 1, NB},
+        {"mean", "recompute", HC_KERNEL_GENERIC, 8, -1, 1},     {"zero", "frozen", HC_KERNEL_AVX512, 8, -1, 1},
+        {"zero", "recompute", HC_KERNEL_AVX512BF16, 32, -1, 1},
     };
     return cr_make_param_array(sweep_case, cases, sizeof cases / sizeof cases[0]);
 }
 
 ParameterizedTest(sweep_case *c, sweep, matches_the_reference, .timeout = 300)
 {
-    check_against_reference(c->ablation, c->ln, c->kernel, c->d_head, c->positions);
+    check_against_reference(c->ablation, c->ln, c->kernel, c->d_head, c->positions, c->batches);
 }
 
 Test(sweep, components_outside_the_model_are_refused)

@@ -120,5 +120,8 @@ void hc_sweep_set_part(hc_sweep *sw, int (*part)(void *ctx, const hc_sweep_out *
  * t + 1 < lengths[b]. */
 int hc_sweep_batch(hc_sweep *sw, const int32_t *tokens, const int *lengths, int B, int S, hc_sweep_out *out);
 void hc_sweep_out_free(hc_sweep_out *out);
+/* Wall-clock seconds the sweep has spent forming W_OU so far (the rest of
+ * a batch is the forward pass and the sweep proper): for benchmarks. */
+double hc_sweep_wou_seconds(const hc_sweep *sw);
 
 #endif
