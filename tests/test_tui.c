@@ -301,6 +301,53 @@ Test(tui, too_small_says_so, .timeout = 120, .fini = teardown)
     stop(&s);
 }
 
+/* Whether the cursor's opening bracket on the grid row that starts with
+ * label is drawn bold, in a capture with escape sequences (capture-pane
+ * -e): an SGR 1 after the label and before the bracket; −1 where there is
+ * no such row or bracket.  Not inlined: gcc 12 then takes the capture for
+ * a pointer to tmux()'s local and warns of a dangling pointer. */
+__attribute__((noinline)) static int cursor_bold(const char *screen, const char *label)
+{
+    const char *row = strstr(screen, label);
+    if (!row)
+        return -1;
+    size_t at = strlen(label);
+    while (row[at] && row[at] != '\n' && !(row[at] == '[' && row[at - 1] != '\033'))
+        at++;
+    if (row[at] != '[')
+        return -1;
+    int bold = 0;
+    for (size_t i = 0; i + 4 <= at; i++)
+        bold |= !memcmp(row + i, "\033[1m", 4);
+    return bold;
+}
+
+/* The explorer in TERM=term: its cursor brackets are bold or not. */
+static void cursor_case(const char *term, int bold)
+{
+    session s;
+    fixture(&s, "tui-ink");
+    char env[64], args[9000];
+    snprintf(env, sizeof env, "TERM=%s", term);
+    run_args(&s, args, sizeof args, "--graphics text");
+    launch_args(&s, 100, 30, env, args);
+    expect(&s, "L0H0 (layer 0, head 0)");
+    char *screen = tmux(&s, "capture-pane -e -p -t 0");
+    cr_expect_eq(cursor_bold(screen, "L0 "), bold, "TERM=%s:\n%s", term, screen);
+    free(screen);
+    keys(&s, "q");
+    cr_expect_eq(exit_status(&s), 0);
+    stop(&s);
+}
+
+/* xterm turns bold black into grey in eight colours, so the cursor
+ * brackets stay plain there; with more colours they are bold. */
+Test(tui, cursor_brackets_bold_only_where_black_stays_black, .timeout = 120, .fini = teardown)
+{
+    cursor_case("xterm", 0);
+    cursor_case("xterm-256color", 1);
+}
+
 static void pty_case(const char *mode, const char *graphics)
 {
     session s;

@@ -115,7 +115,9 @@ static void cell(const ui *u, int i, int y, int x)
         } else {
             gfx_color(mark ? ink : fg, bg);
         }
-        attron(cursor ? A_BOLD : A_NORMAL);
+        /* xterm shows bold black in eight colours as grey (boldColors):
+         * there the brackets alone mark the cursor */
+        attron(cursor && mode != GFX_8 ? A_BOLD : A_NORMAL);
         ui_text(y, x + c, 1, ch);
         attroff(A_REVERSE | A_BOLD);
     }
