@@ -895,8 +895,9 @@ static int sweep_group(hc_sweep *sw, batch_ctx *bc, char *final)
 {
     const group *g = &sw->groups[bc->gi];
     const int split = group_split(sw, bc->gi);
-    const int recycle = split && sw->o.positions == bc->P;
     slot_ring ring = {0};
+    /* both are savings: without the memory for them the batch goes on */
+    const int recycle = split && sw->o.positions == bc->P && !ring_new(&ring, sw, g);
     int *vl = bc->vl;
     bc->layout = scratch_plan(sw, g);
     bc->scratch = hc_calloc((size_t)sw->o.threads, sizeof *bc->scratch);
@@ -907,9 +908,7 @@ static int sweep_group(hc_sweep *sw, batch_ctx *bc, char *final)
     const size_t base_bytes = kept ? (size_t)bc->P * sw->m->cfg.d_vocab * sizeof(float) : 0;
     bc->base = kept ? hc_bigmem_alloc(base_bytes) : NULL;
     bc->base_ready = 0;
-    int rc = bc->scratch && (!split || tmp) && (!recycle || !ring_new(&ring, sw, g)) ? 0 : -1;
-    if (!rc && kept && !bc->base)
-        rc = hc_fail(HC_EBAD, "out of memory for the first batch's baseline logits (%zu MB)", base_bytes >> 20);
+    int rc = bc->scratch && (!split || tmp) ? 0 : -1;
     if (recycle)
         bc->slot = ring.slot;
     for (int w = 0; w < sw->o.threads && !rc; w++)
