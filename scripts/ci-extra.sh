@@ -21,7 +21,8 @@ status=0
 make -s -j"$(nproc)" check >/dev/null 2>&1 || status=$?
 summary="$(grep 'Synthesis:' tests/test_headcal.log | tail -n 1 || true)"
 if [ "$status" -ne 0 ]; then
-    grep -B6 "^\[FAIL\]" tests/test_headcal.log >&2 || true
+    # enough lines for a failed screen check, whose message is the screen
+    grep -B80 "^\[FAIL\]" tests/test_headcal.log >&2 || true
     echo "ci-extra: make check under ASan + UBSan failed (status $status)" >&2
     exit "$status"
 fi
