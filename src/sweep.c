@@ -836,8 +836,9 @@ static int sweep_pass(hc_sweep *sw, const batch_ctx *bc, char *final)
  * every head.  The saving is in first writes to fresh memory, which on a
  * virtual machine cost more than the products (docs/benchmarks.md). */
 typedef struct {
-    int *slot;  /* [L·H] the head's slot, or -1 */
-    char *used; /* [group's n_slots] */
+    int *slot;    /* [L·H] the head's slot, or -1 */
+    char *used;   /* [group's n_slots] */
+    char *needed; /* [L·H] ring_give's scratch */
 } slot_ring;
 
 static int ring_new(slot_ring *r, const hc_sweep *sw, const group *g)
@@ -845,7 +846,8 @@ static int ring_new(slot_ring *r, const hc_sweep *sw, const group *g)
     const size_t lh = (size_t)sw->m->cfg.n_layer * sw->m->cfg.n_head;
     r->slot = hc_malloc(lh * sizeof *r->slot);
     r->used = hc_calloc((size_t)g->n_slots, 1);
-    if (!r->slot || !r->used)
+    r->needed = hc_malloc(lh);
+    if (!r->slot || !r->used || !r->needed)
         return -1;
     for (size_t i = 0; i < lh; i++)
         r->slot[i] = -1;
@@ -856,6 +858,7 @@ static void ring_free(slot_ring *r)
 {
     free(r->slot);
     free(r->used);
+    free(r->needed);
 }
 
 /* Slots, lowest free first, for the group's heads of layer l. */
@@ -875,9 +878,7 @@ static void ring_take(slot_ring *r, const hc_sweep *sw, const group *g, int l)
 static void ring_give(slot_ring *r, const hc_sweep *sw, const group *g, const char *final)
 {
     const int H = sw->m->cfg.n_head, LH = sw->m->cfg.n_layer * H;
-    char *needed = hc_calloc((size_t)LH, 1);
-    if (!needed) /* keep them: costs memory, not results */
-        return;
+    char *needed = memset(r->needed, 0, (size_t)LH);
     for (int v = g->v0; v < g->v1; v++)
         for (int i = 0; !final[v] && i < sw->vars[v].n; i++)
             if (!through_wu(sw, &sw->vars[v].c[i]))
@@ -887,7 +888,6 @@ static void ring_give(slot_ring *r, const hc_sweep *sw, const group *g, const ch
             r->used[r->slot[hid]] = 0;
             r->slot[hid] = -1;
         }
-    free(needed);
 }
 
 /* Group bc->gi's W_OU and its variants' passes (group_split). */
@@ -901,7 +901,7 @@ static int sweep_group(hc_sweep *sw, batch_ctx *bc, char *final)
     int *vl = bc->vl;
     bc->layout = scratch_plan(sw, g);
     bc->scratch = hc_calloc((size_t)sw->o.threads, sizeof *bc->scratch);
-    bc->slot = g->slot;
+    bc->slot = recycle ? ring.slot : g->slot;
     float *tmp = split ? wou_tmp(sw, g) : NULL;
     pass_plan pp = {0};
     const int kept = split && group_passes(sw, bc->gi, bc->P) > 1 && keep_base(sw, bc->P);
@@ -909,8 +909,6 @@ static int sweep_group(hc_sweep *sw, batch_ctx *bc, char *final)
     bc->base = kept ? hc_bigmem_alloc(base_bytes) : NULL;
     bc->base_ready = 0;
     int rc = bc->scratch && (!split || tmp) ? 0 : -1;
-    if (recycle)
-        bc->slot = ring.slot;
     for (int w = 0; w < sw->o.threads && !rc; w++)
         if (!(bc->scratch[w] = aligned_alloc(64, bc->layout.bytes)))
             rc = hc_fail(HC_EBAD, "out of memory for the sweep's scratch (%zu MB a worker)", bc->layout.bytes >> 20);
