@@ -16,6 +16,48 @@
 
 enum { TILE_T = 128, TILE_V = 1024 };
 
+/* A batch's activations, kept for the next batch: allocated afresh, the
+ * 60-odd MB of GPT-2 small's at 16 × 100 tokens were first writes to fresh
+ * pages every batch, which a virtual machine makes expensive. */
+typedef struct {
+    size_t n_tok, n_pos; /* room for B·S tokens and that many scored positions */
+    float *z, *mlp, *resid, *scale, *xn;
+    int32_t *tok_of;
+} batch_ws;
+
+static void ws_free(batch_ws *w)
+{
+    free(w->z);
+    free(w->mlp);
+    free(w->resid);
+    free(w->scale);
+    free(w->xn);
+    free(w->tok_of);
+    *w = (batch_ws){0};
+}
+
+/* Room in w for N tokens and P scored positions, and the MLPs' outputs
+ * when mlp. */
+static int ws_fit(batch_ws *w, const hc_config *c, size_t N, size_t P, int mlp)
+{
+    if (N <= w->n_tok && P <= w->n_pos && (!mlp || w->mlp))
+        return 0;
+    ws_free(w);
+    const size_t L = (size_t)c->n_layer, D = (size_t)c->d_model;
+    w->z = hc_malloc(L * N * D * sizeof(float));
+    w->mlp = mlp ? hc_malloc(L * N * D * sizeof(float)) : NULL;
+    w->resid = hc_malloc(N * D * sizeof(float));
+    w->scale = hc_malloc(N * sizeof(float));
+    w->xn = hc_malloc((P + 1) * D * sizeof(float));
+    w->tok_of = hc_malloc((P + 1) * sizeof *w->tok_of);
+    if (!w->z || (mlp && !w->mlp) || !w->resid || !w->scale || !w->xn || !w->tok_of) {
+        ws_free(w);
+        return -1;
+    }
+    w->n_tok = N, w->n_pos = P;
+    return 0;
+}
+
 /* Variants are processed in groups whose heads' W_OU fit the memory
  * budget together; with one group the matrices are computed once. */
 typedef struct {
@@ -53,6 +95,7 @@ struct hc_sweep {
     void *tick_ctx;
     atomic_int tiles_done;
     int tiles_total;
+    batch_ws ws;
 };
 
 static void group_free(group *g)
@@ -72,6 +115,7 @@ void hc_sweep_free(hc_sweep *sw)
     free(sw->comps);
     free(sw->need);
     hc_bigmem_free(sw->wou, sw->wou_bytes);
+    ws_free(&sw->ws);
     free(sw);
 }
 
@@ -956,7 +1000,7 @@ double hc_sweep_wou_seconds(const hc_sweep *sw) { return sw->wou_seconds; }
 int hc_sweep_batch(hc_sweep *sw, const int32_t *tokens, const int *lengths, int B, int S, hc_sweep_out *out)
 {
     const hc_config *c = &sw->m->cfg;
-    const int L = c->n_layer, D = c->d_model;
+    const int D = c->d_model;
     const size_t N = (size_t)B * S;
     if (sw->o.ablation == HC_ABLATION_MEAN && !sw->means)
         return hc_fail(HC_EBAD, "sweep: mean ablation needs the dataset means");
@@ -969,14 +1013,11 @@ int hc_sweep_batch(hc_sweep *sw, const int32_t *tokens, const int *lengths, int 
     if (alloc_out(out, sw->n_var, P, sw->o.top_k))
         return -1;
     atomic_store(&sw->tiles_done, 0);
-    float *z = hc_malloc((size_t)L * N * D * sizeof(float));
-    float *mlp = needs_mlp(sw) ? hc_malloc((size_t)L * N * D * sizeof(float)) : NULL;
-    float *resid = hc_malloc(N * D * sizeof(float)), *scale = hc_malloc(N * sizeof(float));
-    float *xn = hc_malloc(((size_t)P + 1) * D * sizeof(float));
-    int32_t *tok_of = hc_malloc(((size_t)P + 1) * sizeof *tok_of);
-    int rc = (!z || (needs_mlp(sw) && !mlp) || !resid || !scale || !xn || !tok_of) ? -1 : 0;
+    int rc = ws_fit(&sw->ws, c, N, (size_t)P, needs_mlp(sw));
+    float *z = sw->ws.z, *mlp = sw->ws.mlp, *resid = sw->ws.resid, *scale = sw->ws.scale, *xn = sw->ws.xn;
+    int32_t *tok_of = sw->ws.tok_of;
     if (!rc) {
-        hc_acts acts = {.z = z, .mlp_out = mlp, .resid = resid, .scale = scale};
+        hc_acts acts = {.z = z, .mlp_out = mlp, .resid = resid, .scale = scale, .threads = sw->o.threads};
         rc = hc_forward(sw->m, tokens, B, S, &acts);
     }
     if (!rc) {
@@ -1007,12 +1048,6 @@ int hc_sweep_batch(hc_sweep *sw, const int32_t *tokens, const int *lengths, int 
         sw->batches++;
     free(final);
     free(vl);
-    free(z);
-    free(mlp);
-    free(resid);
-    free(scale);
-    free(xn);
-    free(tok_of);
     if (rc)
         hc_sweep_out_free(out);
     return rc;

@@ -1,10 +1,14 @@
 /* The forward pass against an independent float64 numpy implementation
- * (tests/ref_gpt2.py) on synth checkpoints of several shapes and dtypes. */
+ * (tests/ref_gpt2.py) on synth checkpoints of several shapes and dtypes,
+ * and against itself on other thread counts. */
+#include <cblas.h>
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "headcal/forward.h"
+#include "headcal/synth.h"
 #include "helpers.h"
 
 static double compare(const char *tag, const char *synth_args, const char *ids, int bos)
@@ -73,4 +77,81 @@ Test(forward, logits_of_text_are_those_of_its_tokens, .timeout = 60)
     cr_assert_eq(th_run(cmd, NULL, &err), 2);
     free(err);
     free(dir);
+}
+
+/* Counts the floats of a[n] and b[n] whose bits differ. */
+static size_t bits_differ(const float *a, const float *b, size_t n)
+{
+    size_t d = 0;
+    for (size_t i = 0; i < n; i++)
+        d += memcmp(&a[i], &b[i], sizeof(float)) != 0;
+    return d;
+}
+
+/* The steps between the products (layer norms, attention, GELU) give the
+ * same bits on 1, 2 and 3 threads, in every output and every intermediate
+ * of the trace.  The batch (5 sequences of 23 positions, 4 heads) divides
+ * evenly neither into the row chunks nor among the threads.  OpenBLAS
+ * keeps one thread count throughout: its own results move with it. */
+Test(forward, results_do_not_depend_on_the_thread_count, .timeout = 60)
+{
+    const hc_config cfg = {.n_layer = 2, .n_head = 4, .d_model = 32, .d_head = 8, .d_mlp = 128, .n_ctx = 32,
+                           .d_vocab = 300, .ln_eps = 1e-5f, .bos = 299};
+    hc_model m;
+    cr_assert_eq(hc_model_alloc(&m, &cfg), 0);
+    hc_synth_params(&m, 4);
+    const int B = 5, S = 23, N = B * S, L = cfg.n_layer, D = cfg.d_model, V = cfg.d_vocab;
+    int32_t tok[5 * 23];
+    for (int i = 0; i < N; i++)
+        tok[i] = (int32_t)((i * 7919 + 13) % V);
+    struct {
+        float *logits, *resid, *scale, *z, *mlp;
+        hc_trace tr;
+    } out[3];
+    const int blas = openblas_get_num_threads();
+    openblas_set_num_threads(2);
+    for (int t = 0; t < 3; t++) {
+        out[t].logits = malloc((size_t)N * V * sizeof(float));
+        out[t].resid = malloc((size_t)N * D * sizeof(float));
+        out[t].scale = malloc((size_t)N * sizeof(float));
+        out[t].z = malloc((size_t)L * N * D * sizeof(float));
+        out[t].mlp = malloc((size_t)L * N * D * sizeof(float));
+        hc_acts acts = {out[t].logits, out[t].resid, out[t].scale, out[t].z, out[t].mlp, .threads = t + 1};
+        cr_assert_eq(hc_forward(&m, tok, B, S, &acts), 0);
+        cr_assert_eq(hc_trace_alloc(&out[t].tr, &cfg, B, S), 0);
+        cr_assert_eq(hc_forward_trace(&m, tok, B, S, &(hc_acts){.threads = t + 1}, &out[t].tr), 0);
+    }
+    openblas_set_num_threads(blas);
+    for (int t = 1; t < 3; t++) {
+        const hc_trace *a = &out[0].tr, *b = &out[t].tr;
+        const struct {
+            const char *what;
+            const float *one, *many;
+            size_t n;
+        } cmp[] = {
+            {"logits", out[0].logits, out[t].logits, (size_t)N * V},
+            {"resid", out[0].resid, out[t].resid, (size_t)N * D},
+            {"scale", out[0].scale, out[t].scale, (size_t)N},
+            {"z", out[0].z, out[t].z, (size_t)L * N * D},
+            {"mlp_out", out[0].mlp, out[t].mlp, (size_t)L * N * D},
+            {"trace x", a->x, b->x, (size_t)(L + 1) * N * D},
+            {"trace att", a->att, b->att, (size_t)L * B * cfg.n_head * S * S},
+            {"trace g", a->g, b->g, (size_t)L * N * cfg.d_mlp},
+            {"trace hf", a->hf, b->hf, (size_t)N * D},
+        };
+        for (size_t i = 0; i < sizeof cmp / sizeof cmp[0]; i++)
+            cr_assert_eq(bits_differ(cmp[i].one, cmp[i].many, cmp[i].n), 0, "%s differs between 1 and %d threads",
+                         cmp[i].what, t + 1);
+    }
+    /* the outputs and the trace come from the same network */
+    cr_assert_eq(bits_differ(out[0].resid, out[0].tr.x + (size_t)L * N * D, (size_t)N * D), 0);
+    for (int t = 0; t < 3; t++) {
+        free(out[t].logits);
+        free(out[t].resid);
+        free(out[t].scale);
+        free(out[t].z);
+        free(out[t].mlp);
+        hc_trace_free(&out[t].tr);
+    }
+    hc_model_free(&m);
 }

@@ -303,3 +303,50 @@ Test(sweep, components_outside_the_model_are_refused)
     cr_assert(strstr(hc_errmsg(), "--top-k"));
     hc_model_free(&m);
 }
+
+/* A sweep keeps a batch's activations for the next: a later batch longer
+ * and wider than the first, and a short one after it, give the bits a
+ * sweep new to each gives. */
+Test(sweep, batches_of_other_sizes_match_a_new_sweep, .timeout = 60)
+{
+    hc_config cfg = {.n_layer = 2, .n_head = 2, .d_model = 16, .d_head = 8, .d_mlp = 64, .n_ctx = 32,
+                     .d_vocab = 200, .ln_eps = 1e-5f, .bos = 199};
+    hc_model m;
+    cr_assert_eq(hc_model_alloc(&m, &cfg), 0);
+    hc_synth_params(&m, 21);
+    hc_model_process(&m);
+    hc_component comps[] = {{0, 0}, {0, 1}, {1, 0}, {1, 1}, {1, HC_MLP}};
+    hc_variant_spec vars[6] = {{0, NULL}};
+    for (int i = 0; i < 5; i++)
+        vars[i + 1] = (hc_variant_spec){1, &comps[i]};
+    const hc_sweep_opts o = {.top_k = 3, .threads = 2};
+    /* batches: 2 × 8, 5 × 24, 2 × 8 tokens */
+    const int shape[3][2] = {{2, 8}, {5, 24}, {2, 8}};
+    int32_t tok[3][5 * 24];
+    int len[3][5];
+    for (int i = 0; i < 3; i++)
+        for (int b = 0; b < shape[i][0]; b++) {
+            len[i][b] = shape[i][1] - b;
+            for (int t = 0; t < shape[i][1]; t++)
+                tok[i][b * shape[i][1] + t] = (int32_t)((i * 131 + b * 37 + t * 11) % cfg.d_vocab);
+        }
+    hc_sweep *kept, *fresh;
+    cr_assert_eq(hc_sweep_new(&kept, &m, vars, 6, &o), 0, "%s", hc_errmsg());
+    for (int i = 0; i < 3; i++) {
+        hc_sweep_out a = {0}, b = {0};
+        cr_assert_eq(hc_sweep_batch(kept, tok[i], len[i], shape[i][0], shape[i][1], &a), 0, "%s", hc_errmsg());
+        cr_assert_eq(hc_sweep_new(&fresh, &m, vars, 6, &o), 0, "%s", hc_errmsg());
+        cr_assert_eq(hc_sweep_batch(fresh, tok[i], len[i], shape[i][0], shape[i][1], &b), 0, "%s", hc_errmsg());
+        cr_assert_eq(a.n_pos, b.n_pos);
+        const size_t n = (size_t)a.n_var * a.n_pos;
+        cr_assert(!memcmp(a.nll, b.nll, n * sizeof(double)), "batch %d: NLL differs", i);
+        cr_assert(!memcmp(a.entropy, b.entropy, n * sizeof(double)), "batch %d: entropy differs", i);
+        cr_assert(!memcmp(a.topk_p, b.topk_p, n * a.k * sizeof(float)), "batch %d: top-k differs", i);
+        cr_assert(!memcmp(a.topk_id, b.topk_id, n * a.k * sizeof(int32_t)), "batch %d: top-k ids differ", i);
+        hc_sweep_out_free(&a);
+        hc_sweep_out_free(&b);
+        hc_sweep_free(fresh);
+    }
+    hc_sweep_free(kept);
+    hc_model_free(&m);
+}

@@ -16,6 +16,10 @@ typedef struct {
     float *z;        /* [L, B*S, D] attention z per layer, heads concatenated
                                     (head h at columns h*dh..), before W_O   */
     float *mlp_out;  /* [L, B*S, D] MLP output per layer, bias included      */
+    int threads;     /* threads for the steps between the products (layer
+                        norms, attention, GELU); 0: as many as OpenBLAS
+                        has, which is one inside a pool task.  The results
+                        are the same bits on any number.                  */
 } hc_acts;
 
 /* Runs the model on tokens[B*S] (ids < d_vocab, S <= n_ctx). */

@@ -7,6 +7,7 @@
 
 #include "headcal/error.h"
 #include "headcal/forward.h"
+#include "headcal/pool.h"
 
 float hc_layernorm_row(float *out, const float *x, const float *w, const float *b, int D, float eps)
 {
@@ -54,13 +55,39 @@ static void matmul(float *y, const float *x, const float *W, const float *bias, 
 
 /* gelu_new(x) = 0.5·x·(1 + tanh(u)) = x·sigmoid(2u), u = √(2/π)(x + 0.044715x³):
  * the sigmoid form vectorises through expf where tanhf stays scalar. */
-void hc_gelu_new(float *x, size_t n)
+static inline __attribute__((always_inline)) void gelu_new(float *x, size_t n)
 {
     const float k = -2.0f * 0.7978845608028654f;
     for (size_t i = 0; i < n; i++) {
         float v = x[i], e = k * (v + 0.044715f * v * v * v);
         e = e > 80.0f ? 80.0f : e; /* keeps expf finite */
         x[i] = v / (1.0f + expf(e));
+    }
+}
+
+/* The loops through expf are compiled for AVX-512, AVX2 and the default
+ * build's SSE, and the CPU's widest runs: at SSE width hc_exp_rows took a
+ * tenth of a training step.  The choice is made here rather than by
+ * target_clones, whose ifunc resolver runs before a sanitizer's runtime
+ * is ready. */
+enum { SIMD_SSE, SIMD_AVX2, SIMD_AVX512 };
+
+static int simd_width(void)
+{
+    if (__builtin_cpu_supports("avx512f"))
+        return SIMD_AVX512;
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? SIMD_AVX2 : SIMD_SSE;
+}
+
+__attribute__((target("avx512f"))) static void gelu_new_avx512(float *x, size_t n) { gelu_new(x, n); }
+__attribute__((target("avx2,fma"))) static void gelu_new_avx2(float *x, size_t n) { gelu_new(x, n); }
+
+void hc_gelu_new(float *x, size_t n)
+{
+    switch (simd_width()) {
+    case SIMD_AVX512: gelu_new_avx512(x, n); break;
+    case SIMD_AVX2: gelu_new_avx2(x, n); break;
+    default: gelu_new(x, n);
     }
 }
 
@@ -125,6 +152,62 @@ void hc_unembed(float *logits, const hc_model *m, const float *h, size_t rows, i
         matmul(logits, h, m->p.w_u, m->p.b_u, rows, D, V, 0.0f);
 }
 
+/* The steps between the products run on the pool (hc_acts.threads): on
+ * one core they took about a third of the forward pass's time on two.  A task's
+ * work does not depend on which thread runs it, nor on how many there
+ * are, so neither do the results. */
+enum { ROWS_PER_TASK = 32 };
+
+typedef enum { STEP_LN, STEP_GELU, STEP_ADD, STEP_ATTENTION } step_kind;
+
+typedef struct {
+    step_kind kind;
+    size_t N;
+    int D;
+    float *out, *scale;
+    const float *x, *y, *w, *b;
+    float eps;
+    /* attention: B sequences of S positions, H heads of dh; att is per
+     * worker ([threads, S, S]) or, with per_head, per (sequence, head) */
+    int B, S, H, dh, per_head;
+    float *att;
+} step_job;
+
+static int step_task(void *ctx, int task, int worker)
+{
+    const step_job *j = ctx;
+    const size_t r0 = (size_t)task * ROWS_PER_TASK, n = j->N - r0 < ROWS_PER_TASK ? j->N - r0 : ROWS_PER_TASK;
+    const size_t at = r0 * (size_t)j->D, len = n * (size_t)j->D;
+    switch (j->kind) {
+    case STEP_LN:
+        hc_layernorm(j->out + at, j->scale ? j->scale + r0 : NULL, j->x + at, j->w, j->b, n, j->D, j->eps);
+        break;
+    case STEP_GELU:
+        hc_gelu_new(j->out + at, len);
+        break;
+    case STEP_ADD:
+        for (size_t i = 0; i < len; i++)
+            j->out[at + i] = j->x[at + i] + j->y[at + i];
+        break;
+    case STEP_ATTENTION: {
+        /* task = sequence · H + head */
+        const int s = task / j->H, hd = task % j->H, D = j->H * j->dh;
+        const float *q = j->x + (size_t)s * j->S * 3 * D + hd * j->dh;
+        float *att = j->att + (j->per_head ? (size_t)task : (size_t)worker) * j->S * j->S;
+        hc_attention_head(j->out + (size_t)s * j->S * D + hd * j->dh, att, q, q + D, q + 2 * D, j->S, j->dh, 3 * D,
+                          D);
+        break;
+    }
+    }
+    return 0;
+}
+
+static int run_step(const step_job *j, int threads)
+{
+    const int tasks = j->kind == STEP_ATTENTION ? j->B * j->H : (int)((j->N + ROWS_PER_TASK - 1) / ROWS_PER_TASK);
+    return hc_pool_run(threads, tasks, step_task, (void *)j, NULL);
+}
+
 /* The intermediates of layer l: in the trace when there is one, otherwise
  * in the pass's own scratch (reused by every layer, the residual updated in
  * place). */
@@ -148,9 +231,13 @@ int hc_forward_trace(const hc_model *m, const int32_t *tokens, int B, int S, con
     float *qkv = tr ? NULL : hc_malloc(N * 3 * D * sizeof(float)), *a = tr ? NULL : hc_malloc(N * F * sizeof(float));
     float *zb = acts->z || tr ? NULL : hc_malloc(N * D * sizeof(float));
     float *mb = acts->mlp_out ? NULL : hc_malloc(N * D * sizeof(float));
-    float *att = tr ? NULL : hc_malloc((size_t)S * S * sizeof(float));
+    const int threads = acts->threads > 0 ? acts->threads : openblas_get_num_threads();
+    float *att = tr ? NULL : hc_malloc((size_t)threads * S * S * sizeof(float));
     int rc = (!tr && (!x || !h || !qkv || !a || !att)) || (!acts->z && !tr && !zb) || (!acts->mlp_out && !mb) ? -1
                                                                                                                 : 0;
+    step_job ln = {.kind = STEP_LN, .N = N, .D = D, .eps = c->ln_eps}, gelu = {.kind = STEP_GELU, .N = N, .D = F};
+    step_job add = {.kind = STEP_ADD, .N = N, .D = D};
+    step_job heads = {.kind = STEP_ATTENTION, .B = B, .S = S, .H = H, .dh = dh, .per_head = tr != NULL};
     if (!rc) {
         float *x0 = tr ? tr->x : x;
         /* x[N, D] = W_E[tok] + W_pos[pos] */
@@ -159,7 +246,7 @@ int hc_forward_trace(const hc_model *m, const int32_t *tokens, int B, int S, con
             for (int i = 0; i < D; i++)
                 x0[t * D + i] = e[i] + ps[i];
         }
-        for (int l = 0; l < L; l++) {
+        for (int l = 0; l < L && !rc; l++) {
             size_t nd = (size_t)l * N * D;
             layer_bufs b;
             if (tr)
@@ -170,25 +257,24 @@ int hc_forward_trace(const hc_model *m, const int32_t *tokens, int B, int S, con
                 b = (layer_bufs){x, h, qkv, att, NULL, x, h, a, a, NULL, x};
             b.z = acts->z ? acts->z + nd : tr ? tr->z + nd : zb;
             b.mo = acts->mlp_out ? acts->mlp_out + nd : mb;
-            hc_layernorm(b.h1, NULL, b.x, p->ln1_w + l * D, p->ln1_b + l * D, N, D, c->ln_eps);
+            ln.out = b.h1, ln.x = b.x, ln.w = p->ln1_w + l * D, ln.b = p->ln1_b + l * D;
+            rc = run_step(&ln, threads);
             matmul(b.qkv, b.h1, p->w_qkv + (size_t)l * D * 3 * D, p->b_qkv + l * 3 * D, N, D, 3 * D, 0.0f);
-            for (int s = 0; s < B; s++)
-                for (int hd = 0; hd < H; hd++) {
-                    const float *q = b.qkv + (size_t)s * S * 3 * D + hd * dh;
-                    float *pa = tr ? b.att + ((size_t)s * H + hd) * S * S : b.att;
-                    hc_attention_head(b.z + (size_t)s * S * D + hd * dh, pa, q, q + D, q + 2 * D, S, dh, 3 * D, D);
-                }
+            heads.out = b.z, heads.x = b.qkv, heads.att = b.att;
+            rc = rc ? rc : run_step(&heads, threads);
             if (b.xm != b.x)
                 memcpy(b.xm, b.x, N * D * sizeof(float));
             matmul(b.xm, b.z, p->w_o + (size_t)l * D * D, p->b_o + l * D, N, D, D, 1.0f);
-            hc_layernorm(b.h2, NULL, b.xm, p->ln2_w + l * D, p->ln2_b + l * D, N, D, c->ln_eps);
+            ln.out = b.h2, ln.x = b.xm, ln.w = p->ln2_w + l * D, ln.b = p->ln2_b + l * D;
+            rc = rc ? rc : run_step(&ln, threads);
             matmul(b.a, b.h2, p->w_in + (size_t)l * D * F, p->b_in + (size_t)l * F, N, D, F, 0.0f);
             if (b.g != b.a)
                 memcpy(b.g, b.a, N * F * sizeof(float));
-            hc_gelu_new(b.g, N * F);
+            gelu.out = b.g;
+            rc = rc ? rc : run_step(&gelu, threads);
             matmul(b.mo, b.g, p->w_out + (size_t)l * F * D, p->b_out + l * D, N, F, D, 0.0f);
-            for (size_t i = 0; i < N * D; i++)
-                b.xo[i] = b.xm[i] + b.mo[i];
+            add.out = b.xo, add.x = b.xm, add.y = b.mo;
+            rc = rc ? rc : run_step(&add, threads);
             if (tr && acts->z && b.z != tr->z + nd)
                 memcpy(tr->z + nd, b.z, N * D * sizeof(float));
         }
@@ -196,8 +282,9 @@ int hc_forward_trace(const hc_model *m, const int32_t *tokens, int B, int S, con
         float *hf = tr ? tr->hf : h;
         if (acts->resid)
             memcpy(acts->resid, xf, N * D * sizeof(float));
-        hc_layernorm(hf, acts->scale, xf, p->lnf_w, p->lnf_b, N, D, c->ln_eps);
-        if (acts->logits)
+        ln.out = hf, ln.scale = acts->scale, ln.x = xf, ln.w = p->lnf_w, ln.b = p->lnf_b;
+        rc = rc ? rc : run_step(&ln, threads);
+        if (acts->logits && !rc)
             hc_unembed(acts->logits, m, hf, N, 0);
     }
     free(x);
@@ -228,10 +315,8 @@ void hc_gelu_new_backward(float *d, const float *x, size_t n)
     }
 }
 
-/* A tenth of a training step's time at the default build's SSE width:
- * cloned for AVX2 and AVX-512, the CPU's widest taken at load time. */
-__attribute__((target_clones("avx512f", "avx2", "default")))
-void hc_exp_rows(float *a, size_t ld, int rows, int cols, float *max, float *sum)
+static inline __attribute__((always_inline)) void exp_rows(float *a, size_t ld, int rows, int cols, float *max,
+                                                           float *sum)
 {
     for (int r = 0; r < rows; r++) {
         float *row = a + (size_t)r * ld, mx = row[0], s = 0;
@@ -243,5 +328,26 @@ void hc_exp_rows(float *a, size_t ld, int rows, int cols, float *max, float *sum
         }
         max[r] = mx;
         sum[r] = s;
+    }
+}
+
+__attribute__((target("avx512f"))) static void exp_rows_avx512(float *a, size_t ld, int rows, int cols, float *max,
+                                                               float *sum)
+{
+    exp_rows(a, ld, rows, cols, max, sum);
+}
+
+__attribute__((target("avx2,fma"))) static void exp_rows_avx2(float *a, size_t ld, int rows, int cols, float *max,
+                                                              float *sum)
+{
+    exp_rows(a, ld, rows, cols, max, sum);
+}
+
+void hc_exp_rows(float *a, size_t ld, int rows, int cols, float *max, float *sum)
+{
+    switch (simd_width()) {
+    case SIMD_AVX512: exp_rows_avx512(a, ld, rows, cols, max, sum); break;
+    case SIMD_AVX2: exp_rows_avx2(a, ld, rows, cols, max, sum); break;
+    default: exp_rows(a, ld, rows, cols, max, sum);
     }
 }
