@@ -420,6 +420,10 @@ void ui_rank(ui *u)
     for (int i = 0; i < u->n_rank; i++)
         if (e[i].variant == keep)
             u->rank_cur = i;
+    /* A new order scrolls from the top: the panel then shows the first
+     * entries whenever the cursor's entry is among them, rather than
+     * keeping the old order's scroll and hiding the best ones above it. */
+    u->rank_top = 0;
 }
 
 /* The grid cursor follows the ranked list's cursor. */
