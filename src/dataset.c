@@ -563,6 +563,14 @@ int hc_data_format_parse(const char *s, hc_data_format *fmt)
     return 0;
 }
 
+size_t hc_utf8_cut_prefix(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && i < 3 && (s[i] & 0xC0) == 0x80)
+        i++;
+    return i;
+}
+
 /* Each maximal ill-formed subsequence becomes one U+FFFD: Unicode's "best
  * practice", which Python's "replace" follows. */
 void hc_put_json_text(FILE *f, const unsigned char *s, size_t n)

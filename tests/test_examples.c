@@ -379,6 +379,68 @@ Test(examples, cli_prints_context_and_refuses_what_it_cannot_show, .init = setup
     free(err);
 }
 
+/* Text whose characters GPT-2's byte-level tokens often split (three
+ * bytes of UTF-8, two or three tokens): a context shortened to its last
+ * few tokens then starts inside a character.  The text output drops that
+ * tail after its "...".  The check rebuilds every context from the run's
+ * tokens (`headcal data`), their bytes (`headcal detokenize`) and Python's
+ * UTF-8 decoder. */
+Test(examples, a_shortened_context_starts_at_a_whole_character, .timeout = 300)
+{
+    char *d = th_tmpdir("examples-utf8"), cmd[16384], *err = NULL;
+    snprintf(cmd, sizeof cmd, "%s synth --out %s/m --layers 1 --heads 2 --d-model 16 --n-ctx 32 --seed 3",
+             th_headcal(), d);
+    cr_assert_eq(th_run(cmd, NULL, &err), 0, "%s", err);
+    free(err);
+    snprintf(cmd, sizeof cmd, "%s/d.jsonl", d);
+    FILE *f = fopen(cmd, "w");
+    cr_assert_not_null(f);
+    static const char *const words[] = {"\u6821\u6b63", "\u6a21\u578b", "\u6ce8\u610f\u529b", "\u5934",
+                                        "\u8bcd\u8868", "\u9884\u6d4b"};
+    for (int doc = 0; doc < 12; doc++) {
+        fputs("{\"text\": \"", f);
+        for (int w = 0; w < 12; w++)
+            fputs(words[(doc * 5 + w * 7) % 6], f);
+        fputs("\"}\n", f);
+    }
+    cr_assert_eq(fclose(f), 0);
+    const char *batching = "--batch-size 4 --batches 3 --seq-len 24";
+    snprintf(cmd, sizeof cmd,
+             "%s run --model %s/m --data %s/d.jsonl %s --quiet --examples 20 --out %s/r.json", th_headcal(), d, d,
+             batching, d);
+    cr_assert_eq(th_run(cmd, NULL, &err), 0, "%s", err);
+    free(err);
+    char check[16384];
+    snprintf(check, sizeof check,
+             "%s -c \"import json,subprocess,sys\n"
+             "h,d,batching=sys.argv[1:4]\n"
+             "def out(a,inp=None): return subprocess.run(a,input=inp,capture_output=True,check=True).stdout\n"
+             "rows=[json.loads(l)['tokens'] for l in out([h,'data','--model',d+'/m','--data',d+'/d.jsonl']+batching.split()+['--format','jsonl']).splitlines()]\n"
+             "cut=0\n"
+             "for ctx in (1,2,3):\n"
+             "  for way in ('down','up'):\n"
+             "    a=[h,'examples',d+'/r.json','--variant','L0H0','--direction',way,'--context',str(ctx)]\n"
+             "    js=[json.loads(l) for l in out(a+['--format','json']).splitlines()]\n"
+             "    tx=[l.split(b'context  \\\"',1)[1].rsplit(b'[[',1)[0].decode() for l in out(a).splitlines() if l.startswith(b'    context  ')]\n"
+             "    assert len(js)==len(tx)>0, (len(js),len(tx))\n"
+             "    for e,t in zip(js,tx):\n"
+             "      p=e['position']; lo=max(0,p-ctx)\n"
+             "      raw=out([h,'detokenize','--model',d+'/m'],' '.join(map(str,rows[e['batch']*4+e['row']][lo:p])).encode())\n"
+             "      n=0\n"
+             "      while lo>0 and n<min(3,len(raw)) and raw[n]&0xC0==0x80: n+=1\n"
+             "      cut+=n>0\n"
+             "      want=('...' if lo>0 else '')+raw[n:].decode('utf-8','replace')\n"
+             "      assert json.loads(chr(34)+t+chr(34))==want, (ctx,way,t,want,raw)\n"
+             "assert cut>0, 'no context started inside a character'\n"
+             "print('cut',cut)\n"
+             "\" '%s' '%s' '%s'",
+             TEST_PYTHON, th_headcal(), d, batching);
+    char *out = NULL;
+    cr_assert_eq(th_run(check, &out, &err), 0, "%s%s", out, err);
+    cr_assert(strstr(out, "cut "), "%s", out);
+    free(out), free(err), free(d);
+}
+
 Test(examples, edited_lists_are_refused)
 {
     char *d = th_tmpdir("examples_bad");

@@ -19,8 +19,10 @@ static const char *const list_title[HC_EX_LISTS] = {
     [HC_EX_CONF_UP] = "top-1 p rises when removed", [HC_EX_CONF_DOWN] = "top-1 p falls when removed"};
 
 /* Decoded tokens as one printable line (newlines and other controls
- * escaped, ill-formed UTF-8 replaced); malloc'd. */
-static char *tokens_text(const hc_tokenizer *tk, const int32_t *ids, size_t n)
+ * escaped, ill-formed UTF-8 replaced); malloc'd.  cut: the tokens start a
+ * shortened context, whose first character's tail, split from it across
+ * tokens, is dropped rather than shown as U+FFFD. */
+static char *tokens_text(const hc_tokenizer *tk, const int32_t *ids, size_t n, int cut)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -29,8 +31,10 @@ static char *tokens_text(const hc_tokenizer *tk, const int32_t *ids, size_t n)
         return NULL;
     size_t raw_len;
     char *raw = n ? hc_detokenize(tk, ids, n, &raw_len) : NULL;
-    if (raw)
-        hc_put_json_text(f, (const unsigned char *)raw, raw_len);
+    if (raw) {
+        size_t skip = cut ? hc_utf8_cut_prefix((const unsigned char *)raw, raw_len) : 0;
+        hc_put_json_text(f, (const unsigned char *)raw + skip, raw_len - skip);
+    }
     free(raw);
     fclose(f);
     return buf;
@@ -71,8 +75,8 @@ static void draw_row(const ui *u, int y, int x, int w, const hc_example *e, cons
     const int32_t *row = bt->tokens + (size_t)e->row * bt->cols;
     const hc_tokenizer *tk = u->ex.tk;
     int ctx_from = e->pos > 64 ? e->pos - 64 : 0;
-    char *ctx = tokens_text(tk, row + ctx_from, (size_t)(e->pos - ctx_from));
-    char *tok = tokens_text(tk, row + e->pos, 1), *next = tokens_text(tk, &e->target, 1);
+    char *ctx = tokens_text(tk, row + ctx_from, (size_t)(e->pos - ctx_from), ctx_from > 0);
+    char *tok = tokens_text(tk, row + e->pos, 1, 0), *next = tokens_text(tk, &e->target, 1, 0);
     char tail[256], lead[64];
     int list = list_order[u->ex.list];
     snprintf(lead, sizeof lead, "%c%+7.3f ", selected ? '>' : ' ', hc_example_delta(e, list));
@@ -109,7 +113,7 @@ static void draw_top(const ui *u, int y, int x, int w, const hc_example *e)
         int at = snprintf(line, sizeof line, "%s", side ? "after   " : "before  ");
         for (int j = 0; j < e->k && at < (int)sizeof line - 64; j++) {
             int32_t id = side ? e->id_after[j] : e->id_before[j];
-            char *t = tokens_text(u->ex.tk, &id, 1);
+            char *t = tokens_text(u->ex.tk, &id, 1, 0);
             at += snprintf(line + at, sizeof line - (size_t)at, "%s\"%.24s\" %.3f", j ? "  " : "", t ? t : "",
                            side ? e->p_after[j] : e->p_before[j]);
             free(t);
@@ -123,8 +127,8 @@ static void draw_top(const ui *u, int y, int x, int w, const hc_example *e)
 static void draw_full(const ui *u, rect r, const hc_example *e, const hc_batch *bt)
 {
     const int32_t *row = bt->tokens + (size_t)e->row * bt->cols;
-    char *ctx = tokens_text(u->ex.tk, row, (size_t)e->pos), *tok = tokens_text(u->ex.tk, row + e->pos, 1);
-    char *after = tokens_text(u->ex.tk, row + e->pos + 1, (size_t)(bt->lens[e->row] - e->pos - 1));
+    char *ctx = tokens_text(u->ex.tk, row, (size_t)e->pos, 0), *tok = tokens_text(u->ex.tk, row + e->pos, 1, 0);
+    char *after = tokens_text(u->ex.tk, row + e->pos + 1, (size_t)(bt->lens[e->row] - e->pos - 1), 0);
     wchar_t buf[16384];
     int y = r.y, x = r.x, parts = 3;
     const char *part[3] = {ctx, tok, after};

@@ -81,5 +81,8 @@ int hc_batch_print(FILE *f, const hc_batch *b, int batch_index, const hc_tokeniz
 /* Decoded bytes as the inside of a JSON string: UTF-8 passed through,
  * controls escaped, ill-formed bytes as U+FFFD (as the text format does). */
 void hc_put_json_text(FILE *f, const unsigned char *s, size_t n);
+/* How many continuation bytes (at most three) open s: what a context cut
+ * between two tokens of one character keeps of it. */
+size_t hc_utf8_cut_prefix(const unsigned char *s, size_t n);
 
 #endif
