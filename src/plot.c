@@ -12,6 +12,8 @@ static const hc_rgb WHITE = {255, 255, 255}, INK = {30, 30, 30}, FRAME = {90, 90
                     BAR_THIN = {215, 215, 215};
 
 enum { MAX_SIDE = 16384, MAX_CELLS = 1 << 20, MAX_BINS = 1 << 16, LABEL_MAX = 256 };
+/* colour bar labels on either side of 0 where the bar is tall enough */
+enum { BAR_TICKS_PER_SIDE = 4 };
 
 /* Font metrics and spacing at text scale s, shared by both layouts. */
 typedef struct {
@@ -121,20 +123,32 @@ static double shown(const hc_heatmap *hm, double v)
     return hm->clip_negative && v < 0 ? 0 : v;
 }
 
-/* Colour bar ticks from the top: vmax, vmax/2, 0 and (unclipped) the
- * negatives; the halves go when the bar is short. */
-static int bar_ticks(const hc_heatmap *hm, double vmax, int room_for_five, double t[5])
+/* A tick step among 1, 2, 2.5 and 5 times a power of ten giving at most
+ * max_ticks intervals over span. */
+static double nice_step(double span, int max_ticks)
 {
+    double base = pow(10, floor(log10(span / max_ticks)));
+    static const double mult[] = {1, 2, 2.5, 5, 10};
+    for (int i = 0; i < 5; i++)
+        if (span / (base * mult[i]) <= max_ticks + 1e-9)
+            return base * mult[i];
+    return base * 10;
+}
+
+int hc_plot_bar_ticks(double lo, double hi, int per_side, double *t)
+{
+    if (!(hi > 0) || !isfinite(hi) || per_side < 1)
+        return 0;
+    /* from a step too small to the first round one that fits */
+    static const double mult[] = {1, 2, 2.5, 5};
+    double step = 0;
+    for (double base = pow(10, floor(log10(hi / (per_side + 1)))); !step; base *= 10)
+        for (int i = 0; i < 4 && !step; i++)
+            if (floor(hi / (base * mult[i]) + 1e-9) <= per_side)
+                step = base * mult[i];
     int n = 0;
-    t[n++] = vmax;
-    if (room_for_five)
-        t[n++] = vmax / 2;
-    t[n++] = 0;
-    if (!hm->clip_negative) {
-        if (room_for_five)
-            t[n++] = -vmax / 2;
-        t[n++] = -vmax;
-    }
+    for (long k = lround(floor(hi / step + 1e-9)); k * step >= lo - 1e-9 * step; k--)
+        t[n++] = k ? (double)k * step : 0.0;
     return n;
 }
 
@@ -193,8 +207,8 @@ int hc_plot_heatmap(hc_draw **out, const hc_heatmap *hm, const hc_plot_layout *l
         int w = hc_text_width(label_at(hm->col_labels, c, buf), s);
         col_w = w > col_w ? w : col_w;
     }
-    double ticks[5];
-    int nt = bar_ticks(hm, vmax, 1, ticks);
+    double ticks[2 * BAR_TICKS_PER_SIDE + 1];
+    int nt = hc_plot_bar_ticks(lo, vmax, BAR_TICKS_PER_SIDE, ticks);
     for (int k = 0; k < nt; k++) {
         tick_text(tb, ticks[k]);
         int w = hc_text_width(tb, s);
@@ -286,7 +300,10 @@ int hc_plot_heatmap(hc_draw **out, const hc_heatmap *hm, const hc_plot_layout *l
                      hc_colormap(v, vmax), 1);
     }
     hc_draw_outline(d, bx, y0, bar_w, grid_h, 1, FRAME);
-    nt = bar_ticks(hm, vmax, grid_h >= 5 * m.line_h, ticks);
+    /* half a label's height between labels, or fewer labels */
+    const int labels = lo < 0 ? 2 * BAR_TICKS_PER_SIDE + 1 : BAR_TICKS_PER_SIDE + 1;
+    const int per_side = 2 * grid_h >= 3 * labels * m.line_h ? BAR_TICKS_PER_SIDE : 2;
+    nt = hc_plot_bar_ticks(lo, vmax, per_side, ticks);
     for (int k = 0; k < nt; k++) {
         double y = y0 + (vmax - ticks[k]) / (vmax - lo) * grid_h;
         hc_draw_line(d, bx + bar_w, y, bx + bar_w + tick_len, y, 1, FRAME, 0);
@@ -445,18 +462,6 @@ static void legend(hc_draw *d, const hc_curves *cv, double x, double y, double c
         at++;
     }
     hc_draw_end(d);
-}
-
-/* A tick step among 1, 2, 2.5 and 5 times a power of ten giving at most
- * max_ticks intervals over span. */
-static double nice_step(double span, int max_ticks)
-{
-    double base = pow(10, floor(log10(span / max_ticks)));
-    static const double mult[] = {1, 2, 2.5, 5, 10};
-    for (int i = 0; i < 5; i++)
-        if (span / (base * mult[i]) <= max_ticks + 1e-9)
-            return base * mult[i];
-    return base * 10;
 }
 
 static void count_text(char *buf, size_t n, double v)

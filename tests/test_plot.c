@@ -165,6 +165,50 @@ Test(heatmap, selection_and_cursor_are_outlined)
     hc_canvas_free(&c);
 }
 
+/* The colour bar's labels are round numbers: whatever the scale (the
+ * default analysis gave 0.01598, whose halves were labelled 0.00799), they
+ * are the multiples of one step of 1, 2, 2.5 or 5 times a power of ten
+ * that fit the bar, zero among them, symmetric unless clipped. */
+Test(heatmap, colour_bar_labels_are_round_steps)
+{
+    static const double his[] = {0.01598, 0.052, 1, 3.84195, 0.7, 1.234e-4, 250, 0.0099999, 0.01};
+    for (size_t i = 0; i < sizeof his / sizeof *his; i++)
+        for (int per_side = 2; per_side <= 6; per_side++)
+            for (int clip = 0; clip < 2; clip++) {
+                const double hi = his[i], lo = clip ? 0 : -hi;
+                double t[64];
+                int n = hc_plot_bar_ticks(lo, hi, per_side, t);
+                cr_assert(n >= 2 && n <= 2 * per_side + 1, "hi %g per side %d: %d labels", hi, per_side, n);
+                const double step = t[0] - t[1];
+                const double e = floor(log10(step)), m = step / pow(10, e);
+                cr_assert(fabs(m - 1) < 1e-9 || fabs(m - 2) < 1e-9 || fabs(m - 2.5) < 1e-9 || fabs(m - 5) < 1e-9,
+                          "hi %g: step %g is not round", hi, step);
+                int zero = 0, above = 0, below = 0;
+                for (int k = 0; k < n; k++) {
+                    cr_assert(t[k] <= hi * (1 + 1e-12) && t[k] >= lo - hi * 1e-12, "hi %g: %g outside", hi, t[k]);
+                    cr_assert(fabs(t[k] / step - round(t[k] / step)) < 1e-9, "hi %g: %g not a step", hi, t[k]);
+                    if (k)
+                        cr_assert(fabs(t[k - 1] - t[k] - step) < step * 1e-9, "hi %g: uneven at %d", hi, k);
+                    zero += t[k] == 0;
+                    above += t[k] > 0;
+                    below += t[k] < 0;
+                }
+                cr_assert(zero == 1 && above >= 1 && above <= per_side, "hi %g per side %d: %d above 0", hi,
+                          per_side, above);
+                cr_assert_eq(below, clip ? 0 : above, "hi %g: %d below 0, %d above", hi, below, above);
+                /* every multiple that fits is there, and the step is the
+                 * smallest round one that keeps per_side above 0 */
+                cr_assert(t[0] + step > hi * (1 + 1e-12), "hi %g: %g also fits", hi, t[0] + step);
+                double smaller = m == 1 ? 0.5 * step : m == 2 ? 0.5 * step : m == 2.5 ? 0.8 * step : 0.5 * step;
+                cr_assert(floor(hi / smaller + 1e-9) > per_side, "hi %g per side %d: step %g, %g would do", hi,
+                          per_side, step, smaller);
+            }
+    double t[16];
+    cr_assert_eq(hc_plot_bar_ticks(-0.01598, 0.01598, 4, t), 7);
+    cr_assert(fabs(t[0] - 0.015) < 1e-15 && fabs(t[2] - 0.005) < 1e-15 && t[3] == 0 && fabs(t[6] + 0.015) < 1e-15);
+    cr_assert_eq(hc_plot_bar_ticks(0, 0, 4, t), 0);
+}
+
 Test(heatmap, cell_at_inverts_the_geometry)
 {
     hc_heatmap hm = {.rows = 3, .cols = 4, .values = VALUES, .cursor_row = -1,

@@ -53,6 +53,12 @@ typedef struct {
  * Fails if the size leaves no room for the cells. */
 int hc_plot_heatmap(hc_draw **out, const hc_heatmap *hm, const hc_plot_layout *lay,
                     hc_heatmap_geom *geom);
+/* The values a colour bar over [lo, hi] labels, from the top (lo is −hi,
+ * or 0 where negatives are clipped): every multiple of one round step (1,
+ * 2, 2.5 or 5 times a power of ten) inside it, the step the smallest that
+ * leaves at most per_side (≥ 2) of them above 0.  Returns how many, at most
+ * 2·per_side + 1, were written to t; 0 for an hi that is not positive. */
+int hc_plot_bar_ticks(double lo, double hi, int per_side, double *t);
 /* The cell under pixel (px, py): 1 and *row, *col set, or 0 outside. */
 int hc_heatmap_cell_at(const hc_heatmap_geom *g, int px, int py, int *row, int *col);
 
