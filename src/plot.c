@@ -171,9 +171,11 @@ static hc_rgb ink_on(hc_rgb bg)
     return 0.299 * bg.r + 0.587 * bg.g + 0.114 * bg.b > 140 ? INK : WHITE;
 }
 
+/* A tick label; a negative one with the minus sign U+2212, as typeset
+ * figures (and matplotlib's) have it, not a hyphen. */
 static void tick_text(char buf[LABEL_MAX], double v)
 {
-    snprintf(buf, LABEL_MAX, "%.3g", v == 0 ? 0.0 : v); /* no "-0" */
+    snprintf(buf, LABEL_MAX, "%s%.3g", v < 0 ? "\u2212" : "", fabs(v)); /* no "-0" */
 }
 
 int hc_plot_heatmap(hc_draw **out, const hc_heatmap *hm, const hc_plot_layout *lay,
