@@ -144,7 +144,7 @@ void hc_draw_line(hc_draw *d, double x0, double y0, double x1, double y1, double
     set_points(d, p, (const double[]){x0, y0, x1, y1}, 2);
 }
 
-void hc_draw_polyline(hc_draw *d, const double *xy, int n, double width, hc_rgb col)
+void hc_draw_polyline(hc_draw *d, const double *xy, int n, double width, hc_rgb col, double dash)
 {
     if (n < 1)
         return;
@@ -153,6 +153,7 @@ void hc_draw_polyline(hc_draw *d, const double *xy, int n, double width, hc_rgb 
         return;
     p->col = col;
     p->width = width;
+    p->dash = dash > 0 ? dash : 0;
     set_points(d, p, xy, n);
 }
 

@@ -245,7 +245,7 @@ int hc_plot_heatmap(hc_draw **out, const hc_heatmap *hm, const hc_plot_layout *l
             if (isfinite(v) && isfinite(se) && fabs(v) > 2 * se) {
                 /* a dot: the change is more than two standard errors */
                 double cx = x0 + (c + 0.5) * cw, cy = y0 + (r + 0.5) * ch;
-                hc_draw_polyline(d, (const double[]){cx, cy}, 1, fmax(2, fmin(cw, ch) / 6.0), ink_on(bg));
+                hc_draw_polyline(d, (const double[]){cx, cy}, 1, fmax(2, fmin(cw, ch) / 6.0), ink_on(bg), 0);
             }
         }
     if (own) /* a rule between the heads and the columns on their own scale */
@@ -315,7 +315,7 @@ int hc_plot_heatmap(hc_draw **out, const hc_heatmap *hm, const hc_plot_layout *l
     if (hm->se) {
         /* the key to the dots, under the bar */
         double ky = y0 + grid_h + pad / 2 + m.text_h / 2.0;
-        hc_draw_polyline(d, (const double[]){bx + bar_w / 2.0, ky}, 1, fmax(2, fmin(cw, ch) / 6.0), INK);
+        hc_draw_polyline(d, (const double[]){bx + bar_w / 2.0, ky}, 1, fmax(2, fmin(cw, ch) / 6.0), INK, 0);
         hc_draw_text(d, bx + bar_w + s, ky, HC_TEXT_LEFT | HC_TEXT_MIDDLE, s, INK,
                      fits(buf, "> 2 SE", right - bar_gap - bar_w - s, &m));
     }
@@ -426,7 +426,7 @@ static void lines(hc_draw *d, const hc_curves *cv, const hc_curves_geom *g, doub
         for (int i = 0; i < n; i++) /* thin bins: pale dots, off the line */
             if (isfinite(sr->acc[i]) && !solid(cv, sr, i))
                 hc_draw_polyline(d, (const double[]){px_x(g, (i + 0.5) / n), px_y(g, sr->acc[i])}, 1, DOT_LW * lw,
-                                 faded(col));
+                                 faded(col), 0);
         for (int i = 0; i < n;) {
             int e = run_end(cv, sr, i);
             if (e == i) {
@@ -438,7 +438,7 @@ static void lines(hc_draw *d, const hc_curves *cv, const hc_curves_geom *g, doub
                 xy[2 * m] = px_x(g, (j + 0.5) / n);
                 xy[2 * m++ + 1] = px_y(g, sr->acc[j]);
             }
-            hc_draw_polyline(d, xy, m, m == 1 ? DOT_LW * lw : lw, col);
+            hc_draw_polyline(d, xy, m, m == 1 ? DOT_LW * lw : lw, col, 0);
             i = e;
         }
     }

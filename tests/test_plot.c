@@ -330,6 +330,47 @@ Test(curves, series_lines_and_bands_land_where_the_data_says)
     cr_assert(strstr(hc_errmsg(), "too small") != NULL);
 }
 
+/* A dashed polyline alternates ink and gaps of the dash length along its
+ * whole path, across its bends; a solid one has no gap. */
+Test(draw, polylines_dash_as_lines_do)
+{
+    const double xy[] = {10, 20.5, 90, 20.5, 90, 60.5};
+    for (int dashed = 0; dashed < 2; dashed++) {
+        hc_draw *d;
+        cr_assert_eq(hc_draw_new(&d, 120, 80, WHITE), 0);
+        hc_draw_polyline(d, xy, 3, 1, (hc_rgb){0, 0, 0}, dashed ? 8 : 0);
+        hc_canvas c;
+        cr_assert_eq(hc_draw_render(d, &c), 0, "%s", hc_errmsg());
+        hc_draw_free(d);
+        /* along the first segment, pixel centres x + 0.5 for x in 12..87 */
+        int ink = 0, runs = 0, prev = -1, longest = 0, run = 0;
+        for (int x = 12; x < 88; x++) {
+            int on = hc_canvas_get(&c, x, 20).r < 128;
+            ink += on;
+            runs += on && prev == 0;
+            run = on ? run + 1 : 0;
+            longest = run > longest ? run : longest;
+            prev = on;
+        }
+        if (!dashed)
+            cr_assert_eq(ink, 76, "solid: %d of 76 pixels inked", ink);
+        else {
+            /* 8 on, 8 off: about half inked, a new dash every 16 pixels */
+            cr_assert(ink > 30 && ink < 46 && runs >= 4 && longest <= 9, "dashed: ink %d, %d runs, longest %d", ink,
+                      runs, longest);
+        }
+        /* the second segment is dashed too, not only the first */
+        int ink2 = 0, gap2 = 0;
+        for (int y = 24; y < 58; y++) {
+            int on = hc_canvas_get(&c, 90, y).r < 128;
+            ink2 += on;
+            gap2 += !on;
+        }
+        cr_assert(ink2 > 0 && (dashed ? gap2 > 8 : gap2 == 0), "second segment: ink %d gap %d", ink2, gap2);
+        hc_canvas_free(&c);
+    }
+}
+
 /* Draws one text primitive on a white drawing and returns the pixels. */
 static void text_canvas(hc_canvas *c, double x, double y, int anchor, const char *s, int scale)
 {

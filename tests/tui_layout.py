@@ -2,7 +2,8 @@
 panels fit: the grid's labels and cells stay intact with the QK panel and
 the help open, nothing is drawn past the window, and the colour mode of
 the TERM reads (8 colours: shades over white, never black; monochrome,
-or NO_COLOR in the environment: signs).
+or NO_COLOR in the environment: signs, and series told apart by their
+strokes in the curves' legend).
 
   tui_layout.py WIDTH HEIGHT TERM HEADCAL ARGS...
 
@@ -92,6 +93,16 @@ def main():
         if term in ("vt100", "dumb", "xterm-mono") or os.environ.get("NO_COLOR"):
             if not re.search(r"[+\-]", text):
                 raise AssertionError("no signs in monochrome mode: %r" % text)
+            # without colours the curves differ by stroke, and the legend
+            # says which: two heads selected, three distinct marks
+            keys("space")
+            keys("l")
+            keys("space")
+            legend = re.compile(r"(?:^|\s)([1-3]) (\S\S) \S+ OC ")
+            s = wait_for(lambda s: len(legend.findall(s)) == 3, "three series in the legend")
+            marks = dict(legend.findall(s))
+            if len(set(marks.values())) != 3:
+                raise AssertionError("monochrome legend marks are not distinct: %r" % marks)
         keys("q")
         print("ok")
         return 0

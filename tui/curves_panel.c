@@ -31,6 +31,15 @@ int ui_color_of(ui *u, int v)
     return (u->n_colors - 1) % others + 1;
 }
 
+/* Without colours the series are told apart by their strokes: the
+ * legend's k-th solid, dashed, dotted, long-dashed, in turn (dash lengths
+ * in the half-block canvas's pixels, two to a cell's height). */
+static const struct {
+    double dash;
+    const char *mark;
+} mono_stroke[] = {{0, "\u2501\u2501"}, {4, "\u254d\u254d"}, {1.5, "\u2505\u2505"}, {8, "\u2501 "}};
+enum { MONO_STROKES = sizeof mono_stroke / sizeof mono_stroke[0] };
+
 static int hidden(const ui *u, int v)
 {
     for (int i = 0; i < u->n_hidden; i++)
@@ -102,7 +111,7 @@ static void legend(ui *u, const int *all, int n, int y, int x, int w, int per_ro
         ui_text(ey, ex, 2, line);
         if (!off && gfx_mode() != GFX_MONO)
             gfx_color(c, WHITE);
-        ui_text(ey, ex + 2, 2, off ? "  " : gfx_mode() == GFX_MONO ? "--" : "\u2501\u2501");
+        ui_text(ey, ex + 2, 2, off ? "  " : gfx_mode() == GFX_MONO ? mono_stroke[i % MONO_STROKES].mark : "\u2501\u2501");
         gfx_default();
         snprintf(line, sizeof line, " %s OC %.4f%s", u->r->variants[all[i]].id, oc, off ? " (hidden)" : "");
         if (off)
@@ -168,13 +177,18 @@ static void draw_text_mode(ui *u, rect r, const int *all, int n_all, const int *
         if (v[i] == hc_results_baseline(u->r))
             memcpy(hist_count, count, (size_t)bins * sizeof *count);
         hc_rgb col = hc_palette(ui_color_of(u, v[i]));
+        int k = 0; /* its number in the legend */
+        while (k < n_all && all[k] != v[i])
+            k++;
+        const double dash = gfx_mode() == GFX_MONO ? mono_stroke[k % MONO_STROKES].dash : 0;
         for (int b0 = 0; b0 < bins;) {
             /* a thin bin: a pale dot, off the line */
             if (isfinite(acc[b0]) && count[b0] < u->o->min_count) {
                 points(acc, b0, b0 + 1, bins, gx, gw, gy, gh, lo, hi, xy);
-                hc_draw_polyline(d, xy, 1, 1.5, (hc_rgb){(uint8_t)(col.r + (255 - col.r) * 0.6),
-                                                         (uint8_t)(col.g + (255 - col.g) * 0.6),
-                                                         (uint8_t)(col.b + (255 - col.b) * 0.6)});
+                hc_draw_polyline(d, xy, 1, 1.5,
+                                 (hc_rgb){(uint8_t)(col.r + (255 - col.r) * 0.6), (uint8_t)(col.g + (255 - col.g) * 0.6),
+                                          (uint8_t)(col.b + (255 - col.b) * 0.6)},
+                                 0);
             }
             if (!(isfinite(acc[b0]) && count[b0] >= u->o->min_count)) {
                 b0++;
@@ -183,15 +197,15 @@ static void draw_text_mode(ui *u, rect r, const int *all, int n_all, const int *
             int b1 = b0;
             while (b1 < bins && isfinite(acc[b1]) && count[b1] >= u->o->min_count)
                 b1++;
-            int k = points(bhi, b0, b1, bins, gx, gw, gy, gh, lo, hi, xy);
-            double *back = xy + 2 * k;
+            int np = points(bhi, b0, b1, bins, gx, gw, gy, gh, lo, hi, xy);
+            double *back = xy + 2 * np;
             for (int b = b1 - 1; b >= b0; b--, back += 2) {
                 back[0] = gx + (hc_bin_centre(b, bins) - lo) / (hi - lo) * gw;
                 back[1] = gy + (1 - blo[b]) * gh;
             }
-            hc_draw_polygon(d, xy, 2 * k, col, 0.2);
-            k = points(acc, b0, b1, bins, gx, gw, gy, gh, lo, hi, xy);
-            hc_draw_polyline(d, xy, k, 1.2, col);
+            hc_draw_polygon(d, xy, 2 * np, col, 0.2);
+            np = points(acc, b0, b1, bins, gx, gw, gy, gh, lo, hi, xy);
+            hc_draw_polyline(d, xy, np, 1.2, col, dash);
             b0 = b1;
         }
     }

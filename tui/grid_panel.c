@@ -156,7 +156,7 @@ static void grid_picture(ui *u, int px_w, int px_h)
         hc_rgb bg = hc_colormap(ui_shown(u, i), scale_of(u, c));
         hc_draw_rect(d, x, y, cw, ch, bg, 1);
         if (significant(u, i))
-            hc_draw_polyline(d, (const double[]){x + cw / 2, y + ch / 2}, 1, fmax(3, ch / 4), ink_on(bg));
+            hc_draw_polyline(d, (const double[]){x + cw / 2, y + ch / 2}, 1, fmax(3, ch / 4), ink_on(bg), 0);
         if (r == u->cur_row && c == u->cur_col) {
             hc_draw_outline(d, x + m, y + m, cw - 2 * m, ch - 2 * m, 2 * m, BLACK);
             hc_draw_outline(d, x + 2.5 * m, y + 2.5 * m, cw - 5 * m, ch - 5 * m, m, WHITE);

@@ -41,7 +41,8 @@ void hc_draw_outline(hc_draw *d, double x, double y, double w, double h, double 
 /* dash > 0: dashes of that length with equal gaps. */
 void hc_draw_line(hc_draw *d, double x0, double y0, double x1, double y1, double width,
                   hc_rgb col, double dash);
-void hc_draw_polyline(hc_draw *d, const double *xy, int n, double width, hc_rgb col);
+/* dash > 0 as for hc_draw_line; one point is a dot. */
+void hc_draw_polyline(hc_draw *d, const double *xy, int n, double width, hc_rgb col, double dash);
 void hc_draw_polygon(hc_draw *d, const double *xy, int n, hc_rgb fill, double alpha);
 /* Text (UTF-8) at an integer scale: hc_text_height(scale) tall. */
 void hc_draw_text(hc_draw *d, double x, double y, int anchor, int scale, hc_rgb col,
