@@ -83,7 +83,8 @@ int main(int argc, char **argv)
     hc_mt19937 g;
     hc_mt_seed(&g, 1);
     /* logits of GPT-2's spread around a few nats, updates of a head's size */
-    float *base = bench_malloc((size_t)rows * TILE_V * sizeof *base), *bias = bench_calloc(VOCAB + TILE_V, sizeof *bias);
+    float *base = bench_malloc((size_t)rows * TILE_V * sizeof *base);
+    float *bias = bench_calloc(VOCAB + TILE_V, sizeof *bias);
     int32_t *target = bench_malloc((size_t)rows * sizeof *target);
     for (size_t i = 0; i < (size_t)rows * TILE_V; i++)
         base[i] = uniform(&g, 4);

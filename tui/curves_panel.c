@@ -111,7 +111,8 @@ static void legend(ui *u, const int *all, int n, int y, int x, int w, int per_ro
         ui_text(ey, ex, 2, line);
         if (!off && gfx_mode() != GFX_MONO)
             gfx_color(c, WHITE);
-        ui_text(ey, ex + 2, 2, off ? "  " : gfx_mode() == GFX_MONO ? mono_stroke[i % MONO_STROKES].mark : "\u2501\u2501");
+        const char *mark = gfx_mode() == GFX_MONO ? mono_stroke[i % MONO_STROKES].mark : "\u2501\u2501";
+        ui_text(ey, ex + 2, 2, off ? "  " : mark);
         gfx_default();
         snprintf(line, sizeof line, " %s OC %.4f%s", u->r->variants[all[i]].id, oc, off ? " (hidden)" : "");
         if (off)
@@ -185,10 +186,9 @@ static void draw_text_mode(ui *u, rect r, const int *all, int n_all, const int *
             /* a thin bin: a pale dot, off the line */
             if (isfinite(acc[b0]) && count[b0] < u->o->min_count) {
                 points(acc, b0, b0 + 1, bins, gx, gw, gy, gh, lo, hi, xy);
-                hc_draw_polyline(d, xy, 1, 1.5,
-                                 (hc_rgb){(uint8_t)(col.r + (255 - col.r) * 0.6), (uint8_t)(col.g + (255 - col.g) * 0.6),
-                                          (uint8_t)(col.b + (255 - col.b) * 0.6)},
-                                 0);
+                const hc_rgb pale = {(uint8_t)(col.r + (255 - col.r) * 0.6), (uint8_t)(col.g + (255 - col.g) * 0.6),
+                                     (uint8_t)(col.b + (255 - col.b) * 0.6)};
+                hc_draw_polyline(d, xy, 1, 1.5, pale, 0);
             }
             if (!(isfinite(acc[b0]) && count[b0] >= u->o->min_count)) {
                 b0++;
