@@ -563,14 +563,6 @@ int hc_data_format_parse(const char *s, hc_data_format *fmt)
     return 0;
 }
 
-size_t hc_utf8_cut_prefix(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n && i < 3 && (s[i] & 0xC0) == 0x80)
-        i++;
-    return i;
-}
-
 /* Each maximal ill-formed subsequence becomes one U+FFFD: Unicode's "best
  * practice", which Python's "replace" follows. */
 void hc_put_json_text(FILE *f, const unsigned char *s, size_t n)
@@ -625,6 +617,19 @@ void hc_put_json_text(FILE *f, const unsigned char *s, size_t n)
             fputs(repl, f);
         i += k;
     }
+}
+
+int hc_put_tokens_text(FILE *f, const hc_tokenizer *tk, const int32_t *ids, size_t n, int cut)
+{
+    size_t len, skip = 0;
+    char *text = hc_detokenize(tk, ids, n, &len);
+    if (!text)
+        return -1;
+    while (cut && skip < len && skip < 3 && ((unsigned char)text[skip] & 0xC0) == 0x80)
+        skip++;
+    hc_put_json_text(f, (const unsigned char *)text + skip, len - skip);
+    free(text);
+    return 0;
 }
 
 int hc_batch_print(FILE *f, const hc_batch *b, int batch_index, const hc_tokenizer *tk,

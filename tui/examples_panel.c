@@ -19,9 +19,8 @@ static const char *const list_title[HC_EX_LISTS] = {
     [HC_EX_CONF_UP] = "top-1 p rises when removed", [HC_EX_CONF_DOWN] = "top-1 p falls when removed"};
 
 /* Decoded tokens as one printable line (newlines and other controls
- * escaped, ill-formed UTF-8 replaced); malloc'd.  cut: the tokens start a
- * shortened context, whose first character's tail, split from it across
- * tokens, is dropped rather than shown as U+FFFD. */
+ * escaped, ill-formed UTF-8 replaced); malloc'd.  cut as for
+ * hc_put_tokens_text. */
 static char *tokens_text(const hc_tokenizer *tk, const int32_t *ids, size_t n, int cut)
 {
     char *buf = NULL;
@@ -29,13 +28,7 @@ static char *tokens_text(const hc_tokenizer *tk, const int32_t *ids, size_t n, i
     FILE *f = open_memstream(&buf, &len);
     if (!f)
         return NULL;
-    size_t raw_len;
-    char *raw = n ? hc_detokenize(tk, ids, n, &raw_len) : NULL;
-    if (raw) {
-        size_t skip = cut ? hc_utf8_cut_prefix((const unsigned char *)raw, raw_len) : 0;
-        hc_put_json_text(f, (const unsigned char *)raw + skip, raw_len - skip);
-    }
-    free(raw);
+    hc_put_tokens_text(f, tk, ids, n, cut);
     fclose(f);
     return buf;
 }

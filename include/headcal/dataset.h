@@ -81,8 +81,10 @@ int hc_batch_print(FILE *f, const hc_batch *b, int batch_index, const hc_tokeniz
 /* Decoded bytes as the inside of a JSON string: UTF-8 passed through,
  * controls escaped, ill-formed bytes as U+FFFD (as the text format does). */
 void hc_put_json_text(FILE *f, const unsigned char *s, size_t n);
-/* How many continuation bytes (at most three) open s: what a context cut
- * between two tokens of one character keeps of it. */
-size_t hc_utf8_cut_prefix(const unsigned char *s, size_t n);
+/* The text of the tokens ids[n], as hc_put_json_text writes it.  cut: they
+ * start a shortened context, whose leading continuation bytes (at most
+ * three: what the cut left of a character split across tokens) are dropped
+ * rather than shown as U+FFFD.  -1 (recorded) if they cannot be decoded. */
+int hc_put_tokens_text(FILE *f, const hc_tokenizer *tk, const int32_t *ids, size_t n, int cut);
 
 #endif

@@ -25,27 +25,9 @@ typedef struct {
 /* A token's text between quotes, escaped as a JSON string's inside. */
 static void put_token(FILE *f, const hc_tokenizer *tk, int32_t id)
 {
-    size_t len;
-    char *s = hc_detokenize(tk, &id, 1, &len);
     fputc('"', f);
-    if (s)
-        hc_put_json_text(f, (const unsigned char *)s, len);
+    hc_put_tokens_text(f, tk, &id, 1, 0);
     fputc('"', f);
-    free(s);
-}
-
-/* cut: the tokens start a shortened context, shown after "...", where the
- * tail of a character split across tokens is dropped rather than shown as
- * U+FFFD (JSON keeps the tokens' exact text). */
-static void put_tokens(FILE *f, const hc_tokenizer *tk, const int32_t *ids, size_t n, int cut)
-{
-    size_t len;
-    char *s = n ? hc_detokenize(tk, ids, n, &len) : NULL;
-    if (s) {
-        size_t skip = cut ? hc_utf8_cut_prefix((const unsigned char *)s, len) : 0;
-        hc_put_json_text(f, (const unsigned char *)s + skip, len - skip);
-    }
-    free(s);
 }
 
 static void put_top(FILE *f, const hc_tokenizer *tk, const int32_t *ids, const float *p, int k, int json)
@@ -74,7 +56,7 @@ static void print_example(FILE *f, const ex_opts *o, const char *id, int list, i
                    "\"position\": %d, \"delta\": %.17g, \"logprob_before\": %.17g, \"logprob_after\": %.17g, "
                    "\"context\": \"",
                 id, hc_example_list_names[list], rank, e->batch, e->row, e->pos, d, e->lp_before, e->lp_after);
-        put_tokens(f, tk, row + from, (size_t)(e->pos - from), 0);
+        hc_put_tokens_text(f, tk, row + from, (size_t)(e->pos - from), 0);
         fprintf(f, "\", \"token\": %d, \"token_text\": ", row[e->pos]);
         put_token(f, tk, row[e->pos]);
         fprintf(f, ", \"target\": %d, \"target_text\": ", e->target);
@@ -92,9 +74,11 @@ static void print_example(FILE *f, const ex_opts *o, const char *id, int list, i
     fputs("    context  \"", f);
     if (from > 0)
         fputs("...", f);
-    put_tokens(f, tk, row + from, (size_t)(e->pos - from), from > 0);
+    /* the text after "..." from its first whole character; the JSON keeps
+     * the tokens' exact text */
+    hc_put_tokens_text(f, tk, row + from, (size_t)(e->pos - from), from > 0);
     fputs("[[", f);
-    put_tokens(f, tk, row + e->pos, 1, 0);
+    hc_put_tokens_text(f, tk, row + e->pos, 1, 0);
     fputs("]]\"\n    next     ", f);
     put_token(f, tk, e->target);
     fputs("\n    before   ", f);
