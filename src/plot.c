@@ -123,29 +123,26 @@ static double shown(const hc_heatmap *hm, double v)
     return hm->clip_negative && v < 0 ? 0 : v;
 }
 
-/* A tick step among 1, 2, 2.5 and 5 times a power of ten giving at most
- * max_ticks intervals over span. */
-static double nice_step(double span, int max_ticks)
+/* The smallest tick step among 1, 2, 2.5 and 5 times a power of ten that
+ * leaves at most max_ticks intervals over span, or (multiples) at most
+ * max_ticks multiples of it in (0, span]. */
+static double round_step(double span, int max_ticks, int multiples)
 {
-    double base = pow(10, floor(log10(span / max_ticks)));
-    static const double mult[] = {1, 2, 2.5, 5, 10};
-    for (int i = 0; i < 5; i++)
-        if (span / (base * mult[i]) <= max_ticks + 1e-9)
-            return base * mult[i];
-    return base * 10;
+    static const double mult[] = {1, 2, 2.5, 5};
+    /* from a step too small upwards */
+    for (double base = pow(10, floor(log10(span / (max_ticks + 1))));; base *= 10)
+        for (int i = 0; i < 4; i++) {
+            const double step = base * mult[i], k = span / step;
+            if ((multiples ? floor(k + 1e-9) : k - 1e-9) <= max_ticks)
+                return step;
+        }
 }
 
 int hc_plot_bar_ticks(double lo, double hi, int per_side, double *t)
 {
     if (!(hi > 0) || !isfinite(hi) || per_side < 1)
         return 0;
-    /* from a step too small to the first round one that fits */
-    static const double mult[] = {1, 2, 2.5, 5};
-    double step = 0;
-    for (double base = pow(10, floor(log10(hi / (per_side + 1)))); !step; base *= 10)
-        for (int i = 0; i < 4 && !step; i++)
-            if (floor(hi / (base * mult[i]) + 1e-9) <= per_side)
-                step = base * mult[i];
+    const double step = round_step(hi, per_side, 1);
     int n = 0;
     for (long k = lround(floor(hi / step + 1e-9)); k * step >= lo - 1e-9 * step; k--)
         t[n++] = k ? (double)k * step : 0.0;
@@ -592,7 +589,7 @@ int hc_plot_curves(hc_draw **out, const hc_curves *cv, const hc_plot_layout *lay
     const double x_axis = has_counts ? hg.y + hg.h : g.y + g.h;
     const int fine = g.h >= 6 * m.line_h;
     const double ystep = fine ? 0.2 : 0.5;
-    const double xstep = nice_step(x_hi - x_lo, (int)fmax(2, fmin(10, g.w / (3.0 * hc_text_width("0.88", s)))));
+    const double xstep = round_step(x_hi - x_lo, (int)fmax(2, fmin(10, g.w / (3.0 * hc_text_width("0.88", s)))), 0);
     hc_draw_group(d, "axes", 0, 0, 0, 0);
     for (double t = ceil(x_lo / xstep - 1e-9) * xstep; t <= x_hi + 1e-9; t += xstep) {
         double x = round(px_x(&g, t)) + 0.5;
