@@ -14,8 +14,7 @@ typedef struct {
     char dir[4200], model[4300], data[4300], cache[4300], out[4300], status[4300], sock[64];
 } session;
 
-/* A tiny random model and a dozen sentences. */
-/* The fixture with a synthetic model of `layers` x `heads`. */
+/* A small random model of layers x heads and a dozen sentences. */
 static void fixture_sized(session *s, const char *tag, int layers, int heads)
 {
     char *dir = th_tmpdir(tag), cmd[9000], *err = NULL;

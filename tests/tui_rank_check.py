@@ -64,4 +64,5 @@ def main():
     print("ok %d" % seen)
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -10,10 +10,13 @@ entry may be hidden above while there is room for it.  Prints "ok top"
 when the cursor's entry is the first, "ok page R" when it is entry R > 1
 of the first page, "ok below R" when it is further down (entry 1 may then
 be out of view)."""
+import os
 import re
 import sys
 
-ENTRY = re.compile(r"(?:^|\s)(\d+) ((?:L\d+H\d+|MLP\d+)(?:\+(?:L\d+H\d+|MLP\d+))*)\s+(?:[+-]?\d+\.\d+|n/a)")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tui_rank_check import ENTRY  # noqa: E402
+
 CURSOR = re.compile(r"^(L\d+H\d+|MLP\d+) \((?:layer \d+, head \d+|layer \d+'s MLP)\)")
 
 
@@ -25,7 +28,7 @@ def main():
     shown = {}
     for line in lines:
         m = ENTRY.search(line)
-        if m and m[1]:
+        if m:
             shown[int(m[1])] = m[2]
     if not shown:
         sys.exit("no ranked entries on the screen")
